@@ -1,0 +1,64 @@
+// Debian's headless Chromium inside a namespace (the phone's), driven by playwright-core. Playwright
+// starts "the browser" by path, so the path is a tiny script that enters the namespace first.
+import { chmodSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type BrowserContext, chromium } from "playwright-core";
+import type { NamespaceRef, Topology } from "./topology.js";
+
+export const CHROMIUM_PATH = "/usr/bin/chromium";
+
+/** Flags every phone browser gets: no sandbox (root), no GPU, no traffic of its own, no QUIC. */
+export const PHONE_BROWSER_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--disable-quic",
+] as const;
+
+/** Launching Chromium from cold can take a few seconds on a loaded machine. */
+const LAUNCH_TIMEOUT_MS = 60_000;
+
+/**
+ * Writes an executable `chromium` wrapper that runs /usr/bin/chromium inside `ns` (default: the
+ * phone's), in a temp dir the topology removes at destroy. Returns its path, for executablePath.
+ */
+export async function chromiumWrapper(topology: Topology, ns: NamespaceRef = "phone"): Promise<string> {
+  const name = ns in topology.ns ? topology.ns[ns as keyof Topology["ns"]] : ns;
+  if (!Object.values(topology.ns).includes(name))
+    throw new Error(`${ns} is not a namespace of ${topology.id}`);
+  const path = join(topology.tempDir("chromium"), "chromium");
+  writeFileSync(
+    path,
+    `#!/bin/sh\n# Written by e2e/chromium-netns.ts for ${topology.id}.\nexec ip netns exec '${name}' ${CHROMIUM_PATH} "$@"\n`,
+  );
+  chmodSync(path, 0o755);
+  return path;
+}
+
+/**
+ * Launches headless Chromium in the phone namespace with a fresh profile (a temp user data dir,
+ * removed at destroy) and registers it to be closed at destroy.
+ *
+ * It is a persistent context (launchPersistentContext), not browser.newContext(): a real profile on
+ * disk behaves as a phone's browser does: the service worker, its cache and IndexedDB live in the
+ * profile and survive page reloads and new pages, which an off-the-record context would not promise.
+ * Closing the returned context closes the browser.
+ */
+export async function launchPhoneBrowser(
+  topology: Topology,
+  extraArgs: readonly string[] = [],
+): Promise<BrowserContext> {
+  const executablePath = await chromiumWrapper(topology, "phone");
+  const userDataDir = topology.tempDir("profile");
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath,
+    headless: true,
+    args: [...PHONE_BROWSER_ARGS, ...extraArgs],
+    timeout: LAUNCH_TIMEOUT_MS,
+  });
+  topology.defer(() => context.close());
+  return context;
+}

@@ -1,0 +1,207 @@
+#!/usr/bin/env node
+// tether-exit: wires flags and environment into startExit, and manages client keys.
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { formatClientKey } from "../protocol/client-key.js";
+import { ipv4ToInt } from "../protocol/ipv4.js";
+import { EXIT_DEFAULTS, type ExitOptions, startExit } from "./exit.js";
+import { addKey, loadKeys, revokeKey } from "./keys.js";
+
+const HELP = `tether-exit: the internet side of Tether. Serves the phone app and NATs laptops' traffic.
+
+Usage:
+  tether-exit [serve] [options]     run the exit (needs root or CAP_NET_ADMIN, and /dev/net/tun)
+  tether-exit keys add NAME         create a client key for a laptop; prints it once
+  tether-exit keys list             list key names
+  tether-exit keys revoke NAME      remove a key
+
+Options (each also as an environment variable, flags win):
+  --listen HOST:PORT   where to serve https and the tunnel      TETHER_EXIT_LISTEN   [0.0.0.0:8443]
+  --cert FILE          TLS certificate (PEM)                     TETHER_EXIT_CERT
+  --tls-key FILE       TLS private key (PEM); without cert and key the exit speaks plain
+                       HTTP, for running behind a TLS proxy      TETHER_EXIT_TLS_KEY
+  --keys-file FILE     client keys                               TETHER_EXIT_KEYS_FILE [~/.config/tether-exit/keys.json]
+  --pool CIDR          addresses for laptops                     TETHER_EXIT_POOL     [10.77.0.0/16]
+  --egress IFACE       interface to the internet                 TETHER_EXIT_EGRESS   [the default route's]
+  --dns LIST           DNS servers for laptops, comma-separated  TETHER_EXIT_DNS      [this machine's resolvers]
+  --mtu BYTES          tunnel MTU                                TETHER_EXIT_MTU      [1400]
+  --tun-name NAME      TUN interface name                        TETHER_EXIT_TUN      [tether-exit0]
+  --pwa-dir DIR        built phone app to serve                  TETHER_EXIT_PWA_DIR  [dist/pwa of this package]
+  --log-level LEVEL    debug, info, warn or error                TETHER_EXIT_LOG_LEVEL [info]
+  -h, --help           this text
+
+Examples:
+  tether-exit keys add alice-laptop
+  tether-exit --cert /etc/tether/cert.pem --tls-key /etc/tether/key.pem
+  TETHER_EXIT_LISTEN=127.0.0.1:8080 tether-exit      # behind a reverse proxy that terminates TLS
+`;
+
+class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** The folder of this package's package.json, from sources (tsx) or from dist alike. */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json")) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+const FLAGS = {
+  listen: { type: "string", env: "TETHER_EXIT_LISTEN" },
+  cert: { type: "string", env: "TETHER_EXIT_CERT" },
+  "tls-key": { type: "string", env: "TETHER_EXIT_TLS_KEY" },
+  "keys-file": { type: "string", env: "TETHER_EXIT_KEYS_FILE" },
+  pool: { type: "string", env: "TETHER_EXIT_POOL" },
+  egress: { type: "string", env: "TETHER_EXIT_EGRESS" },
+  dns: { type: "string", env: "TETHER_EXIT_DNS" },
+  mtu: { type: "string", env: "TETHER_EXIT_MTU" },
+  "tun-name": { type: "string", env: "TETHER_EXIT_TUN" },
+  "pwa-dir": { type: "string", env: "TETHER_EXIT_PWA_DIR" },
+  "log-level": { type: "string", env: "TETHER_EXIT_LOG_LEVEL" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+type Flag = keyof typeof FLAGS;
+
+function parse(argv: string[]) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: Object.fromEntries(
+      Object.entries(FLAGS).map(([name, spec]) => [name, { type: spec.type, ...("short" in spec ? { short: spec.short } : {}) }]),
+    ) as Record<Flag, { type: "string" | "boolean" }>,
+    allowPositionals: true,
+    strict: true,
+  });
+  /** defaults < environment < flags */
+  const get = (flag: Flag): string | undefined => {
+    const fromFlag = values[flag];
+    if (typeof fromFlag === "string") return fromFlag;
+    const spec = FLAGS[flag];
+    return "env" in spec ? process.env[spec.env] : undefined;
+  };
+  return { get, help: values.help === true, positionals };
+}
+
+function defaultKeysFile(): string {
+  const config = process.env.XDG_CONFIG_HOME || join(homedir(), ".config");
+  return join(config, "tether-exit", "keys.json");
+}
+
+function parseListen(text: string): { host: string; port: number } {
+  const match = /^(.*):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  if (!match || port > 65535) throw new UsageError(`--listen wants HOST:PORT, like 0.0.0.0:8443: ${text}`);
+  return { host: match[1]!.replace(/^\[|\]$/g, "") || "0.0.0.0", port };
+}
+
+function parseDnsList(text: string): string[] {
+  const servers = text.split(",").map((s) => s.trim()).filter(Boolean);
+  for (const server of servers) {
+    if (ipv4ToInt(server) === undefined) throw new UsageError(`--dns wants IPv4 addresses: ${server}`);
+  }
+  return servers;
+}
+
+/** This machine's own resolvers, minus loopback ones a laptop could not reach. */
+async function systemResolvers(): Promise<string[]> {
+  const text = await readFile("/etc/resolv.conf", "utf8").catch(() => "");
+  const servers = [...text.matchAll(/^\s*nameserver\s+(\S+)/gm)]
+    .map((m) => m[1]!)
+    .filter((s) => ipv4ToInt(s) !== undefined && !s.startsWith("127."));
+  return servers.length ? servers.slice(0, 4) : ["1.1.1.1", "9.9.9.9"];
+}
+
+function parseMtu(text: string): number {
+  const mtu = Number(text);
+  if (!Number.isInteger(mtu) || mtu < 576 || mtu > 9000) throw new UsageError(`--mtu wants 576 to 9000: ${text}`);
+  return mtu;
+}
+
+async function options(get: (flag: Flag) => string | undefined): Promise<ExitOptions> {
+  const cert = get("cert");
+  const tlsKey = get("tls-key");
+  if (Boolean(cert) !== Boolean(tlsKey)) throw new UsageError("--cert and --tls-key go together");
+  const listen = parseListen(get("listen") ?? `${EXIT_DEFAULTS.host}:${EXIT_DEFAULTS.port}`);
+  const dns = get("dns");
+  const logLevel = get("log-level") ?? EXIT_DEFAULTS.logLevel;
+  if (!["debug", "info", "warn", "error"].includes(logLevel)) throw new UsageError(`unknown --log-level ${logLevel}`);
+  return {
+    ...listen,
+    tls:
+      cert && tlsKey
+        ? { cert: await readFile(cert, "utf8"), key: await readFile(tlsKey, "utf8") }
+        : undefined,
+    keysFile: get("keys-file") ?? defaultKeysFile(),
+    pool: get("pool") ?? EXIT_DEFAULTS.pool,
+    egress: get("egress"),
+    dns: dns ? parseDnsList(dns) : await systemResolvers(),
+    mtu: parseMtu(get("mtu") ?? String(EXIT_DEFAULTS.mtu)),
+    tunName: get("tun-name") ?? EXIT_DEFAULTS.tunName,
+    pwaDir: get("pwa-dir") ?? join(packageRoot(), "dist", "pwa"),
+    keepaliveSeconds: EXIT_DEFAULTS.keepaliveSeconds,
+    handshakeTimeoutMs: EXIT_DEFAULTS.handshakeTimeoutMs,
+    logLevel,
+  };
+}
+
+async function keysCommand(args: string[], keysFile: string): Promise<void> {
+  const [action, name] = args;
+  if (action === "add" && name) {
+    const key = await addKey(keysFile, name);
+    process.stdout.write(
+      `Added key "${key.name}" to ${keysFile}. It is shown only this once:\n\n  ${formatClientKey(key.name, key.key)}\n\n` +
+        `On the laptop:  npx tether --exit wss://THIS-EXIT:8443 --key ${formatClientKey(key.name, key.key)}\n`,
+    );
+  } else if (action === "list") {
+    const keys = await loadKeys(keysFile);
+    if (!keys.length) process.stdout.write(`no keys in ${keysFile}\n`);
+    for (const key of keys) process.stdout.write(`${key.name}\tcreated ${key.created}\n`);
+  } else if (action === "revoke" && name) {
+    if (!(await revokeKey(keysFile, name))) throw new UsageError(`no key named ${name} in ${keysFile}`);
+    process.stdout.write(`revoked ${name}\n`);
+  } else {
+    throw new UsageError("keys wants: add NAME | list | revoke NAME");
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { get, help, positionals } = parse(argv);
+  if (help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const [command = "serve", ...rest] = positionals;
+  if (command === "keys") return keysCommand(rest, get("keys-file") ?? defaultKeysFile());
+  if (command !== "serve") throw new UsageError(`unknown command ${command}`);
+  const exit = await startExit(await options(get));
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`tether-exit: ${signal}, stopping\n`);
+    exit.stop().then(
+      () => process.exit(0),
+      (error) => {
+        process.stderr.write(`tether-exit: cleanup failed: ${error}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("uncaughtException", (error) => {
+    process.stderr.write(`tether-exit: unexpected error: ${error.message}\n`);
+    stop("uncaught error");
+  });
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+  process.stderr.write(`tether-exit: ${message}\n${usage ? "Try tether-exit --help.\n" : ""}`);
+  process.exit(usage ? 2 : 1);
+});

@@ -1,0 +1,215 @@
+// One relay leg at the exit, from the phone. The laptop authenticates end to end through it:
+//
+//   phone connects ──> CHALLENGE(nonce) ──> HELLO(versions, client id, mac) ──> WELCOME | CLOSE
+//        awaiting-hello ───────────────────────────────────────────────> established ──> closed
+//
+// In `established`, DATA goes to the TUN (source address checked), PINGs are answered, and the
+// session's packets from the TUN come back through Session.sendPackets.
+import { randomBytes } from "node:crypto";
+import type { RawData, WebSocket } from "ws";
+import { verifyHelloMac } from "../protocol/auth.js";
+import { decodeFrame, encodeFrame } from "../protocol/codec.js";
+import { type Encoding, fromMessage } from "../protocol/encoding.js";
+import { type ErrorCode, ErrorCodes, ProtocolError } from "../protocol/errors.js";
+import { type DataFrame, FrameType, type HelloFrame, Hop } from "../protocol/frames.js";
+import { ipv4Source, ipv4ToInt, isIpv4 } from "../protocol/ipv4.js";
+import {
+  NONCE_BYTES,
+  PROTOCOL_VERSION_MAX,
+  PROTOCOL_VERSION_MIN,
+  RESUME_TOKEN_BYTES,
+  SESSION_ID_BYTES,
+} from "../protocol/limits.js";
+import type { TunDevice } from "../tun/device.js";
+import type { Logger } from "./log.js";
+import type { ExitMetrics, HandshakeResult } from "./metrics.js";
+import type { AddressPool } from "./pool.js";
+import { type Leg, Session, type SessionTable, sendFrame } from "./session.js";
+
+export interface ExitContext {
+  /** The client's secret, read fresh each handshake so a revoked key stops working at once. */
+  secretFor(clientId: string): Promise<Uint8Array | undefined>;
+  pool: AddressPool;
+  sessions: SessionTable;
+  tun: TunDevice;
+  metrics: ExitMetrics;
+  log: Logger;
+  mtu: number;
+  dns: string[];
+  keepaliveSeconds: number;
+  handshakeTimeoutMs: number;
+}
+
+type State = "awaiting-hello" | "authenticating" | "established" | "closed";
+
+export class ExitConnection {
+  private state: State = "awaiting-hello";
+  private readonly leg: Leg;
+  private readonly nonce = new Uint8Array(randomBytes(NONCE_BYTES));
+  private readonly handshakeTimer: NodeJS.Timeout;
+  private session: Session | undefined;
+
+  constructor(
+    socket: WebSocket,
+    encoding: Encoding,
+    private readonly remote: string,
+    private readonly context: ExitContext,
+  ) {
+    this.leg = { socket, encoding };
+    socket.on("message", (data, isBinary) => this.receive(data, isBinary));
+    socket.on("close", () => this.closed());
+    socket.on("error", (error) => context.log.warn({ remote, err: error.message }, "relay socket error"));
+    this.handshakeTimer = setTimeout(() => this.refuse("HANDSHAKE_TIMEOUT", "timeout"), context.handshakeTimeoutMs);
+    this.send(
+      encodeFrame({
+        type: FrameType.CHALLENGE,
+        versionMin: PROTOCOL_VERSION_MIN,
+        versionMax: PROTOCOL_VERSION_MAX,
+        nonce: this.nonce,
+      }),
+    );
+  }
+
+  private send(frame: Uint8Array): void {
+    if (this.leg.socket.readyState === this.leg.socket.OPEN) sendFrame(this.leg, frame);
+  }
+
+  private receive(data: RawData, isBinary: boolean): void {
+    if (this.state === "closed") return;
+    try {
+      const bytes = fromMessage(isBinary ? (data as Buffer) : data.toString());
+      const frame = decodeFrame(bytes);
+      if (!frame) return; // unknown frame types are skipped
+      switch (frame.type) {
+        case FrameType.HELLO:
+          if (this.state !== "awaiting-hello") throw new ProtocolError("UNEXPECTED_FRAME", "HELLO twice");
+          this.state = "authenticating";
+          void this.hello(frame);
+          return;
+        case FrameType.DATA:
+          if (this.state !== "established") throw new ProtocolError("UNEXPECTED_FRAME", "DATA before WELCOME");
+          this.data(frame);
+          return;
+        case FrameType.PING:
+          // The phone's own ping measures its exit leg; an end-to-end one comes from the laptop.
+          if (frame.hop === Hop.EXIT_LEG || (frame.hop === Hop.END_TO_END && this.state === "established")) {
+            this.send(encodeFrame({ ...frame, type: FrameType.PONG }));
+          }
+          return;
+        case FrameType.PONG:
+          return;
+        case FrameType.CLOSE:
+          this.context.log.info({ remote: this.remote, code: frame.code, reason: frame.reason }, "laptop closed");
+          this.leg.socket.close(1000);
+          return;
+        default:
+          throw new ProtocolError("UNEXPECTED_FRAME", `type ${frame.type} from a laptop`);
+      }
+    } catch (error) {
+      if (error instanceof ProtocolError) this.refuse(error.code, "protocol_error", error.message);
+      else throw error;
+    }
+  }
+
+  private async hello(hello: HelloFrame): Promise<void> {
+    const { context } = this;
+    if (hello.versionMax < PROTOCOL_VERSION_MIN || hello.versionMin > PROTOCOL_VERSION_MAX) {
+      return this.refuse(
+        "UNSUPPORTED_VERSION",
+        "unsupported_version",
+        `laptop speaks v${hello.versionMin}-v${hello.versionMax}, this exit v${PROTOCOL_VERSION_MIN}-v${PROTOCOL_VERSION_MAX}`,
+      );
+    }
+    const secret = await context.secretFor(hello.clientId);
+    const valid = secret !== undefined && (await verifyHelloMac(secret, this.nonce, hello.clientId, hello.mac));
+    if (this.state !== "authenticating") return; // closed while we checked
+    if (!valid) {
+      return this.refuse(
+        "AUTH_FAILED",
+        "auth_failed",
+        secret ? `wrong key for client ${hello.clientId}` : `unknown client ${hello.clientId}`,
+      );
+    }
+    const address = context.pool.allocate();
+    if (!address) return this.refuse("POOL_EXHAUSTED", "pool_exhausted");
+    const session = new Session({
+      id: new Uint8Array(randomBytes(SESSION_ID_BYTES)),
+      clientId: hello.clientId,
+      address,
+      addressInt: ipv4ToInt(address)!,
+      resumeToken: new Uint8Array(randomBytes(RESUME_TOKEN_BYTES)),
+      leg: this.leg,
+    });
+    this.session = session;
+    context.sessions.add(session);
+    context.metrics.sessions.set(context.sessions.size);
+    clearTimeout(this.handshakeTimer);
+    this.state = "established";
+    const version = Math.min(hello.versionMax, PROTOCOL_VERSION_MAX);
+    this.send(
+      encodeFrame({
+        type: FrameType.WELCOME,
+        version,
+        sessionId: session.id,
+        resumeToken: session.resumeToken,
+        address,
+        prefixLength: 32,
+        mtu: context.mtu,
+        dns: context.dns,
+        keepaliveSeconds: context.keepaliveSeconds,
+        resumed: false,
+      }),
+    );
+    context.metrics.handshake("ok");
+    context.log.info({ remote: this.remote, client: hello.clientId, address, version }, "session started");
+  }
+
+  private data(frame: DataFrame): void {
+    const session = this.session!;
+    const { tun, metrics } = this.context;
+    let packets = 0;
+    let bytes = 0;
+    for (const packet of frame.packets) {
+      if (!isIpv4(packet)) {
+        metrics.drop("not_ipv4");
+      } else if (ipv4Source(packet) !== session.addressInt) {
+        metrics.drop("spoofed_source");
+      } else if (!tun.write(packet)) {
+        metrics.drop("tun_write_failed");
+      } else {
+        packets++;
+        bytes += packet.length;
+      }
+    }
+    metrics.relayed("up", packets, bytes);
+  }
+
+  /** Ends the handshake or session with a stable code: CLOSE frame to the laptop, close code to the phone. */
+  private refuse(code: ErrorCode, result: HandshakeResult, detail?: string): void {
+    if (this.state === "closed") return;
+    const reason = detail ?? ErrorCodes[code].message;
+    if (this.state !== "established") this.context.metrics.handshake(result);
+    this.context.log.warn({ remote: this.remote, code, reason }, "connection refused");
+    this.send(encodeFrame({ type: FrameType.CLOSE, code: ErrorCodes[code].close, reason }));
+    this.leg.socket.close(ErrorCodes[code].close, code);
+    this.closed();
+  }
+
+  /** Tells the laptop the exit is going away, then closes. */
+  shutdown(): void {
+    this.refuse("SHUTTING_DOWN", "protocol_error");
+  }
+
+  private closed(): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    clearTimeout(this.handshakeTimer);
+    const { session, context } = this;
+    if (session) {
+      context.sessions.remove(session);
+      context.pool.release(session.address);
+      context.metrics.sessions.set(context.sessions.size);
+      context.log.info({ remote: this.remote, client: session.clientId, address: session.address }, "session ended");
+    }
+  }
+}

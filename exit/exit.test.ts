@@ -1,0 +1,151 @@
+// The laptop's tunnel and the exit, whole, in one process: fake TUNs, real WebSockets on loopback,
+// and a relay in the middle playing the phone (forwarding each message as it came).
+import { mkdtemp, rm } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { WebSocket, WebSocketServer } from "ws";
+import { type Encoding } from "../protocol/encoding.js";
+import { formatClientKey, parseClientKey } from "../protocol/client-key.js";
+import { intToIpv4, ipv4Destination, ipv4Source, ipv4ToInt } from "../protocol/ipv4.js";
+import { createFakeTun, type FakeTun } from "../tun/fake.js";
+import { LaptopTunnel, type TunnelError } from "../laptop/tunnel.js";
+import { EXIT_DEFAULTS, type RunningExit, startExit } from "./exit.js";
+import { addKey } from "./keys.js";
+import pino from "pino";
+
+function ipv4Packet(source: string, destination: string, payload = 8): Uint8Array {
+  const packet = new Uint8Array(20 + payload);
+  packet[0] = 0x45;
+  packet[2] = packet.length >> 8;
+  packet[3] = packet.length & 255;
+  packet[8] = 64;
+  packet[9] = 17;
+  new DataView(packet.buffer).setUint32(12, ipv4ToInt(source)!);
+  new DataView(packet.buffer).setUint32(16, ipv4ToInt(destination)!);
+  return packet;
+}
+
+async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+interface Chain {
+  exit: RunningExit;
+  exitTun: FakeTun;
+  laptopTun: FakeTun;
+  tunnel: LaptopTunnel;
+  fatal: TunnelError[];
+  close(): Promise<void>;
+}
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function chain(options: { key?: string; encoding?: Encoding } = {}): Promise<Chain> {
+  const dir = await mkdtemp(join(tmpdir(), "tether-exit-test-"));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const keysFile = join(dir, "keys.json");
+  const entry = await addKey(keysFile, "laptop-1");
+  const exitTun = createFakeTun("exit-fake");
+  const exit = await startExit({
+    ...EXIT_DEFAULTS,
+    host: "127.0.0.1",
+    port: 0,
+    keysFile,
+    dns: ["198.51.100.53"],
+    pwaDir: dir,
+    tun: exitTun,
+    nat: false,
+    logger: pino({ level: "silent" }),
+  });
+  cleanups.push(() => exit.stop());
+
+  const laptopTun = createFakeTun("laptop-fake");
+  const fatal: TunnelError[] = [];
+  const key = parseClientKey(options.key ?? formatClientKey(entry.name, entry.key));
+  const tunnel = new LaptopTunnel(laptopTun, key, {
+    welcome: async () => undefined,
+    state: () => undefined,
+    fatal: (error) => fatal.push(error),
+  });
+  const encoding = options.encoding ?? "binary";
+  const laptopServer = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  laptopServer.on("connection", (socket) => tunnel.attach(socket, encoding, "test-phone"));
+  await new Promise((resolve) => laptopServer.once("listening", resolve));
+  cleanups.push(() => new Promise((resolve) => laptopServer.close(() => resolve(undefined))));
+
+  // The phone: two client sockets, each message forwarded as it came.
+  const toLaptop = new WebSocket(`ws://127.0.0.1:${(laptopServer.address() as AddressInfo).port}`);
+  await new Promise((resolve) => toLaptop.once("open", resolve));
+  const toExit = new WebSocket(`ws://127.0.0.1:${exit.port}/tunnel?encoding=${encoding}`);
+  toLaptop.on("message", (data, isBinary) => toExit.send(data, { binary: isBinary }));
+  toExit.on("message", (data, isBinary) => toLaptop.readyState === WebSocket.OPEN && toLaptop.send(data, { binary: isBinary }));
+  toExit.on("close", () => toLaptop.close());
+  const close = async () => {
+    toExit.close();
+    toLaptop.close();
+  };
+  cleanups.push(close);
+  return { exit, exitTun, laptopTun, tunnel, fatal, close };
+}
+
+describe("the laptop's tunnel and the exit, through a relay", () => {
+  for (const encoding of ["binary", "base64"] as const) {
+    it(`carries packets both ways once the exit has welcomed the laptop (${encoding} frames)`, async () => {
+      const { tunnel, laptopTun, exitTun, exit } = await chain({ encoding });
+      const welcome = await until(() => tunnel.state === "established" && tunnel.welcome, "WELCOME");
+      expect(welcome.address).toBe("10.77.0.2");
+      expect(welcome.dns).toEqual(["198.51.100.53"]);
+      expect(welcome.mtu).toBe(EXIT_DEFAULTS.mtu);
+
+      laptopTun.inject([ipv4Packet(welcome.address, "198.51.100.2"), ipv4Packet(welcome.address, "198.51.100.3")]);
+      await until(() => exitTun.written.length === 2 || undefined, "packets at the exit's TUN");
+      expect(intToIpv4(ipv4Destination(exitTun.written[1]!))).toBe("198.51.100.3");
+
+      exitTun.inject([ipv4Packet("198.51.100.2", welcome.address, 1000)]);
+      const down = await until(() => laptopTun.written[0], "a packet at the laptop's TUN");
+      expect(down.length).toBe(1020);
+      expect(intToIpv4(ipv4Source(down))).toBe("198.51.100.2");
+      const metrics = await exit.metrics.registry.getSingleMetricAsString("tether_exit_packets_total");
+      expect(metrics).toContain('direction="up"} 2');
+      expect(metrics).toContain('direction="down"} 1');
+    });
+  }
+
+  it("refuses a laptop with a wrong key, and the laptop reports AUTH_FAILED as fatal", async () => {
+    const wrong = formatClientKey("laptop-1", Buffer.alloc(32, 7).toString("base64url"));
+    const { tunnel, fatal, exit } = await chain({ key: wrong });
+    const error = await until(() => fatal[0], "the refusal");
+    expect(error.code).toBe("AUTH_FAILED");
+    expect(tunnel.state).not.toBe("established");
+    const handshakes = await exit.metrics.registry.getSingleMetricAsString("tether_exit_handshakes_total");
+    expect(handshakes).toContain('result="auth_failed"} 1');
+  });
+
+  it("drops a packet whose source is not the session's address, and counts it", async () => {
+    const { tunnel, laptopTun, exitTun, exit } = await chain();
+    const welcome = await until(() => tunnel.state === "established" && tunnel.welcome, "WELCOME");
+    laptopTun.inject([ipv4Packet("10.77.0.99", "198.51.100.2"), ipv4Packet(welcome.address, "198.51.100.2")]);
+    await until(() => exitTun.written.length === 1 || undefined, "the honest packet");
+    const drops = await exit.metrics.registry.getSingleMetricAsString("tether_exit_drops_total");
+    expect(drops).toContain('reason="spoofed_source"} 1');
+  });
+
+  it("drops packets from the internet for an address no session holds", async () => {
+    const { tunnel, exitTun, exit } = await chain();
+    await until(() => tunnel.state === "established" || undefined, "WELCOME");
+    exitTun.inject([ipv4Packet("198.51.100.2", "10.77.0.200")]);
+    const drops = await exit.metrics.registry.getSingleMetricAsString("tether_exit_drops_total");
+    expect(drops).toContain('reason="no_session"} 1');
+  });
+});

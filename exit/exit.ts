@@ -1,0 +1,222 @@
+// The exit as a library: the CLI only turns flags into ExitOptions and calls startExit.
+//
+//   phone --wss /tunnel--> ExitConnection --DATA--> TUN --> kernel --NAT--> internet
+//   internet --> kernel --> TUN --> by destination --> Session --DATA--> phone
+import { type Server as HttpServer, type IncomingMessage, type ServerResponse, createServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import { WebSocketServer } from "ws";
+import { parseClientKey } from "../protocol/client-key.js";
+import { ENCODING_PARAM, parseEncoding } from "../protocol/encoding.js";
+import { intToIpv4, ipv4Destination, isIpv4 } from "../protocol/ipv4.js";
+import { MAX_TEXT_FRAME_CHARS } from "../protocol/limits.js";
+import type { TunDevice } from "../tun/device.js";
+import { openTun } from "../tun/index.js";
+import { ExitConnection } from "./connection.js";
+import { loadKeys } from "./keys.js";
+import { type Logger, createLogger } from "./log.js";
+import { ExitMetrics } from "./metrics.js";
+import { Nat } from "./nat.js";
+import { AddressPool } from "./pool.js";
+import { type Session, SessionTable } from "./session.js";
+import { createStaticHandler } from "./static.js";
+
+export const TUNNEL_PATH = "/tunnel";
+
+export const EXIT_DEFAULTS = {
+  host: "0.0.0.0",
+  port: 8443,
+  pool: "10.77.0.0/16",
+  mtu: 1400,
+  tunName: "tether-exit0",
+  /** How often the laptop should show it is alive when idle, seconds. */
+  keepaliveSeconds: 15,
+  /** A HELLO must arrive this soon after the CHALLENGE, ms. */
+  handshakeTimeoutMs: 10_000,
+  logLevel: "info",
+};
+
+export interface ExitOptions {
+  host: string;
+  port: number;
+  /** PEM certificate and key; without them the exit speaks plain HTTP (behind a TLS proxy). */
+  tls?: { cert: string; key: string } | undefined;
+  keysFile: string;
+  pool: string;
+  egress?: string | undefined;
+  dns: string[];
+  mtu: number;
+  tunName: string;
+  pwaDir: string;
+  keepaliveSeconds: number;
+  handshakeTimeoutMs: number;
+  logLevel: string;
+  /** For tests: a TUN to use instead of opening one, and no NAT (no root needed). */
+  tun?: TunDevice;
+  nat?: boolean;
+  logger?: Logger;
+}
+
+export interface RunningExit {
+  /** The bound port (useful with port 0). */
+  port: number;
+  url: string;
+  metrics: ExitMetrics;
+  sessions: SessionTable;
+  stop(): Promise<void>;
+}
+
+export async function startExit(options: ExitOptions): Promise<RunningExit> {
+  const log = options.logger ?? createLogger(options.logLevel);
+  const metrics = new ExitMetrics();
+  const pool = new AddressPool(options.pool);
+  const sessions = new SessionTable();
+  const connections = new Set<ExitConnection>();
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = async () => {
+    for (const step of cleanups.reverse()) await step().catch((error) => log.error({ err: String(error) }, "cleanup failed"));
+    cleanups.length = 0;
+  };
+
+  try {
+    await loadKeys(options.keysFile); // fail early on a broken keys file
+    const tun = options.tun ?? (await openTun({ name: options.tunName }));
+    cleanups.push(() => tun.close());
+    if (options.nat !== false) {
+      const nat = new Nat({
+        tunName: tun.name,
+        gateway: pool.gateway,
+        poolCidr: `${intToIpv4(pool.prefix.network)}/${pool.prefix.length}`,
+        prefixLength: pool.prefix.length,
+        mtu: options.mtu,
+        egress: options.egress,
+      });
+      await nat.start();
+      cleanups.push(() => nat.stop());
+      log.info({ tun: tun.name, egress: nat.egress, pool: options.pool }, "nat up");
+    }
+
+    tun.onPackets((packets) => routeToSessions(packets, sessions, metrics));
+
+    const serveStatic = createStaticHandler(options.pwaDir);
+    const handler = (request: IncomingMessage, response: ServerResponse) => {
+      void handleHttp(request, response, serveStatic, metrics).catch((error) => {
+        log.error({ err: String(error) }, "http handler failed");
+        if (!response.headersSent) response.writeHead(500).end();
+      });
+    };
+    const server: HttpServer = options.tls
+      ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler)
+      : createServer(handler);
+    const wss = new WebSocketServer({
+      noServer: true,
+      perMessageDeflate: false,
+      maxPayload: MAX_TEXT_FRAME_CHARS,
+    });
+    server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const url = new URL(request.url ?? "/", "http://x");
+      const encoding = parseEncoding(url.searchParams.get(ENCODING_PARAM));
+      if (url.pathname !== TUNNEL_PATH || !encoding) {
+        socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n");
+        return;
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => {
+        const remote = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
+        const connection = new ExitConnection(ws, encoding, remote, {
+          secretFor: (clientId) => secretFor(options.keysFile, clientId),
+          pool,
+          sessions,
+          tun,
+          metrics,
+          log,
+          mtu: options.mtu,
+          dns: options.dns,
+          keepaliveSeconds: options.keepaliveSeconds,
+          handshakeTimeoutMs: options.handshakeTimeoutMs,
+        });
+        connections.add(connection);
+        ws.on("close", () => connections.delete(connection));
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port, options.host, () => resolve());
+    });
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const connection of connections) connection.shutdown();
+          wss.close();
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    );
+    const port = (server.address() as AddressInfo).port;
+    const url = `${options.tls ? "https" : "http"}://${options.host}:${port}/`;
+    log.info({ url, tls: Boolean(options.tls) }, "exit listening");
+    let stopped: Promise<void> | undefined;
+    return {
+      port,
+      url,
+      metrics,
+      sessions,
+      stop: () => {
+        stopped ??= cleanup().then(() => log.info("exit stopped"));
+        return stopped;
+      },
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+async function handleHttp(
+  request: IncomingMessage,
+  response: ServerResponse,
+  serveStatic: (request: IncomingMessage, response: ServerResponse) => Promise<boolean>,
+  metrics: ExitMetrics,
+): Promise<void> {
+  const path = new URL(request.url ?? "/", "http://x").pathname;
+  if (path === "/healthz") {
+    response.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}\n');
+  } else if (path === "/metrics") {
+    response.writeHead(200, { "content-type": metrics.registry.contentType }).end(await metrics.registry.metrics());
+  } else if (!(await serveStatic(request, response))) {
+    response.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+  }
+}
+
+/** Hands each packet from the TUN to the session that owns its destination, one batch per session. */
+function routeToSessions(packets: Uint8Array[], sessions: SessionTable, metrics: ExitMetrics): void {
+  if (packets.length === 1) {
+    const packet = packets[0]!;
+    const session = isIpv4(packet) ? sessions.byDestination(ipv4Destination(packet)) : undefined;
+    if (session) session.sendPackets(packets, metrics);
+    else metrics.drop(isIpv4(packet) ? "no_session" : "not_ipv4");
+    return;
+  }
+  const batches = new Map<Session, Uint8Array[]>();
+  for (const packet of packets) {
+    if (!isIpv4(packet)) {
+      metrics.drop("not_ipv4");
+      continue;
+    }
+    const session = sessions.byDestination(ipv4Destination(packet));
+    if (!session) {
+      metrics.drop("no_session");
+      continue;
+    }
+    const batch = batches.get(session);
+    if (batch) batch.push(packet);
+    else batches.set(session, [packet]);
+  }
+  for (const [session, batch] of batches) session.sendPackets(batch, metrics);
+}
+
+async function secretFor(keysFile: string, clientId: string): Promise<Uint8Array | undefined> {
+  const keys = await loadKeys(keysFile);
+  const entry = keys.find((key) => key.name === clientId);
+  return entry ? parseClientKey(`${entry.name}:${entry.key}`).secret : undefined;
+}

@@ -1,0 +1,85 @@
+// Sends the laptop's DNS to the servers the exit announced, and puts it back.
+//
+// With systemd-resolved, the servers are set on the TUN link (resolvectl), which the system forgets
+// by itself when the link goes. Otherwise /etc/resolv.conf is rewritten IN PLACE, never replaced
+// by rename: it may be a bind mount (as in `ip netns exec`) or a symlink another tool owns. The
+// original is kept in a backup file first, so a run that was killed is undone by the next one.
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { run } from "../tun/command.js";
+
+export const RESOLV_CONF = "/etc/resolv.conf";
+const RESOLVED_STUB = "127.0.0.53";
+
+export interface DnsOptions {
+  tunName: string;
+  /** Where the original resolv.conf is kept while the tether runs. */
+  backupPath: string;
+  resolvConf?: string;
+}
+
+export class Dns {
+  private mode: "none" | "resolv.conf" | "resolved" = "none";
+  private readonly resolvConf: string;
+
+  constructor(private readonly options: DnsOptions) {
+    this.resolvConf = options.resolvConf ?? RESOLV_CONF;
+  }
+
+  /** Restores a resolv.conf that a killed run left rewritten; returns true if it did. */
+  recoverSync(): boolean {
+    if (!existsSync(this.options.backupPath)) return false;
+    writeFileSync(this.resolvConf, readFileSync(this.options.backupPath));
+    rmSync(this.options.backupPath);
+    return true;
+  }
+
+  async apply(servers: string[]): Promise<void> {
+    if (servers.length === 0) return;
+    if (this.mode === "none" && usesSystemdResolved(this.resolvConf)) {
+      await run(["resolvectl", "dns", this.options.tunName, ...servers]);
+      await run(["resolvectl", "domain", this.options.tunName, "~."]);
+      this.mode = "resolved";
+      return;
+    }
+    if (this.mode === "resolved") {
+      await run(["resolvectl", "dns", this.options.tunName, ...servers]);
+      return;
+    }
+    if (this.mode === "none") {
+      writeFileSync(this.options.backupPath, readFileSync(this.resolvConf), { mode: 0o600 });
+      this.mode = "resolv.conf";
+    }
+    const text = [
+      "# Written by tether while it runs; the original comes back when it stops.",
+      ...servers.map((server) => `nameserver ${server}`),
+      "",
+    ].join("\n");
+    writeFileSync(this.resolvConf, text); // in place: truncate and write, same inode
+  }
+
+  /** Puts the original configuration back. Synchronous so an exit handler can run it. */
+  restoreSync(): void {
+    if (this.mode === "resolv.conf") {
+      this.recoverSync();
+    } else if (this.mode === "resolved") {
+      try {
+        execFileSync("resolvectl", ["revert", this.options.tunName], { stdio: "ignore", timeout: 5_000 });
+      } catch {
+        // the link is gone, and its settings with it
+      }
+    }
+    this.mode = "none";
+  }
+}
+
+function usesSystemdResolved(resolvConf: string): boolean {
+  try {
+    return (
+      existsSync("/run/systemd/resolve/stub-resolv.conf") &&
+      readFileSync(resolvConf, "utf8").includes(`nameserver ${RESOLVED_STUB}`)
+    );
+  } catch {
+    return false;
+  }
+}

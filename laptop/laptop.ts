@@ -1,0 +1,142 @@
+// The laptop as a library: the CLI turns flags into a LaptopConfig and calls startLaptop.
+//
+//   apps -> kernel -> TUN -> LaptopTunnel -> DATA -> phone (wss) -> exit
+//   exit -> phone -> LaptopTunnel -> TUN -> kernel -> apps
+//
+// Every change to the system (TUN, address, routes, DNS) has its undo registered the moment it is
+// made, and stop() runs them all, from any exit path.
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { networkInterfaces } from "node:os";
+import { join } from "node:path";
+import { type ClientKey, parseClientKey } from "../protocol/client-key.js";
+import { ProtocolError } from "../protocol/errors.js";
+import { openTun } from "../tun/index.js";
+import type { TunDevice } from "../tun/device.js";
+import { loadOrCreateCertificate } from "./certificate.js";
+import { ConfigError, type LaptopConfig } from "./config.js";
+import { Dns } from "./dns.js";
+import { appOriginOf, pairingLink } from "./pairing.js";
+import { PhoneServer } from "./phone-server.js";
+import { Routes } from "./routes.js";
+import { LaptopTunnel, type TunnelError, type TunnelState } from "./tunnel.js";
+
+/** Bytes of randomness in the pairing secret. */
+const PAIRING_SECRET_BYTES = 24;
+
+export interface LaptopEvents {
+  state(state: TunnelState, detail?: string): void;
+  fatal(error: TunnelError): void;
+  refused(remote: string, why: string): void;
+  notice(message: string): void;
+}
+
+export interface RunningLaptop {
+  link: string;
+  addresses: string[];
+  tunnel: LaptopTunnel;
+  tun: TunDevice;
+  /** Undoes everything; safe to call twice. */
+  stop(): Promise<void>;
+  /** The synchronous part of stop() for an exit handler: routes and DNS back. */
+  restoreSync(): void;
+}
+
+export function localAddresses(exclude: string): string[] {
+  const found: string[] = [];
+  for (const [name, entries] of Object.entries(networkInterfaces())) {
+    if (name === exclude) continue;
+    for (const entry of entries ?? []) {
+      if (entry.family === "IPv4" && !entry.internal) found.push(entry.address);
+    }
+  }
+  return found;
+}
+
+/** The pairing secret is kept, so a paired phone stays paired across laptop restarts. */
+async function loadOrCreatePairingSecret(dir: string): Promise<string> {
+  const path = join(dir, "pairing-secret");
+  try {
+    const secret = (await readFile(path, "utf8")).trim();
+    if (secret.length >= 16) return secret;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  const secret = randomBytes(PAIRING_SECRET_BYTES).toString("base64url");
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFile(path, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
+function parseKey(text: string): ClientKey {
+  try {
+    return parseClientKey(text);
+  } catch (error) {
+    if (error instanceof ProtocolError) throw new ConfigError(`--key: ${error.message}`);
+    throw error;
+  }
+}
+
+export async function startLaptop(config: LaptopConfig, events: LaptopEvents): Promise<RunningLaptop> {
+  const key = parseKey(config.key);
+  const appOrigin = appOriginOf(config.exit);
+  const addresses = config.listen.length ? config.listen : localAddresses(config.tunName);
+  if (addresses.length === 0) {
+    throw new ConfigError("this machine has no network address the phone could reach: join the phone's hotspot or plug in USB first");
+  }
+  const advertise = config.advertise || addresses[0]!;
+  const dns = new Dns({ tunName: config.tunName, backupPath: join(config.configDir, "resolv.conf.backup") });
+  if (config.dns && dns.recoverSync()) events.notice("restored /etc/resolv.conf left changed by an earlier run");
+  const certificate = await loadOrCreateCertificate(config.configDir, addresses);
+  const secret = await loadOrCreatePairingSecret(config.configDir);
+
+  const routes = new Routes(config.tunName);
+  const tun = await openTun({ name: config.tunName });
+  const restoreSync = () => {
+    routes.restoreSync();
+    dns.restoreSync();
+  };
+  const tunnel = new LaptopTunnel(tun, key, {
+    welcome: async (welcome) => {
+      await routes.apply({ address: welcome.address, prefixLength: welcome.prefixLength, mtu: welcome.mtu });
+      if (config.dns) await dns.apply(welcome.dns);
+    },
+    state: events.state,
+    fatal: events.fatal,
+  });
+  const server = new PhoneServer({
+    addresses,
+    port: config.port,
+    certificate,
+    pairingSecret: secret,
+    allowedOrigins: [appOrigin, ...config.allowOrigins],
+    onRelay: (socket, encoding, remote) => tunnel.attach(socket, encoding, remote),
+    onRefused: events.refused,
+  });
+  try {
+    await server.listen();
+  } catch (error) {
+    await tun.close();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EADDRINUSE") throw new ConfigError(`port ${config.port} is in use: is another tether running? (--port)`);
+    throw error;
+  }
+
+  let stopped: Promise<void> | undefined;
+  return {
+    link: pairingLink({ appOrigin, laptopUrl: `wss://${advertise}:${config.port}`, secret, spkiSha256: certificate.spkiSha256 }),
+    addresses,
+    tunnel,
+    tun,
+    restoreSync,
+    stop: () => {
+      stopped ??= (async () => {
+        tunnel.close();
+        restoreSync();
+        await server.close();
+        await tun.close();
+      })();
+      return stopped;
+    },
+  };
+}

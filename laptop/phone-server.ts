@@ -1,0 +1,102 @@
+// The laptop's listener for the phone: wss:// on the laptop's own link addresses (never the TUN's),
+// with the certificate the phone was told to trust. It exposes exactly two things: the relay
+// socket at /relay, for a phone holding the pairing secret and opening from the exit's PWA origin,
+// and a small page at / that says the certificate is now trusted.
+import { timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { type Server, createServer } from "node:https";
+import type { Duplex } from "node:stream";
+import { type WebSocket, WebSocketServer } from "ws";
+import { ENCODING_PARAM, type Encoding, parseEncoding } from "../protocol/encoding.js";
+import { ErrorCodes } from "../protocol/errors.js";
+import { MAX_TEXT_FRAME_CHARS } from "../protocol/limits.js";
+import type { Certificate } from "./certificate.js";
+
+export const RELAY_PATH = "/relay";
+export const SECRET_PARAM = "secret";
+
+export interface PhoneServerOptions {
+  addresses: string[];
+  port: number;
+  certificate: Certificate;
+  pairingSecret: string;
+  /** Origins the relay page may be served from (the exit's). */
+  allowedOrigins: string[];
+  onRelay(socket: WebSocket, encoding: Encoding, remote: string): void;
+  onRefused(remote: string, why: string): void;
+}
+
+const TRUST_PAGE = `<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Tether laptop</title><body style="font-family:system-ui;margin:2rem;line-height:1.5">
+<h1>Certificate trusted</h1><p>This phone now trusts your laptop's Tether certificate.
+Go back to the Tether app; it connects by itself.</p><p><a href="javascript:history.back()">Back to Tether</a></p>`;
+
+export class PhoneServer {
+  private readonly servers: Server[] = [];
+  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_TEXT_FRAME_CHARS });
+  private readonly secret: Buffer;
+
+  constructor(private readonly options: PhoneServerOptions) {
+    this.secret = Buffer.from(options.pairingSecret);
+  }
+
+  async listen(): Promise<void> {
+    for (const address of this.options.addresses) {
+      const server = createServer(
+        { cert: this.options.certificate.cert, key: this.options.certificate.key },
+        (request, response) => this.page(request, response),
+      );
+      server.on("upgrade", (request, socket, head) => this.upgrade(request, socket, head));
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(this.options.port, address, () => resolve());
+      });
+      this.servers.push(server);
+    }
+  }
+
+  private page(request: IncomingMessage, response: ServerResponse): void {
+    const path = new URL(request.url ?? "/", "https://x").pathname;
+    if (request.method === "GET" && path === "/") {
+      response.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+      response.end(TRUST_PAGE);
+    } else {
+      response.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+    }
+  }
+
+  private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const remote = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
+    const url = new URL(request.url ?? "/", "https://x");
+    const encoding = parseEncoding(url.searchParams.get(ENCODING_PARAM));
+    const refuse = (why: string, status = 403) => {
+      this.options.onRefused(remote, why);
+      socket.end(`HTTP/1.1 ${status} ${status === 403 ? "Forbidden" : "Not Found"}\r\nconnection: close\r\n\r\n`);
+    };
+    if (url.pathname !== RELAY_PATH || !encoding) return refuse("not the relay path", 404);
+    if (!this.secretMatches(url.searchParams.get(SECRET_PARAM) ?? "")) return refuse("wrong pairing secret");
+    const origin = request.headers.origin ?? "";
+    if (!this.options.allowedOrigins.includes(origin)) return refuse(`origin ${origin || "(none)"} is not the exit's`);
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.options.onRelay(ws, encoding, remote));
+  }
+
+  /** Constant time: the secret must not leak through how long a wrong guess takes. */
+  private secretMatches(candidate: string): boolean {
+    const given = Buffer.from(candidate);
+    return given.length === this.secret.length && timingSafeEqual(given, this.secret);
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.wss.clients) client.close(ErrorCodes.SHUTTING_DOWN.close, "SHUTTING_DOWN");
+    this.wss.close();
+    await Promise.all(
+      this.servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      ),
+    );
+  }
+}

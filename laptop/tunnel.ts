@@ -1,0 +1,233 @@
+// The laptop's end of the tunnel. It speaks the protocol with the exit through whichever relay
+// (phone) is connected:
+//
+//   relay connects ──> CHALLENGE ──> HELLO(mac) ──> WELCOME ──> established
+//        waiting                     handshaking                  │  DATA both ways, PINGs answered
+//                                                                 └─> relay closes ──> waiting
+//
+// A CLOSE from the exit that no retry can fix (wrong key, no common version) is fatal: the
+// tunnel reports it and the CLI stops with that message.
+import type { RawData, WebSocket } from "ws";
+import { helloMac } from "../protocol/auth.js";
+import { packDataFrames } from "../protocol/batch.js";
+import type { ClientKey } from "../protocol/client-key.js";
+import { decodeFrame, encodeFrame } from "../protocol/codec.js";
+import { type Encoding, fromMessage, toMessage } from "../protocol/encoding.js";
+import { type ErrorCode, ProtocolError, codeForClose } from "../protocol/errors.js";
+import { type ChallengeFrame, FrameType, Hop, type WelcomeFrame } from "../protocol/frames.js";
+import { isIpv4 } from "../protocol/ipv4.js";
+import { PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN } from "../protocol/limits.js";
+import type { TunDevice } from "../tun/device.js";
+
+/**
+ * Most bytes the relay socket may hold unsent before packets are dropped: more only delays every
+ * flow; a drop costs the inner TCP one round trip.
+ */
+export const MAX_SEND_BUFFER_BYTES = 1024 * 1024;
+
+/** Closes that retrying cannot fix. */
+const FATAL_CODES: ReadonlySet<ErrorCode> = new Set(["AUTH_FAILED", "UNSUPPORTED_VERSION"]);
+
+export type TunnelState = "waiting" | "handshaking" | "established";
+
+export type DropReason = "no_relay" | "send_buffer_full" | "not_ipv4" | "too_large" | "tun_write_failed";
+
+export interface TunnelCounters {
+  packetsUp: number;
+  bytesUp: number;
+  packetsDown: number;
+  bytesDown: number;
+  drops: Record<DropReason, number>;
+  relays: number;
+}
+
+export class TunnelError extends Error {
+  override name = "TunnelError";
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface TunnelEvents {
+  /** The exit welcomed us; apply its configuration before traffic flows (awaited). */
+  welcome(welcome: WelcomeFrame): Promise<void>;
+  state(state: TunnelState, detail?: string): void;
+  fatal(error: TunnelError): void;
+}
+
+interface Relay {
+  socket: WebSocket;
+  encoding: Encoding;
+  remote: string;
+}
+
+export class LaptopTunnel {
+  state: TunnelState = "waiting";
+  welcome: WelcomeFrame | undefined;
+  readonly counters: TunnelCounters = {
+    packetsUp: 0,
+    bytesUp: 0,
+    packetsDown: 0,
+    bytesDown: 0,
+    drops: { no_relay: 0, send_buffer_full: 0, not_ipv4: 0, too_large: 0, tun_write_failed: 0 },
+    relays: 0,
+  };
+  private relay: Relay | undefined;
+
+  constructor(
+    private readonly tun: TunDevice,
+    private readonly key: ClientKey,
+    private readonly events: TunnelEvents,
+  ) {
+    tun.onPackets((packets) => this.fromTun(packets));
+  }
+
+  /** A phone connected: it becomes the relay, replacing any older one. */
+  attach(socket: WebSocket, encoding: Encoding, remote: string): void {
+    const previous = this.relay;
+    const relay: Relay = { socket, encoding, remote };
+    this.relay = relay;
+    this.counters.relays++;
+    previous?.socket.close(4002, "REPLACED");
+    this.setState("handshaking", `relay ${remote}`);
+    socket.on("message", (data, isBinary) => this.fromRelay(relay, data, isBinary));
+    socket.on("close", (code, reason) => this.detached(relay, code, reason.toString()));
+    socket.on("error", () => undefined); // a close follows
+  }
+
+  private setState(state: TunnelState, detail?: string): void {
+    this.state = state;
+    this.events.state(state, detail);
+  }
+
+  private send(relay: Relay, frame: Uint8Array): void {
+    relay.socket.send(toMessage(frame, relay.encoding));
+  }
+
+  private fromTun(packets: Uint8Array[]): void {
+    const relay = this.relay;
+    if (!relay || this.state !== "established" || relay.socket.readyState !== relay.socket.OPEN) {
+      this.counters.drops.no_relay += packets.length;
+      return;
+    }
+    if (relay.socket.bufferedAmount > MAX_SEND_BUFFER_BYTES) {
+      this.counters.drops.send_buffer_full += packets.length;
+      return;
+    }
+    let ipv4 = packets;
+    if (!packets.every(isIpv4)) {
+      ipv4 = packets.filter(isIpv4);
+      this.counters.drops.not_ipv4 += packets.length - ipv4.length;
+    }
+    let bytes = 0;
+    for (const packet of ipv4) bytes += packet.length;
+    const oversized = packDataFrames(ipv4, (frame) => this.send(relay, frame));
+    this.counters.drops.too_large += oversized;
+    this.counters.packetsUp += ipv4.length - oversized;
+    this.counters.bytesUp += bytes;
+  }
+
+  private fromRelay(relay: Relay, data: RawData, isBinary: boolean): void {
+    if (relay !== this.relay) return;
+    try {
+      const bytes = fromMessage(isBinary ? (data as Buffer) : data.toString());
+      const frame = decodeFrame(bytes);
+      if (!frame) return; // unknown types are skipped
+      switch (frame.type) {
+        case FrameType.CHALLENGE:
+          this.setState("handshaking", `relay ${relay.remote}`);
+          void this.challenge(relay, frame);
+          return;
+        case FrameType.WELCOME:
+          void this.welcomed(relay, frame);
+          return;
+        case FrameType.DATA: {
+          if (this.state !== "established") throw new ProtocolError("UNEXPECTED_FRAME", "DATA before WELCOME");
+          for (const packet of frame.packets) {
+            if (this.tun.write(packet)) {
+              this.counters.packetsDown++;
+              this.counters.bytesDown += packet.length;
+            } else {
+              this.counters.drops.tun_write_failed++;
+            }
+          }
+          return;
+        }
+        case FrameType.PING:
+          if (frame.hop === Hop.LAPTOP_LEG || frame.hop === Hop.END_TO_END) {
+            this.send(relay, encodeFrame({ ...frame, type: FrameType.PONG }));
+          }
+          return;
+        case FrameType.PONG:
+          return;
+        case FrameType.CLOSE:
+          this.closedByExit(relay, frame.code, frame.reason);
+          return;
+        default:
+          throw new ProtocolError("UNEXPECTED_FRAME", `type ${frame.type} from the exit`);
+      }
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      relay.socket.close(error.closeCode, error.code);
+    }
+  }
+
+  private async challenge(relay: Relay, challenge: ChallengeFrame): Promise<void> {
+    if (challenge.versionMax < PROTOCOL_VERSION_MIN || challenge.versionMin > PROTOCOL_VERSION_MAX) {
+      this.fail(
+        "UNSUPPORTED_VERSION",
+        `the exit speaks protocol v${challenge.versionMin}-v${challenge.versionMax}; this tether speaks v${PROTOCOL_VERSION_MIN}-v${PROTOCOL_VERSION_MAX}. Update the older side.`,
+      );
+      return;
+    }
+    const mac = await helloMac(this.key.secret, challenge.nonce, this.key.clientId);
+    if (relay !== this.relay || relay.socket.readyState !== relay.socket.OPEN) return;
+    this.send(
+      relay,
+      encodeFrame({
+        type: FrameType.HELLO,
+        versionMin: PROTOCOL_VERSION_MIN,
+        versionMax: PROTOCOL_VERSION_MAX,
+        capabilities: 0,
+        clientId: this.key.clientId,
+        mac,
+      }),
+    );
+  }
+
+  private async welcomed(relay: Relay, welcome: WelcomeFrame): Promise<void> {
+    if (this.state !== "handshaking") return;
+    await this.events.welcome(welcome);
+    if (relay !== this.relay) return;
+    this.welcome = welcome;
+    this.setState("established", `address ${welcome.address}`);
+  }
+
+  private closedByExit(relay: Relay, closeCode: number, reason: string): void {
+    const code = codeForClose(closeCode);
+    if (code && FATAL_CODES.has(code)) {
+      this.fail(code, code === "AUTH_FAILED" ? `the exit refused this laptop's key (${reason})` : reason);
+    }
+    relay.socket.close(1000);
+  }
+
+  private fail(code: ErrorCode, message: string): void {
+    this.events.fatal(new TunnelError(code, message));
+  }
+
+  private detached(relay: Relay, code: number, reason: string): void {
+    if (relay !== this.relay) return;
+    this.relay = undefined;
+    const known = codeForClose(code);
+    if (known && FATAL_CODES.has(known)) this.fail(known, reason || known);
+    this.setState("waiting", `relay closed (${known ?? code})`);
+  }
+
+  close(): void {
+    this.relay?.socket.close(4001, "SHUTTING_DOWN");
+    this.relay = undefined;
+  }
+}

@@ -1,0 +1,97 @@
+// The frames of protocol v1, as values. The byte layout of each is in codec.ts beside its encoder.
+
+export const FrameType = {
+  CHALLENGE: 1,
+  HELLO: 2,
+  WELCOME: 3,
+  DATA: 4,
+  PING: 5,
+  PONG: 6,
+  CLOSE: 7,
+} as const;
+export type FrameType = (typeof FrameType)[keyof typeof FrameType];
+
+/** Who answers a PING: the laptop answers LAPTOP_LEG, the exit EXIT_LEG, the far end END_TO_END; the phone answers none. */
+export const Hop = {
+  /** laptop <-> exit, through the phone: answered by the other end. */
+  END_TO_END: 0,
+  /** phone <-> laptop: answered by the laptop. */
+  LAPTOP_LEG: 1,
+  /** phone <-> exit: answered by the exit. */
+  EXIT_LEG: 2,
+} as const;
+export type Hop = (typeof Hop)[keyof typeof Hop];
+
+/** Capability bits a laptop announces in HELLO. None are defined in v1; unknown bits are ignored. */
+export const Capability = {} as const;
+
+export interface ChallengeFrame {
+  type: typeof FrameType.CHALLENGE;
+  versionMin: number;
+  versionMax: number;
+  nonce: Uint8Array;
+}
+
+export interface HelloFrame {
+  type: typeof FrameType.HELLO;
+  versionMin: number;
+  versionMax: number;
+  capabilities: number;
+  clientId: string;
+  /** HMAC-SHA256(client key, authMessage(nonce, clientId)). */
+  mac: Uint8Array;
+  /** Present when the laptop asks to resume a detached session. */
+  resumeToken?: Uint8Array | undefined;
+}
+
+export interface WelcomeFrame {
+  type: typeof FrameType.WELCOME;
+  version: number;
+  sessionId: Uint8Array;
+  resumeToken: Uint8Array;
+  /** Dotted IPv4 address assigned to the laptop. */
+  address: string;
+  prefixLength: number;
+  mtu: number;
+  /** Dotted IPv4 addresses. */
+  dns: string[];
+  keepaliveSeconds: number;
+  /** True when this WELCOME resumed an existing session (same address, same flows). */
+  resumed: boolean;
+}
+
+export interface DataFrame {
+  type: typeof FrameType.DATA;
+  /** IP packets; decoded packets are views into the received message (no copy). */
+  packets: Uint8Array[];
+}
+
+export interface PingFrame {
+  type: typeof FrameType.PING;
+  hop: Hop;
+  id: number;
+  /** Sender's clock in ms, echoed back untouched. */
+  sentAt: number;
+}
+
+export interface PongFrame {
+  type: typeof FrameType.PONG;
+  hop: Hop;
+  id: number;
+  sentAt: number;
+}
+
+export interface CloseFrame {
+  type: typeof FrameType.CLOSE;
+  code: number;
+  reason: string;
+}
+
+export type Frame =
+  | ChallengeFrame
+  | HelloFrame
+  | WelcomeFrame
+  | DataFrame
+  | PingFrame
+  | PongFrame
+  | CloseFrame;

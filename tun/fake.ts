@@ -1,0 +1,91 @@
+// An in-memory TunDevice for tests: the test plays the kernel. inject() is the kernel sending
+// packets into the device; written/onWrite see what the code under test wrote. Same contract and
+// counters as the real device, no privileges, no threads.
+
+import { emptyTunStats, MAX_HELD_BYTES, type TunDevice, type TunStats } from "./device.js";
+
+export interface FakeTun extends TunDevice {
+  /**
+   * As if the kernel sent these packets into the device: handed to the handler now, as one batch
+   * (each packet a copy the handler owns), or held/dropped like the real device before onPackets().
+   * Returns false, delivering nothing, once the device is closed.
+   */
+  inject(packets: Uint8Array[]): boolean;
+  /** Copies of the packets write() accepted, in order. Tests may clear it. */
+  readonly written: Uint8Array[];
+  /**
+   * Called with each packet write() is given while open, before it is recorded; returning false
+   * makes the write fail as if the kernel refused it (counted, not recorded).
+   */
+  onWrite: ((packet: Uint8Array) => boolean | undefined) | undefined;
+  /** Whether close() was called. */
+  readonly closed: boolean;
+}
+
+/** A fake TUN device named `name`. */
+export function createFakeTun(name = "faketun0"): FakeTun {
+  const counts = emptyTunStats();
+  const written: Uint8Array[] = [];
+  let handler: ((packets: Uint8Array[]) => void) | undefined;
+  let held: Uint8Array[] = [];
+  let heldBytes = 0;
+  let closed = false;
+
+  const fake: FakeTun = {
+    name,
+    written,
+    onWrite: undefined,
+    get closed() {
+      return closed;
+    },
+    get stats(): TunStats {
+      return { ...counts };
+    },
+
+    onPackets(next) {
+      handler = next;
+      const pending = held;
+      held = [];
+      heldBytes = 0;
+      if (pending.length > 0) queueMicrotask(() => !closed && next(pending));
+    },
+
+    inject(packets) {
+      if (closed) return false;
+      const copies = packets.map((packet) => packet.slice());
+      counts.packetsRead += copies.length;
+      for (const packet of copies) counts.bytesRead += packet.byteLength;
+      if (handler) {
+        if (copies.length > 0) handler(copies);
+        return true;
+      }
+      for (const packet of copies) {
+        if (heldBytes + packet.byteLength > MAX_HELD_BYTES) {
+          counts.readDropsNoHandler++;
+          continue;
+        }
+        held.push(packet);
+        heldBytes += packet.byteLength;
+      }
+      return true;
+    },
+
+    write(packet) {
+      if (closed || packet.byteLength === 0 || fake.onWrite?.(packet) === false) {
+        counts.writeErrors++;
+        return false;
+      }
+      written.push(packet.slice());
+      counts.packetsWritten++;
+      counts.bytesWritten += packet.byteLength;
+      return true;
+    },
+
+    async close() {
+      closed = true;
+      held = [];
+      heldBytes = 0;
+    },
+  };
+  return fake;
+}

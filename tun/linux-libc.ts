@@ -1,0 +1,97 @@
+// The few libc calls the Linux TUN device needs, bound once through koffi, with the constants of
+// the kernel's generic ABI. Shared by the main thread (open, ioctl, write, close) and the reader
+// worker (poll, read). Each call returns what libc returns; errno() reads the calling thread's errno.
+
+import koffi, { type LibraryHandle } from "koffi";
+
+/**
+ * Architectures whose open() flags and ioctl numbers follow asm-generic (the values below). MIPS,
+ * PowerPC, SPARC and Alpha encode them differently and are refused rather than misconfigured.
+ */
+export const GENERIC_ABI_ARCHES: readonly string[] = ["x64", "arm64", "arm", "ia32", "riscv64", "loong64", "s390x"];
+
+export const O_RDWR = 0o2;
+export const O_NONBLOCK = 0o4000;
+export const O_CLOEXEC = 0o2000000;
+export const EFD_NONBLOCK = O_NONBLOCK;
+export const EFD_CLOEXEC = O_CLOEXEC;
+
+/** _IOW('T', 202, int): attach this fd to a new or existing TUN/TAP interface. */
+export const TUNSETIFF = 0x400454ca;
+export const IFF_TUN = 0x0001;
+/** No 4-byte packet-information header: reads and writes are bare IP packets. */
+export const IFF_NO_PI = 0x1000;
+/** sizeof(struct ifreq) on 64-bit Linux; 32 bytes would do on 32-bit, and more is harmless. */
+export const IFREQ_BYTES = 40;
+/** IFNAMSIZ: the name field of struct ifreq, including its terminating NUL. */
+export const IFNAMSIZ = 16;
+/** Offset of ifr_flags (a short) in struct ifreq, right after the name. */
+export const IFREQ_FLAGS_OFFSET = 16;
+
+export const POLLIN = 0x001;
+export const POLLERR = 0x008;
+export const POLLHUP = 0x010;
+export const POLLNVAL = 0x020;
+/** sizeof(struct pollfd): int fd; short events; short revents. */
+export const POLLFD_BYTES = 8;
+
+export const errnos = koffi.os.errno as Readonly<Record<string, number>>;
+export const EAGAIN = errnos.EAGAIN ?? 11;
+export const EINTR = errnos.EINTR ?? 4;
+
+/** The name of an errno value ("EPERM"), or its number when unknown. */
+export function errnoName(errno: number): string {
+  for (const [name, value] of Object.entries(errnos)) {
+    if (value === errno) return name;
+  }
+  return `errno ${errno}`;
+}
+
+export interface Libc {
+  open(path: string, flags: number): number;
+  /** ioctl(fd, request, pointer): struct-taking requests only. */
+  ioctlPtr(fd: number, request: number, arg: Uint8Array): number;
+  read(fd: number, buffer: Uint8Array, length: number): number;
+  write(fd: number, buffer: Uint8Array, length: number): number;
+  close(fd: number): number;
+  /** poll over `count` pollfd structs laid out in `fds`. */
+  poll(fds: Uint8Array, count: number, timeoutMs: number): number;
+  eventfd(initial: number, flags: number): number;
+  /** The calling thread's errno after the last call. */
+  errno(): number;
+}
+
+let bound: Libc | undefined;
+
+/** Binds the calls on first use (per thread: each worker has its own module instance). */
+export function libc(): Libc {
+  if (bound) return bound;
+  const lib = loadLibc();
+  const open = lib.func("int open(const char *path, int flags)");
+  const ioctl = lib.func("int ioctl(int fd, unsigned long request, ...)");
+  const read = lib.func("intptr_t read(int fd, void *buf, size_t count)");
+  const write = lib.func("intptr_t write(int fd, const void *buf, size_t count)");
+  const close = lib.func("int close(int fd)");
+  const poll = lib.func("int poll(void *fds, unsigned long nfds, int timeout)");
+  const eventfd = lib.func("int eventfd(unsigned int initval, int flags)");
+  bound = {
+    open: (path, flags) => open(path, flags) as number,
+    ioctlPtr: (fd, request, arg) => ioctl(fd, request, "void *", arg) as number,
+    read: (fd, buffer, length) => read(fd, buffer, length) as number,
+    write: (fd, buffer, length) => write(fd, buffer, length) as number,
+    close: (fd) => close(fd) as number,
+    poll: (fds, count, timeoutMs) => poll(fds, count, timeoutMs) as number,
+    eventfd: (initial, flags) => eventfd(initial, flags) as number,
+    errno: () => koffi.errno(),
+  };
+  return bound;
+}
+
+function loadLibc(): LibraryHandle {
+  try {
+    return koffi.load("libc.so.6");
+  } catch {
+    // musl and other libcs: the symbols are already in the process.
+    return koffi.load(null);
+  }
+}

@@ -1,0 +1,71 @@
+// The contract between the Linux TUN device (main thread, linux.ts) and its reader worker
+// (reader-worker.ts): what the worker is given, the messages it sends, the shared counters, limits.
+//
+// Read flow:
+//   1. The worker waits in poll() on the TUN fd and an eventfd (close() writes the eventfd).
+//   2. When the TUN fd is readable it read()s packets, one syscall each, back to back into one
+//      batch buffer until EAGAIN, MAX_BATCH_PACKETS, or less than MAX_PACKET_BYTES of room is left.
+//   3. It posts the batch (buffer transferred, not copied, plus the packet lengths) and counts it
+//      in SLOT_IN_FLIGHT; past MAX_BATCHES_IN_FLIGHT it waits for the main thread (backpressure:
+//      the kernel then queues, then drops, so a stalled event loop cannot grow memory).
+//   4. The main thread slices views (subarray) per packet, calls the handler, decrements the count.
+
+/**
+ * The largest packet a TUN interface can hand over (its MTU is at most 65535; without
+ * IFF_VNET_HDR there is no GSO). A read needs room for a whole packet: a short buffer loses it.
+ */
+export const MAX_PACKET_BYTES = 65_535;
+
+/** Packets per batch at most: bounds the latency of the first packet of a batch. */
+export const MAX_BATCH_PACKETS = 256;
+
+/**
+ * The buffer one batch is read into: 256 MTU-sized (1500 B) packets plus room for one packet of the
+ * largest size, so a full batch of ordinary packets fits.
+ */
+export const BATCH_BUFFER_BYTES = MAX_BATCH_PACKETS * 1500 + MAX_PACKET_BYTES;
+
+/**
+ * A batch that fills less than this fraction of its buffer is copied into a buffer of its own size
+ * and the big one kept for the next batch: a trickle of packets does not pin (or zero) a big buffer
+ * per packet, and under load full buffers are handed over without a copy.
+ */
+export const TRANSFER_WHOLE_BUFFER_FRACTION = 0.5;
+
+/**
+ * Batches posted to the main thread and not yet handed to the handler, at most. Past it the worker
+ * stops reading: at most this many batch buffers (about 4 MiB) are in flight.
+ */
+export const MAX_BATCHES_IN_FLIGHT = 8;
+
+/**
+ * How long the worker sleeps in poll() or a backpressure wait before it checks the closing flag
+ * again. The eventfd wakes it at once; this only bounds close() if that write were ever lost.
+ */
+export const READER_WAKE_MS = 200;
+
+/** Int32 slots of the SharedArrayBuffer both threads hold. */
+export const SLOT_IN_FLIGHT = 0;
+/** Set to 1 by close(): the worker finishes its batch and ends. */
+export const SLOT_CLOSING = 1;
+export const SLOT_READ_ERRORS = 2;
+export const SLOT_READER_STALLS = 3;
+/** The errno of the last read error, for the log. */
+export const SLOT_LAST_ERRNO = 4;
+export const SHARED_SLOTS = 5;
+
+/** workerData of the reader worker. */
+export interface ReaderInit {
+  tunFd: number;
+  eventFd: number;
+  /** SHARED_SLOTS Int32 slots. */
+  shared: SharedArrayBuffer;
+}
+
+export type ReaderMessage =
+  /** Posted once the worker has bound libc and is about to poll. */
+  | { type: "ready" }
+  /** Packets back to back in `buffer`, lengths in order. */
+  | { type: "batch"; buffer: ArrayBuffer; lengths: Uint32Array }
+  /** The worker is ending: "closed" after close(), "hangup" when the interface went away. */
+  | { type: "ended"; reason: "closed" | "hangup"; errno: number };

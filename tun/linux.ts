@@ -1,0 +1,310 @@
+// The Linux TUN device: /dev/net/tun through koffi. Writes happen on the calling thread (a TUN
+// write never blocks: the kernel takes or refuses the packet at once); reads happen on a worker
+// thread blocked in poll(), never on libuv's thread pool. linux-reader.ts describes the read flow.
+
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { DEFAULT_TUN_NAME, emptyTunStats, MAX_HELD_BYTES, type TunDevice, type TunOptions, type TunStats } from "./device.js";
+import { TunError } from "./errors.js";
+import {
+  EFD_CLOEXEC,
+  EFD_NONBLOCK,
+  errnoName,
+  errnos,
+  GENERIC_ABI_ARCHES,
+  IFF_NO_PI,
+  IFF_TUN,
+  IFNAMSIZ,
+  IFREQ_BYTES,
+  IFREQ_FLAGS_OFFSET,
+  type Libc,
+  libc,
+  O_CLOEXEC,
+  O_NONBLOCK,
+  O_RDWR,
+  TUNSETIFF,
+} from "./linux-libc.js";
+import {
+  type ReaderInit,
+  type ReaderMessage,
+  SHARED_SLOTS,
+  SLOT_CLOSING,
+  SLOT_IN_FLIGHT,
+  SLOT_READ_ERRORS,
+  SLOT_READER_STALLS,
+} from "./linux-reader.js";
+
+const TUN_PATH = "/dev/net/tun";
+
+/** How long the reader worker may take to start (loading koffi; compiling TypeScript under tsx). */
+const WORKER_START_TIMEOUT_MS = 15_000;
+
+/**
+ * How long close() waits for the reader to end by itself before terminating it, and then for the
+ * termination. The eventfd wakes the reader at once; these only bound close() if something is wrong.
+ */
+const CLOSE_WAIT_MS = 2_000;
+
+/** The eventfd increment close() writes: a little-endian uint64 1. */
+const EVENTFD_ONE = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);
+
+/** Opens (creating if needed) a TUN interface and starts reading it. Throws TunError. */
+export async function openLinuxTun(options: TunOptions = {}): Promise<TunDevice> {
+  if (process.platform !== "linux" || !GENERIC_ABI_ARCHES.includes(process.arch)) {
+    throw new TunError("UNSUPPORTED_PLATFORM", `Linux TUN support covers ${GENERIC_ABI_ARCHES.join(", ")}; this is ${process.platform} ${process.arch}`);
+  }
+  const requested = options.name ?? DEFAULT_TUN_NAME;
+  checkName(requested);
+  let sys: Libc;
+  try {
+    sys = libc();
+  } catch (cause) {
+    throw new TunError("OTHER", `libc could not be loaded through koffi: ${String(cause)}`, { cause });
+  }
+
+  const fd = sys.open(TUN_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw openError(sys.errno());
+
+  const ifreq = new Uint8Array(IFREQ_BYTES);
+  new TextEncoder().encodeInto(requested, ifreq.subarray(0, IFNAMSIZ - 1));
+  new DataView(ifreq.buffer).setUint16(IFREQ_FLAGS_OFFSET, IFF_TUN | IFF_NO_PI, true);
+  if (sys.ioctlPtr(fd, TUNSETIFF, ifreq) < 0) {
+    const errno = sys.errno();
+    sys.close(fd);
+    throw attachError(errno, requested);
+  }
+  const nameEnd = ifreq.indexOf(0);
+  const name = new TextDecoder().decode(ifreq.subarray(0, nameEnd < 0 || nameEnd > IFNAMSIZ ? IFNAMSIZ : nameEnd));
+
+  const eventFd = sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (eventFd < 0) {
+    const errno = sys.errno();
+    sys.close(fd);
+    throw new TunError("OTHER", `eventfd failed: ${errnoName(errno)}`);
+  }
+
+  const device = new LinuxTun(sys, name, fd, eventFd);
+  await device.start();
+  return device;
+}
+
+/** The kernel's dev_valid_name(), plus the one "%d" the kernel can complete. */
+function checkName(name: string): void {
+  const bytes = new TextEncoder().encode(name).length;
+  const percents = name.split("%").length - 1;
+  const valid =
+    bytes >= 1 &&
+    bytes < IFNAMSIZ &&
+    name !== "." &&
+    name !== ".." &&
+    !/[/:\s]/.test(name) &&
+    (percents === 0 || (percents === 1 && name.includes("%d")));
+  if (!valid) throw new TunError("BAD_NAME", JSON.stringify(name));
+}
+
+function openError(errno: number): TunError {
+  const detail = `open ${TUN_PATH}: ${errnoName(errno)}`;
+  if (errno === errnos.ENOENT || errno === errnos.ENODEV || errno === errnos.ENXIO) {
+    return new TunError("NO_DEVICE", detail);
+  }
+  if (errno === errnos.EACCES || errno === errnos.EPERM) return new TunError("PERMISSION", detail);
+  return new TunError("OTHER", detail);
+}
+
+function attachError(errno: number, name: string): TunError {
+  const detail = `TUNSETIFF ${JSON.stringify(name)}: ${errnoName(errno)}`;
+  if (errno === errnos.EPERM || errno === errnos.EACCES) return new TunError("PERMISSION", detail);
+  // EBUSY: a TUN of this name is open elsewhere. EINVAL, for a name checkName() let through: an
+  // interface of another kind (or a TAP) has it.
+  if (errno === errnos.EBUSY || errno === errnos.EINVAL) return new TunError("BUSY", detail);
+  return new TunError("OTHER", detail);
+}
+
+/**
+ * How to start the reader worker, which lives beside this module: the compiled .js directly; the
+ * .ts source (under vitest or `node --import tsx`) through tsx's require hook, since on Node 20 tsx
+ * does not register its ESM hooks in worker threads (`execArgv: ["--import", "tsx"]` fails there).
+ */
+function readerWorkerSource(): { entry: URL | string; eval: boolean } {
+  if (!import.meta.url.endsWith(".ts")) return { entry: new URL("./reader-worker.js", import.meta.url), eval: false };
+  const tsxCjs = createRequire(import.meta.url).resolve("tsx/cjs/api");
+  const source = fileURLToPath(new URL("./reader-worker.ts", import.meta.url));
+  return { entry: `require(${JSON.stringify(tsxCjs)}).register(); require(${JSON.stringify(source)});`, eval: true };
+}
+
+class LinuxTun implements TunDevice {
+  readonly name: string;
+  readonly #sys: Libc;
+  readonly #fd: number;
+  readonly #eventFd: number;
+  readonly #shared = new Int32Array(new SharedArrayBuffer(SHARED_SLOTS * Int32Array.BYTES_PER_ELEMENT));
+  readonly #counts = emptyTunStats();
+  #handler: ((packets: Uint8Array[]) => void) | undefined;
+  #held: Uint8Array[] = [];
+  #heldBytes = 0;
+  #worker: Worker | undefined;
+  #workerExited: Promise<void> = Promise.resolve();
+  #open = true;
+  #closing: Promise<void> | undefined;
+
+  constructor(sys: Libc, name: string, fd: number, eventFd: number) {
+    this.#sys = sys;
+    this.name = name;
+    this.#fd = fd;
+    this.#eventFd = eventFd;
+  }
+
+  /** Starts the reader and waits for it to be polling. On failure closes the device and throws. */
+  async start(): Promise<void> {
+    const source = readerWorkerSource();
+    const init: ReaderInit = { tunFd: this.#fd, eventFd: this.#eventFd, shared: this.#shared.buffer as SharedArrayBuffer };
+    let worker: Worker;
+    try {
+      worker = new Worker(source.entry, { eval: source.eval, workerData: init });
+    } catch (cause) {
+      await this.close();
+      throw new TunError("OTHER", `the reader thread could not start: ${String(cause)}`, { cause });
+    }
+    this.#worker = worker;
+    this.#workerExited = new Promise((resolve) => worker.once("exit", () => resolve()));
+    worker.on("message", (message: ReaderMessage) => this.#receive(message));
+
+    let failure: unknown;
+    const started = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        failure = `no sign of life in ${WORKER_START_TIMEOUT_MS} ms`;
+        resolve(false);
+      }, WORKER_START_TIMEOUT_MS);
+      const settle = (ok: boolean) => {
+        clearTimeout(timer);
+        worker.off("message", onReady);
+        worker.off("error", onError);
+        worker.off("exit", onExit);
+        resolve(ok);
+      };
+      const onReady = (message: ReaderMessage) => message.type === "ready" && settle(true);
+      const onError = (error: unknown) => {
+        failure = error;
+        settle(false);
+      };
+      const onExit = (code: number) => {
+        failure = `it exited with code ${code}`;
+        settle(false);
+      };
+      worker.on("message", onReady);
+      worker.on("error", onError);
+      worker.on("exit", onExit);
+    });
+    // After start, a crash of the reader only stops reading; it is counted, never thrown.
+    worker.on("error", () => {
+      this.#counts.readErrors++;
+    });
+    if (!started) {
+      await this.close();
+      throw new TunError("OTHER", `the reader thread did not start: ${String(failure)}`, { cause: failure });
+    }
+  }
+
+  onPackets(handler: (packets: Uint8Array[]) => void): void {
+    this.#handler = handler;
+    const held = this.#held;
+    this.#held = [];
+    this.#heldBytes = 0;
+    // After the caller's own wiring, before any later batch (those arrive as macrotasks).
+    if (held.length > 0) queueMicrotask(() => this.#open && handler(held));
+  }
+
+  write(packet: Uint8Array): boolean {
+    const length = packet.byteLength;
+    if (!this.#open || length === 0 || this.#sys.write(this.#fd, packet, length) !== length) {
+      this.#counts.writeErrors++;
+      return false;
+    }
+    this.#counts.packetsWritten++;
+    this.#counts.bytesWritten += length;
+    return true;
+  }
+
+  get stats(): TunStats {
+    return {
+      ...this.#counts,
+      readErrors: this.#counts.readErrors + Atomics.load(this.#shared, SLOT_READ_ERRORS),
+      readerStalls: Atomics.load(this.#shared, SLOT_READER_STALLS),
+    };
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#open = false;
+    this.#held = [];
+    this.#heldBytes = 0;
+    Atomics.store(this.#shared, SLOT_CLOSING, 1);
+    Atomics.notify(this.#shared, SLOT_IN_FLIGHT);
+    this.#sys.write(this.#eventFd, EVENTFD_ONE, EVENTFD_ONE.length);
+    const worker = this.#worker;
+    if (worker) {
+      if (!(await settlesWithin(this.#workerExited, CLOSE_WAIT_MS))) {
+        await settlesWithin(worker.terminate(), CLOSE_WAIT_MS);
+      }
+      worker.removeAllListeners("message");
+    }
+    // Only now: the reader must not be left polling an fd number the process may reuse.
+    this.#sys.close(this.#fd);
+    this.#sys.close(this.#eventFd);
+  }
+
+  #receive(message: ReaderMessage): void {
+    if (message.type !== "batch") return;
+    try {
+      if (!this.#open) return;
+      const { buffer, lengths } = message;
+      const packets = new Array<Uint8Array>(lengths.length);
+      let offset = 0;
+      for (let i = 0; i < lengths.length; i++) {
+        const length = lengths[i] ?? 0;
+        packets[i] = new Uint8Array(buffer, offset, length);
+        offset += length;
+      }
+      this.#counts.packetsRead += packets.length;
+      this.#counts.bytesRead += offset;
+      if (this.#handler) this.#handler(packets);
+      else this.#hold(packets);
+    } finally {
+      Atomics.sub(this.#shared, SLOT_IN_FLIGHT, 1);
+      Atomics.notify(this.#shared, SLOT_IN_FLIGHT);
+    }
+  }
+
+  /** Keeps copies (held packets must not pin whole batch buffers), up to MAX_HELD_BYTES. */
+  #hold(packets: Uint8Array[]): void {
+    for (const packet of packets) {
+      if (this.#heldBytes + packet.byteLength > MAX_HELD_BYTES) {
+        this.#counts.readDropsNoHandler++;
+        continue;
+      }
+      this.#held.push(packet.slice());
+      this.#heldBytes += packet.byteLength;
+    }
+  }
+}
+
+/** Whether `promise` settles within `ms`; never leaves a timer behind. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(
+      () => true,
+      () => true,
+    ), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
