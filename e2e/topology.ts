@@ -332,7 +332,7 @@ class NetnsTopology implements Topology {
     if (this.destroying !== undefined) throw e2eError("E2E_DESTROYED", `${this.id} was destroyed`);
   }
 
-  exec(ref: NamespaceRef, argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  async exec(ref: NamespaceRef, argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
     const name = this.resolve(ref);
     return runBounded(["ip", "netns", "exec", name, ...argv], opts);
   }
@@ -482,14 +482,8 @@ export function isProcessAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
-  try {
-    // /proc/<pid>/stat: "pid (comm) S ...": the state follows the last ")".
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false; // Gone between the two looks.
-  }
+  const state = procStat(pid)?.state;
+  return state !== undefined && state !== "Z" && state !== "X";
 }
 
 /** Names of all network namespaces under /run/netns (`ip netns list`). */
@@ -556,13 +550,34 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** True while any process (zombies included, until reaped) is in the group. */
+/**
+ * True while a living process is in the group. Zombies do not count: an orphan's zombie waits for
+ * init to reap it, and some inits (this project's VMs') never do, so kill(-pgid, 0) would say
+ * "alive" forever.
+ */
 function groupExists(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+  } catch {
+    return false;
+  }
+  for (const entry of safeReaddir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = procStat(Number(entry));
+    if (stat !== undefined && stat.pgrp === pgid && stat.state !== "Z" && stat.state !== "X") return true;
+  }
+  return false;
+}
+
+/** State letter and process group of a process, from /proc/<pid>/stat; undefined if it is gone. */
+function procStat(pid: number): { state: string; pgrp: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // "pid (comm) S ppid pgrp ...": comm may hold spaces and parens, so parse after the last ")".
+    const [state = "", , pgrp = ""] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return { state, pgrp: Number(pgrp) };
+  } catch {
+    return undefined;
   }
 }
 

@@ -71,7 +71,10 @@ function parse(argv: string[]) {
   const { values, positionals } = parseArgs({
     args: argv,
     options: Object.fromEntries(
-      Object.entries(FLAGS).map(([name, spec]) => [name, { type: spec.type, ...("short" in spec ? { short: spec.short } : {}) }]),
+      Object.entries(FLAGS).map(([name, spec]) => [
+        name,
+        { type: spec.type, ...("short" in spec ? { short: spec.short } : {}) },
+      ]),
     ) as Record<Flag, { type: "string" | "boolean" }>,
     allowPositionals: true,
     strict: true,
@@ -99,7 +102,10 @@ function parseListen(text: string): { host: string; port: number } {
 }
 
 function parseDnsList(text: string): string[] {
-  const servers = text.split(",").map((s) => s.trim()).filter(Boolean);
+  const servers = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const server of servers) {
     if (ipv4ToInt(server) === undefined) throw new UsageError(`--dns wants IPv4 addresses: ${server}`);
   }
@@ -117,7 +123,8 @@ async function systemResolvers(): Promise<string[]> {
 
 function parseMtu(text: string): number {
   const mtu = Number(text);
-  if (!Number.isInteger(mtu) || mtu < 576 || mtu > 9000) throw new UsageError(`--mtu wants 576 to 9000: ${text}`);
+  if (!Number.isInteger(mtu) || mtu < 576 || mtu > 9000)
+    throw new UsageError(`--mtu wants 576 to 9000: ${text}`);
   return mtu;
 }
 
@@ -128,7 +135,8 @@ async function options(get: (flag: Flag) => string | undefined): Promise<ExitOpt
   const listen = parseListen(get("listen") ?? `${EXIT_DEFAULTS.host}:${EXIT_DEFAULTS.port}`);
   const dns = get("dns");
   const logLevel = get("log-level") ?? EXIT_DEFAULTS.logLevel;
-  if (!["debug", "info", "warn", "error"].includes(logLevel)) throw new UsageError(`unknown --log-level ${logLevel}`);
+  if (!["debug", "info", "warn", "error"].includes(logLevel))
+    throw new UsageError(`unknown --log-level ${logLevel}`);
   return {
     ...listen,
     tls:
@@ -201,7 +209,8 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   const message = error instanceof Error ? error.message : String(error);
-  const usage = error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+  const usage =
+    error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
   process.stderr.write(`tether-exit: ${message}\n${usage ? "Try tether-exit --help.\n" : ""}`);
   process.exit(usage ? 2 : 1);
 });

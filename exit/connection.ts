@@ -59,7 +59,10 @@ export class ExitConnection {
     socket.on("message", (data, isBinary) => this.receive(data, isBinary));
     socket.on("close", () => this.closed());
     socket.on("error", (error) => context.log.warn({ remote, err: error.message }, "relay socket error"));
-    this.handshakeTimer = setTimeout(() => this.refuse("HANDSHAKE_TIMEOUT", "timeout"), context.handshakeTimeoutMs);
+    this.handshakeTimer = setTimeout(
+      () => this.refuse("HANDSHAKE_TIMEOUT", "timeout"),
+      context.handshakeTimeoutMs,
+    );
     this.send(
       encodeFrame({
         type: FrameType.CHALLENGE,
@@ -87,7 +90,8 @@ export class ExitConnection {
           void this.hello(frame);
           return;
         case FrameType.DATA:
-          if (this.state !== "established") throw new ProtocolError("UNEXPECTED_FRAME", "DATA before WELCOME");
+          if (this.state !== "established")
+            throw new ProtocolError("UNEXPECTED_FRAME", "DATA before WELCOME");
           this.data(frame);
           return;
         case FrameType.PING:
@@ -99,7 +103,10 @@ export class ExitConnection {
         case FrameType.PONG:
           return;
         case FrameType.CLOSE:
-          this.context.log.info({ remote: this.remote, code: frame.code, reason: frame.reason }, "laptop closed");
+          this.context.log.info(
+            { remote: this.remote, code: frame.code, reason: frame.reason },
+            "laptop closed",
+          );
           this.leg.socket.close(1000);
           return;
         default:
@@ -121,7 +128,8 @@ export class ExitConnection {
       );
     }
     const secret = await context.secretFor(hello.clientId);
-    const valid = secret !== undefined && (await verifyHelloMac(secret, this.nonce, hello.clientId, hello.mac));
+    const valid =
+      secret !== undefined && (await verifyHelloMac(secret, this.nonce, hello.clientId, hello.mac));
     if (this.state !== "authenticating") return; // closed while we checked
     if (!valid) {
       return this.refuse(
@@ -209,7 +217,10 @@ export class ExitConnection {
       context.sessions.remove(session);
       context.pool.release(session.address);
       context.metrics.sessions.set(context.sessions.size);
-      context.log.info({ remote: this.remote, client: session.clientId, address: session.address }, "session ended");
+      context.log.info(
+        { remote: this.remote, client: session.clientId, address: session.address },
+        "session ended",
+      );
     }
   }
 }

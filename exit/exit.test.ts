@@ -4,16 +4,16 @@ import { mkdtemp, rm } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket, WebSocketServer } from "ws";
-import { type Encoding } from "../protocol/encoding.js";
+import { LaptopTunnel, type TunnelError } from "../laptop/tunnel.js";
 import { formatClientKey, parseClientKey } from "../protocol/client-key.js";
+import type { Encoding } from "../protocol/encoding.js";
 import { intToIpv4, ipv4Destination, ipv4Source, ipv4ToInt } from "../protocol/ipv4.js";
 import { createFakeTun, type FakeTun } from "../tun/fake.js";
-import { LaptopTunnel, type TunnelError } from "../laptop/tunnel.js";
 import { EXIT_DEFAULTS, type RunningExit, startExit } from "./exit.js";
 import { addKey } from "./keys.js";
-import pino from "pino";
 
 function ipv4Packet(source: string, destination: string, payload = 8): Uint8Array {
   const packet = new Uint8Array(20 + payload);
@@ -27,7 +27,7 @@ function ipv4Packet(source: string, destination: string, payload = 8): Uint8Arra
   return packet;
 }
 
-async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 5_000): Promise<T> {
+async function until<T>(probe: () => T | false | undefined, what: string, timeoutMs = 5_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = probe();
@@ -89,7 +89,10 @@ async function chain(options: { key?: string; encoding?: Encoding } = {}): Promi
   await new Promise((resolve) => toLaptop.once("open", resolve));
   const toExit = new WebSocket(`ws://127.0.0.1:${exit.port}/tunnel?encoding=${encoding}`);
   toLaptop.on("message", (data, isBinary) => toExit.send(data, { binary: isBinary }));
-  toExit.on("message", (data, isBinary) => toLaptop.readyState === WebSocket.OPEN && toLaptop.send(data, { binary: isBinary }));
+  toExit.on(
+    "message",
+    (data, isBinary) => toLaptop.readyState === WebSocket.OPEN && toLaptop.send(data, { binary: isBinary }),
+  );
   toExit.on("close", () => toLaptop.close());
   const close = async () => {
     toExit.close();
@@ -108,7 +111,10 @@ describe("the laptop's tunnel and the exit, through a relay", () => {
       expect(welcome.dns).toEqual(["198.51.100.53"]);
       expect(welcome.mtu).toBe(EXIT_DEFAULTS.mtu);
 
-      laptopTun.inject([ipv4Packet(welcome.address, "198.51.100.2"), ipv4Packet(welcome.address, "198.51.100.3")]);
+      laptopTun.inject([
+        ipv4Packet(welcome.address, "198.51.100.2"),
+        ipv4Packet(welcome.address, "198.51.100.3"),
+      ]);
       await until(() => exitTun.written.length === 2 || undefined, "packets at the exit's TUN");
       expect(intToIpv4(ipv4Destination(exitTun.written[1]!))).toBe("198.51.100.3");
 

@@ -2,7 +2,12 @@
 //
 //   phone --wss /tunnel--> ExitConnection --DATA--> TUN --> kernel --NAT--> internet
 //   internet --> kernel --> TUN --> by destination --> Session --DATA--> phone
-import { type Server as HttpServer, type IncomingMessage, type ServerResponse, createServer } from "node:http";
+import {
+  createServer,
+  type Server as HttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
@@ -15,7 +20,7 @@ import type { TunDevice } from "../tun/device.js";
 import { openTun } from "../tun/index.js";
 import { ExitConnection } from "./connection.js";
 import { loadKeys } from "./keys.js";
-import { type Logger, createLogger } from "./log.js";
+import { createLogger, type Logger } from "./log.js";
 import { ExitMetrics } from "./metrics.js";
 import { Nat } from "./nat.js";
 import { AddressPool } from "./pool.js";
@@ -75,7 +80,8 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
   const connections = new Set<ExitConnection>();
   const cleanups: (() => Promise<void>)[] = [];
   const cleanup = async () => {
-    for (const step of cleanups.reverse()) await step().catch((error) => log.error({ err: String(error) }, "cleanup failed"));
+    for (const step of cleanups.reverse())
+      await step().catch((error) => log.error({ err: String(error) }, "cleanup failed"));
     cleanups.length = 0;
   };
 
@@ -182,7 +188,9 @@ async function handleHttp(
   if (path === "/healthz") {
     response.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}\n');
   } else if (path === "/metrics") {
-    response.writeHead(200, { "content-type": metrics.registry.contentType }).end(await metrics.registry.metrics());
+    response
+      .writeHead(200, { "content-type": metrics.registry.contentType })
+      .end(await metrics.registry.metrics());
   } else if (!(await serveStatic(request, response))) {
     response.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
   }

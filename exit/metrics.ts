@@ -1,6 +1,6 @@
 // Everything the exit counts, as Prometheus metrics. One registry per Exit, so tests can run
 // several exits in one process.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 
 export type DropReason =
   | "spoofed_source"
@@ -22,7 +22,11 @@ export type HandshakeResult =
 
 export class ExitMetrics {
   readonly registry = new Registry();
-  readonly sessions = new Gauge({ name: "tether_exit_sessions", help: "Sessions with a connected relay.", registers: [this.registry] });
+  readonly sessions = new Gauge({
+    name: "tether_exit_sessions",
+    help: "Sessions with a connected relay.",
+    registers: [this.registry],
+  });
   readonly handshakes = new Counter({
     name: "tether_exit_handshakes_total",
     help: "Handshakes by result.",

@@ -1,7 +1,7 @@
 // The laptop's TLS identity for the phone's wss:// leg: a self-signed certificate made once and
 // kept in the config folder, so the phone trusts it once. The pairing link carries its SPKI
 // fingerprint, which is what the phone (and a test's Chromium) pins.
-import { X509Certificate, createHash } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { generate } from "selfsigned";
@@ -23,10 +23,10 @@ export function spkiFingerprint(certPem: string): string {
   return createHash("sha256").update(spki).digest("base64");
 }
 
-/** Loads the certificate from `dir`, making it first if there is none. */
-export async function loadOrCreateCertificate(dir: string, addresses: string[]): Promise<Certificate> {
-  const certPath = join(dir, "laptop-cert.pem");
-  const keyPath = join(dir, "laptop-key.pem");
+/** Loads the certificate `${name}-cert.pem` from `dir`, making it first if there is none. */
+export async function loadOrCreateCertificate(dir: string, addresses: string[], name = "laptop"): Promise<Certificate> {
+  const certPath = join(dir, `${name}-cert.pem`);
+  const keyPath = join(dir, `${name}-key.pem`);
   try {
     const [cert, key] = await Promise.all([readFile(certPath, "utf8"), readFile(keyPath, "utf8")]);
     return { cert, key, spkiSha256: spkiFingerprint(cert), dir };
@@ -34,7 +34,7 @@ export async function loadOrCreateCertificate(dir: string, addresses: string[]):
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
   }
   const now = new Date();
-  const generated = await generate([{ name: "commonName", value: "Tether laptop" }], {
+  const generated = await generate([{ name: "commonName", value: `Tether ${name}` }], {
     keyType: "ec",
     curve: "P-256",
     algorithm: "sha256",

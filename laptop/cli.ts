@@ -4,9 +4,9 @@
 import { parseArgs } from "node:util";
 import {
   ConfigError,
-  type PartialConfig,
   configFromEnv,
   defaultConfigDir,
+  type PartialConfig,
   readConfigFile,
   resolveConfig,
   withoutUndefined,
@@ -68,7 +68,10 @@ async function main(argv: string[]): Promise<number> {
     exit: values.exit,
     key: values.key,
     port: values.port === undefined ? undefined : Number(values.port),
-    listen: values.listen?.split(",").map((s) => s.trim()).filter(Boolean),
+    listen: values.listen
+      ?.split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
     advertise: values.advertise,
     tunName: values["tun-name"],
     dns: values["no-dns"] ? false : undefined,
@@ -77,14 +80,13 @@ async function main(argv: string[]): Promise<number> {
   const config = resolveConfig(configDir, await readConfigFile(configDir), configFromEnv(process.env), flags);
 
   let status: StatusLine | undefined;
-  let laptop: RunningLaptop | undefined;
   let finish: (code: number) => void = () => undefined;
   const finished = new Promise<number>((resolve) => {
     finish = resolve;
   });
   const say = (message: string) => (status ? status.print(message) : process.stderr.write(`${message}\n`));
 
-  laptop = await startLaptop(config, {
+  const laptop: RunningLaptop = await startLaptop(config, {
     state: (state, detail) => status?.state(state, detail),
     fatal: (error) => {
       say(`tether: ${error.message} [${error.code}]`);
@@ -93,9 +95,8 @@ async function main(argv: string[]): Promise<number> {
     refused: (remote, why) => say(`tether: refused a connection from ${remote}: ${why}`),
     notice: (message) => say(`tether: ${message}`),
   });
-  const running = laptop;
   // Last resort: whatever kills the event loop, routes and DNS go back.
-  process.on("exit", () => running.restoreSync());
+  process.on("exit", () => laptop.restoreSync());
   process.on("SIGINT", () => finish(0));
   process.on("SIGTERM", () => finish(0));
   process.on("SIGHUP", () => finish(0));
@@ -123,7 +124,8 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     const message = error instanceof Error ? error.message : String(error);
-    const usage = error instanceof ConfigError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    const usage =
+      error instanceof ConfigError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
     process.stderr.write(`tether: ${message}\n${usage ? "Try tether --help.\n" : ""}`);
     process.exit(usage ? 2 : 1);
   },

@@ -53,7 +53,8 @@ export async function readConfigFile(dir: string): Promise<PartialConfig> {
   }
   try {
     const parsed = JSON.parse(text) as unknown;
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+      throw new Error("not an object");
     return parsed as PartialConfig;
   } catch (error) {
     throw new ConfigError(`${path} is not a JSON object: ${(error as Error).message}`);
@@ -61,7 +62,12 @@ export async function readConfigFile(dir: string): Promise<PartialConfig> {
 }
 
 const list = (text: string | undefined) =>
-  text === undefined ? undefined : text.split(",").map((s) => s.trim()).filter(Boolean);
+  text === undefined
+    ? undefined
+    : text
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
 
 export function configFromEnv(env: NodeJS.ProcessEnv): PartialConfig {
   const config: PartialConfig = {
@@ -89,11 +95,14 @@ export function resolveConfig(
   flags: PartialConfig,
 ): LaptopConfig {
   const merged = { ...LAPTOP_DEFAULTS, configDir, ...file, ...env, ...flags };
-  if (!merged.exit) throw new ConfigError("which exit? Pass --exit wss://HOST[:PORT] (or TETHER_EXIT, or config.json)");
-  if (!merged.key) throw new ConfigError("no client key: pass --key NAME:SECRET from `tether-exit keys add NAME`");
+  if (!merged.exit)
+    throw new ConfigError("which exit? Pass --exit wss://HOST[:PORT] (or TETHER_EXIT, or config.json)");
+  if (!merged.key)
+    throw new ConfigError("no client key: pass --key NAME:SECRET from `tether-exit keys add NAME`");
   if (!Number.isInteger(merged.port) || merged.port < 1 || merged.port > 65535) {
     throw new ConfigError(`--port wants 1 to 65535: ${merged.port}`);
   }
-  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(merged.tunName)) throw new ConfigError(`bad TUN name: ${merged.tunName}`);
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(merged.tunName))
+    throw new ConfigError(`bad TUN name: ${merged.tunName}`);
   return merged as LaptopConfig;
 }

@@ -11,8 +11,8 @@ import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { type ClientKey, parseClientKey } from "../protocol/client-key.js";
 import { ProtocolError } from "../protocol/errors.js";
-import { openTun } from "../tun/index.js";
 import type { TunDevice } from "../tun/device.js";
+import { openTun } from "../tun/index.js";
 import { loadOrCreateCertificate } from "./certificate.js";
 import { ConfigError, type LaptopConfig } from "./config.js";
 import { Dns } from "./dns.js";
@@ -82,11 +82,14 @@ export async function startLaptop(config: LaptopConfig, events: LaptopEvents): P
   const appOrigin = appOriginOf(config.exit);
   const addresses = config.listen.length ? config.listen : localAddresses(config.tunName);
   if (addresses.length === 0) {
-    throw new ConfigError("this machine has no network address the phone could reach: join the phone's hotspot or plug in USB first");
+    throw new ConfigError(
+      "this machine has no network address the phone could reach: join the phone's hotspot or plug in USB first",
+    );
   }
   const advertise = config.advertise || addresses[0]!;
   const dns = new Dns({ tunName: config.tunName, backupPath: join(config.configDir, "resolv.conf.backup") });
-  if (config.dns && dns.recoverSync()) events.notice("restored /etc/resolv.conf left changed by an earlier run");
+  if (config.dns && dns.recoverSync())
+    events.notice("restored /etc/resolv.conf left changed by an earlier run");
   const certificate = await loadOrCreateCertificate(config.configDir, addresses);
   const secret = await loadOrCreatePairingSecret(config.configDir);
 
@@ -118,13 +121,19 @@ export async function startLaptop(config: LaptopConfig, events: LaptopEvents): P
   } catch (error) {
     await tun.close();
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EADDRINUSE") throw new ConfigError(`port ${config.port} is in use: is another tether running? (--port)`);
+    if (code === "EADDRINUSE")
+      throw new ConfigError(`port ${config.port} is in use: is another tether running? (--port)`);
     throw error;
   }
 
   let stopped: Promise<void> | undefined;
   return {
-    link: pairingLink({ appOrigin, laptopUrl: `wss://${advertise}:${config.port}`, secret, spkiSha256: certificate.spkiSha256 }),
+    link: pairingLink({
+      appOrigin,
+      laptopUrl: `wss://${advertise}:${config.port}`,
+      secret,
+      spkiSha256: certificate.spkiSha256,
+    }),
     addresses,
     tunnel,
     tun,

@@ -15,7 +15,12 @@ export interface Pairing {
 /** The exit's wss:// URL as the origin its PWA is served from. */
 export function appOriginOf(exitUrl: string): string {
   const url = new URL(exitUrl);
-  if (url.protocol !== "wss:" && url.protocol !== "https:" && url.protocol !== "ws:" && url.protocol !== "http:") {
+  if (
+    url.protocol !== "wss:" &&
+    url.protocol !== "https:" &&
+    url.protocol !== "ws:" &&
+    url.protocol !== "http:"
+  ) {
     throw new Error(`--exit wants a wss:// or https:// URL: ${exitUrl}`);
   }
   const secure = url.protocol === "wss:" || url.protocol === "https:";

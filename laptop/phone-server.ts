@@ -4,7 +4,7 @@
 // and a small page at / that says the certificate is now trusted.
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type Server, createServer } from "node:https";
+import { createServer, type Server } from "node:https";
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
 import { ENCODING_PARAM, type Encoding, parseEncoding } from "../protocol/encoding.js";
@@ -33,7 +33,11 @@ Go back to the Tether app; it connects by itself.</p><p><a href="javascript:hist
 
 export class PhoneServer {
   private readonly servers: Server[] = [];
-  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_TEXT_FRAME_CHARS });
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: MAX_TEXT_FRAME_CHARS,
+  });
   private readonly secret: Buffer;
 
   constructor(private readonly options: PhoneServerOptions) {
@@ -71,13 +75,20 @@ export class PhoneServer {
     const encoding = parseEncoding(url.searchParams.get(ENCODING_PARAM));
     const refuse = (why: string, status = 403) => {
       this.options.onRefused(remote, why);
-      socket.end(`HTTP/1.1 ${status} ${status === 403 ? "Forbidden" : "Not Found"}\r\nconnection: close\r\n\r\n`);
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 403 ? "Forbidden" : "Not Found"}\r\nconnection: close\r\n\r\n`,
+      );
     };
-    if (url.pathname !== RELAY_PATH || !encoding) return refuse("not the relay path", 404);
-    if (!this.secretMatches(url.searchParams.get(SECRET_PARAM) ?? "")) return refuse("wrong pairing secret");
     const origin = request.headers.origin ?? "";
-    if (!this.options.allowedOrigins.includes(origin)) return refuse(`origin ${origin || "(none)"} is not the exit's`);
-    this.wss.handleUpgrade(request, socket, head, (ws) => this.options.onRelay(ws, encoding, remote));
+    if (url.pathname !== RELAY_PATH || !encoding) {
+      refuse("not the relay path", 404);
+    } else if (!this.secretMatches(url.searchParams.get(SECRET_PARAM) ?? "")) {
+      refuse("wrong pairing secret");
+    } else if (!this.options.allowedOrigins.includes(origin)) {
+      refuse(`origin ${origin || "(none)"} is not the exit's`);
+    } else {
+      this.wss.handleUpgrade(request, socket, head, (ws) => this.options.onRelay(ws, encoding, remote));
+    }
   }
 
   /** Constant time: the secret must not leak through how long a wrong guess takes. */

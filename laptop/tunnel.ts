@@ -13,7 +13,7 @@ import { packDataFrames } from "../protocol/batch.js";
 import type { ClientKey } from "../protocol/client-key.js";
 import { decodeFrame, encodeFrame } from "../protocol/codec.js";
 import { type Encoding, fromMessage, toMessage } from "../protocol/encoding.js";
-import { type ErrorCode, ProtocolError, codeForClose } from "../protocol/errors.js";
+import { codeForClose, type ErrorCode, ProtocolError } from "../protocol/errors.js";
 import { type ChallengeFrame, FrameType, Hop, type WelcomeFrame } from "../protocol/frames.js";
 import { isIpv4 } from "../protocol/ipv4.js";
 import { PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN } from "../protocol/limits.js";
@@ -99,6 +99,7 @@ export class LaptopTunnel {
   }
 
   private setState(state: TunnelState, detail?: string): void {
+    if (state === this.state && state !== "waiting") return;
     this.state = state;
     this.events.state(state, detail);
   }
@@ -145,7 +146,8 @@ export class LaptopTunnel {
           void this.welcomed(relay, frame);
           return;
         case FrameType.DATA: {
-          if (this.state !== "established") throw new ProtocolError("UNEXPECTED_FRAME", "DATA before WELCOME");
+          if (this.state !== "established")
+            throw new ProtocolError("UNEXPECTED_FRAME", "DATA before WELCOME");
           for (const packet of frame.packets) {
             if (this.tun.write(packet)) {
               this.counters.packetsDown++;

@@ -5,9 +5,13 @@ import { authMessage } from "./codec.js";
 
 export async function helloMac(secret: Uint8Array, nonce: Uint8Array, clientId: string): Promise<Uint8Array> {
   // Copies give WebCrypto the ArrayBuffer-backed views it asks for.
-  const key = await crypto.subtle.importKey("raw", new Uint8Array(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-  ]);
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new Uint8Array(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
   const mac = await crypto.subtle.sign("HMAC", key, new Uint8Array(authMessage(nonce, clientId)));
   return new Uint8Array(mac);
 }

@@ -28,7 +28,10 @@ export function parseClientKey(text: string): ClientKey {
   const clientId = colon < 0 ? "" : text.slice(0, colon);
   const secretText = colon < 0 ? "" : text.slice(colon + 1);
   if (!isValidClientId(clientId) || !BASE64URL_PATTERN.test(secretText)) {
-    throw new ProtocolError("BAD_FIELD", "a client key looks like NAME:SECRET, as `tether-exit keys add NAME` prints it");
+    throw new ProtocolError(
+      "BAD_FIELD",
+      "a client key looks like NAME:SECRET, as `tether-exit keys add NAME` prints it",
+    );
   }
   const secret = base64UrlToBytes(secretText);
   if (secret.length !== CLIENT_SECRET_BYTES) {

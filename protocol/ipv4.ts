@@ -9,7 +9,13 @@ export function ipVersion(packet: Uint8Array): number {
 }
 
 function u32At(packet: Uint8Array, offset: number): number {
-  return ((packet[offset]! << 24) | (packet[offset + 1]! << 16) | (packet[offset + 2]! << 8) | packet[offset + 3]!) >>> 0;
+  return (
+    ((packet[offset]! << 24) |
+      (packet[offset + 1]! << 16) |
+      (packet[offset + 2]! << 8) |
+      packet[offset + 3]!) >>>
+    0
+  );
 }
 
 /** True for a packet long enough to hold an IPv4 header whose version nibble is 4. */

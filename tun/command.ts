@@ -27,10 +27,16 @@ export function run(argv: readonly string[], input?: string): Promise<CommandRes
   const [file, ...args] = argv;
   if (!file) throw new Error("run() needs a command");
   return new Promise((resolve, reject) => {
-    const child = execFile(file, args, { timeout: COMMAND_TIMEOUT_MS, encoding: "utf8" }, (error, stdout, stderr) => {
-      if (error) reject(new CommandError(argv, stderr, (error as NodeJS.ErrnoException).code ?? error.message));
-      else resolve({ stdout, stderr });
-    });
+    const child = execFile(
+      file,
+      args,
+      { timeout: COMMAND_TIMEOUT_MS, encoding: "utf8" },
+      (error, stdout, stderr) => {
+        if (error)
+          reject(new CommandError(argv, stderr, (error as NodeJS.ErrnoException).code ?? error.message));
+        else resolve({ stdout, stderr });
+      },
+    );
     if (input !== undefined) child.stdin?.end(input);
   });
 }

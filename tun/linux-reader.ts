@@ -2,13 +2,20 @@
 // (reader-worker.ts): what the worker is given, the messages it sends, the shared counters, limits.
 //
 // Read flow:
-//   1. The worker waits in poll() on the TUN fd and an eventfd (close() writes the eventfd).
-//   2. When the TUN fd is readable it read()s packets, one syscall each, back to back into one
+//   1. The worker waits in poll() on the TUN fd and an eventfd (the "wake" eventfd: close() and an
+//      idle main thread write it).
+//   2. When the TUN fd is readable it read()s packets, one syscall each, back to back into the
 //      batch buffer until EAGAIN, MAX_BATCH_PACKETS, or less than MAX_PACKET_BYTES of room is left.
-//   3. It posts the batch (buffer transferred, not copied, plus the packet lengths) and counts it
-//      in SLOT_IN_FLIGHT; past MAX_BATCHES_IN_FLIGHT it waits for the main thread (backpressure:
-//      the kernel then queues, then drops, so a stalled event loop cannot grow memory).
-//   4. The main thread slices views (subarray) per packet, calls the handler, decrements the count.
+//   3. If the main thread has consumed every batch (SLOT_IN_FLIGHT is 0), or the batch is full, it
+//      posts the batch (buffer transferred, not copied, plus the packet lengths) and counts it in
+//      SLOT_IN_FLIGHT. Otherwise it keeps the batch, sets SLOT_WANTS_WAKE and goes back to 1: more
+//      packets join the batch while the main thread is busy (one message per busy spell instead of
+//      one per packet, as a message costs the main thread far more than a packet), and the main
+//      thread writes the eventfd when it becomes idle. An idle main thread gets each packet at once.
+//   4. Past MAX_BATCHES_IN_FLIGHT posted and unconsumed batches, the worker waits for the main
+//      thread (backpressure: the kernel queues, then drops, so a stalled event loop cannot grow
+//      memory) and counts the stall.
+//   5. The main thread slices views per packet, calls the handler, decrements SLOT_IN_FLIGHT.
 
 /**
  * The largest packet a TUN interface can hand over (its MTU is at most 65535; without
@@ -16,7 +23,7 @@
  */
 export const MAX_PACKET_BYTES = 65_535;
 
-/** Packets per batch at most: bounds the latency of the first packet of a batch. */
+/** Packets per batch at most: bounds the work of one handler call. */
 export const MAX_BATCH_PACKETS = 256;
 
 /**
@@ -39,8 +46,8 @@ export const TRANSFER_WHOLE_BUFFER_FRACTION = 0.5;
 export const MAX_BATCHES_IN_FLIGHT = 8;
 
 /**
- * How long the worker sleeps in poll() or a backpressure wait before it checks the closing flag
- * again. The eventfd wakes it at once; this only bounds close() if that write were ever lost.
+ * How long the worker sleeps in poll() or a backpressure wait before it checks its flags again.
+ * The eventfd and Atomics.notify wake it at once; this only bounds a wait if a wake-up were lost.
  */
 export const READER_WAKE_MS = 200;
 
@@ -52,11 +59,14 @@ export const SLOT_READ_ERRORS = 2;
 export const SLOT_READER_STALLS = 3;
 /** The errno of the last read error, for the log. */
 export const SLOT_LAST_ERRNO = 4;
-export const SHARED_SLOTS = 5;
+/** Set to 1 by the worker while it holds a batch for a busy main thread; see step 3. */
+export const SLOT_WANTS_WAKE = 5;
+export const SHARED_SLOTS = 6;
 
 /** workerData of the reader worker. */
 export interface ReaderInit {
   tunFd: number;
+  /** The wake eventfd, non-blocking. */
   eventFd: number;
   /** SHARED_SLOTS Int32 slots. */
   shared: SharedArrayBuffer;

@@ -26,6 +26,7 @@ import {
   TUNSETIFF,
 } from "./linux-libc.js";
 import {
+  MAX_BATCHES_IN_FLIGHT,
   type ReaderInit,
   type ReaderMessage,
   SHARED_SLOTS,
@@ -33,6 +34,7 @@ import {
   SLOT_IN_FLIGHT,
   SLOT_READ_ERRORS,
   SLOT_READER_STALLS,
+  SLOT_WANTS_WAKE,
 } from "./linux-reader.js";
 
 const TUN_PATH = "/dev/net/tun";
@@ -55,27 +57,9 @@ export async function openLinuxTun(options: TunOptions = {}): Promise<TunDevice>
     throw new TunError("UNSUPPORTED_PLATFORM", `Linux TUN support covers ${GENERIC_ABI_ARCHES.join(", ")}; this is ${process.platform} ${process.arch}`);
   }
   const requested = options.name ?? DEFAULT_TUN_NAME;
-  checkName(requested);
-  let sys: Libc;
-  try {
-    sys = libc();
-  } catch (cause) {
-    throw new TunError("OTHER", `libc could not be loaded through koffi: ${String(cause)}`, { cause });
-  }
-
-  const fd = sys.open(TUN_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) throw openError(sys.errno());
-
-  const ifreq = new Uint8Array(IFREQ_BYTES);
-  new TextEncoder().encodeInto(requested, ifreq.subarray(0, IFNAMSIZ - 1));
-  new DataView(ifreq.buffer).setUint16(IFREQ_FLAGS_OFFSET, IFF_TUN | IFF_NO_PI, true);
-  if (sys.ioctlPtr(fd, TUNSETIFF, ifreq) < 0) {
-    const errno = sys.errno();
-    sys.close(fd);
-    throw attachError(errno, requested);
-  }
-  const nameEnd = ifreq.indexOf(0);
-  const name = new TextDecoder().decode(ifreq.subarray(0, nameEnd < 0 || nameEnd > IFNAMSIZ ? IFNAMSIZ : nameEnd));
+  checkName(requested); // before any system call: a bad name is the caller's error
+  const sys = loadLibc();
+  const { fd, name } = attachTun(sys, requested, { nonBlocking: true });
 
   const eventFd = sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (eventFd < 0) {
@@ -87,6 +71,36 @@ export async function openLinuxTun(options: TunOptions = {}): Promise<TunDevice>
   const device = new LinuxTun(sys, name, fd, eventFd);
   await device.start();
   return device;
+}
+
+/**
+ * Opens /dev/net/tun and attaches it to the interface `name` (created if needed): the fd and the
+ * name the kernel gave. Blocking reads only for comparisons (bench-tun.ts); the device uses
+ * nonBlocking. Throws TunError.
+ */
+export function attachTun(sys: Libc, name: string, { nonBlocking }: { nonBlocking: boolean }): { fd: number; name: string } {
+  checkName(name);
+  const fd = sys.open(TUN_PATH, O_RDWR | O_CLOEXEC | (nonBlocking ? O_NONBLOCK : 0));
+  if (fd < 0) throw openError(sys.errno());
+  const ifreq = new Uint8Array(IFREQ_BYTES);
+  new TextEncoder().encodeInto(name, ifreq.subarray(0, IFNAMSIZ - 1));
+  new DataView(ifreq.buffer).setUint16(IFREQ_FLAGS_OFFSET, IFF_TUN | IFF_NO_PI, true);
+  if (sys.ioctlPtr(fd, TUNSETIFF, ifreq) < 0) {
+    const errno = sys.errno();
+    sys.close(fd);
+    throw attachError(errno, name);
+  }
+  const nameEnd = ifreq.indexOf(0);
+  return { fd, name: new TextDecoder().decode(ifreq.subarray(0, nameEnd < 0 || nameEnd > IFNAMSIZ ? IFNAMSIZ : nameEnd)) };
+}
+
+/** libc through koffi, or TunError OTHER. */
+export function loadLibc(): Libc {
+  try {
+    return libc();
+  } catch (cause) {
+    throw new TunError("OTHER", `libc could not be loaded through koffi: ${String(cause)}`, { cause });
+  }
 }
 
 /** The kernel's dev_valid_name(), plus the one "%d" the kernel can complete. */
@@ -245,7 +259,7 @@ class LinuxTun implements TunDevice {
     this.#heldBytes = 0;
     Atomics.store(this.#shared, SLOT_CLOSING, 1);
     Atomics.notify(this.#shared, SLOT_IN_FLIGHT);
-    this.#sys.write(this.#eventFd, EVENTFD_ONE, EVENTFD_ONE.length);
+    this.#wakeReader();
     const worker = this.#worker;
     if (worker) {
       if (!(await settlesWithin(this.#workerExited, CLOSE_WAIT_MS))) {
@@ -256,6 +270,10 @@ class LinuxTun implements TunDevice {
     // Only now: the reader must not be left polling an fd number the process may reuse.
     this.#sys.close(this.#fd);
     this.#sys.close(this.#eventFd);
+  }
+
+  #wakeReader(): void {
+    this.#sys.write(this.#eventFd, EVENTFD_ONE, EVENTFD_ONE.length);
   }
 
   #receive(message: ReaderMessage): void {
@@ -275,8 +293,10 @@ class LinuxTun implements TunDevice {
       if (this.#handler) this.#handler(packets);
       else this.#hold(packets);
     } finally {
-      Atomics.sub(this.#shared, SLOT_IN_FLIGHT, 1);
-      Atomics.notify(this.#shared, SLOT_IN_FLIGHT);
+      const wasInFlight = Atomics.sub(this.#shared, SLOT_IN_FLIGHT, 1);
+      if (wasInFlight >= MAX_BATCHES_IN_FLIGHT) Atomics.notify(this.#shared, SLOT_IN_FLIGHT);
+      // Idle now: hand over the batch the reader kept while this thread was busy.
+      if (wasInFlight === 1 && Atomics.exchange(this.#shared, SLOT_WANTS_WAKE, 0) === 1) this.#wakeReader();
     }
   }
 

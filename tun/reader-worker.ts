@@ -16,11 +16,12 @@ import {
   SLOT_LAST_ERRNO,
   SLOT_READ_ERRORS,
   SLOT_READER_STALLS,
+  SLOT_WANTS_WAKE,
   TRANSFER_WHOLE_BUFFER_FRACTION,
 } from "./linux-reader.js";
 
-/** Pause after a batch that ended in a read error, so a persistent error cannot spin a core. */
-const READ_ERROR_BACKOFF_MS = 10;
+/** Pause after a read or poll error, so a persistent error cannot spin a core. */
+const ERROR_BACKOFF_MS = 10;
 
 const port = parentPort;
 if (!port) throw new Error("reader-worker.ts runs as a worker thread of linux.ts");
@@ -28,8 +29,8 @@ const { tunFd, eventFd, shared: sharedBuffer } = workerData as ReaderInit;
 const shared = new Int32Array(sharedBuffer);
 const sys = libc();
 
-// struct pollfd[2]: the TUN fd, then the eventfd close() writes to. Int16 slot 2k+2 is events,
-// 2k+3 revents (byte offsets 4 and 6 of each 8-byte struct).
+// struct pollfd[2]: the TUN fd, then the wake eventfd. As Int16: slot 2 is the TUN's events, 3 its
+// revents; 6 and 7 the eventfd's (byte offsets 4 and 6 of each 8-byte struct).
 const pollBytes = new Uint8Array(2 * POLLFD_BYTES);
 const pollInts = new Int32Array(pollBytes.buffer);
 const pollShorts = new Int16Array(pollBytes.buffer);
@@ -38,10 +39,15 @@ pollShorts[2] = POLLIN;
 pollInts[2] = eventFd;
 pollShorts[6] = POLLIN;
 const TUN_REVENTS = 3;
-const EVENT_REVENTS = 7;
+const WAKE_REVENTS = 7;
+const eventFdCounter = new Uint8Array(8);
 
+// The batch being filled: `used` bytes, `count` packets.
 let batch = new Uint8Array(BATCH_BUFFER_BYTES);
 const lengths = new Uint32Array(MAX_BATCH_PACKETS);
+let used = 0;
+let count = 0;
+
 // Something never notified, to sleep on with a timeout.
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
 
@@ -52,34 +58,31 @@ function run(): ReaderMessage {
   for (;;) {
     if (closing()) return { type: "ended", reason: "closed", errno: 0 };
     pollShorts[TUN_REVENTS] = 0;
-    pollShorts[EVENT_REVENTS] = 0;
-    const ready = sys.poll(pollBytes, 2, READER_WAKE_MS);
-    if (ready < 0) {
+    pollShorts[WAKE_REVENTS] = 0;
+    if (sys.poll(pollBytes, 2, READER_WAKE_MS) < 0) {
       const errno = sys.errno();
       if (errno !== EINTR) {
         countReadError(errno);
-        sleep(READ_ERROR_BACKOFF_MS);
+        sleep(ERROR_BACKOFF_MS);
       }
       continue;
     }
-    if (ready === 0 || (pollShorts[EVENT_REVENTS] ?? 0) !== 0) continue; // the loop head sees closing
+    if ((pollShorts[WAKE_REVENTS] ?? 0) !== 0) sys.read(eventFd, eventFdCounter, 8); // resets it
     const revents = pollShorts[TUN_REVENTS] ?? 0;
     if (revents & POLLIN) {
-      if (!readBatch()) sleep(READ_ERROR_BACKOFF_MS);
-      waitForRoom();
+      if (!fill()) sleep(ERROR_BACKOFF_MS);
     } else if (revents & (POLLERR | POLLHUP | POLLNVAL)) {
       // The interface is gone (deleted, or its namespace was): nothing will ever be readable.
+      if (count > 0) postBatch();
       return { type: "ended", reason: "hangup", errno: 0 };
     }
+    if (count > 0) offer();
   }
 }
 
-/** Reads until EAGAIN or the batch is full and posts what it got. False if a read failed. */
-function readBatch(): boolean {
-  let used = 0;
-  let count = 0;
-  let ok = true;
-  while (count < MAX_BATCH_PACKETS && BATCH_BUFFER_BYTES - used >= MAX_PACKET_BYTES) {
+/** Reads into the batch until EAGAIN or it is full. False if a read failed. */
+function fill(): boolean {
+  while (!full()) {
     const n = sys.read(tunFd, batch.subarray(used), MAX_PACKET_BYTES);
     if (n > 0) {
       lengths[count++] = n;
@@ -91,24 +94,48 @@ function readBatch(): boolean {
       if (errno === EINTR) continue;
       if (errno !== EAGAIN) {
         countReadError(errno);
-        ok = false;
+        return false;
       }
     }
-    break;
+    return true;
   }
-  if (count > 0) postBatch(used, count);
-  return ok;
+  return true;
 }
 
-function postBatch(used: number, count: number): void {
+function full(): boolean {
+  return count === MAX_BATCH_PACKETS || BATCH_BUFFER_BYTES - used < MAX_PACKET_BYTES;
+}
+
+/** Posts the batch if the main thread is idle or the batch full; else asks to be woken when idle. */
+function offer(): void {
+  if (full()) {
+    postBatch();
+    waitForRoom();
+    return;
+  }
+  if (Atomics.load(shared, SLOT_IN_FLIGHT) === 0) {
+    postBatch();
+    return;
+  }
+  Atomics.store(shared, SLOT_WANTS_WAKE, 1);
+  // The main thread may have become idle before it could see the flag: look again.
+  if (Atomics.load(shared, SLOT_IN_FLIGHT) === 0) {
+    Atomics.store(shared, SLOT_WANTS_WAKE, 0);
+    postBatch();
+  }
+}
+
+function postBatch(): void {
   let buffer: ArrayBuffer;
   if (used >= BATCH_BUFFER_BYTES * TRANSFER_WHOLE_BUFFER_FRACTION) {
     buffer = batch.buffer as ArrayBuffer;
     batch = new Uint8Array(BATCH_BUFFER_BYTES);
   } else {
-    buffer = batch.buffer.slice(0, used) as ArrayBuffer;
+    buffer = batch.buffer.slice(0, used) as ArrayBuffer; // keeps the big buffer for the next batch
   }
   const batchLengths = lengths.slice(0, count);
+  used = 0;
+  count = 0;
   Atomics.add(shared, SLOT_IN_FLIGHT, 1);
   post({ type: "batch", buffer, lengths: batchLengths }, [buffer, batchLengths.buffer]);
 }

@@ -19,7 +19,8 @@ export function parsePairing(fragment: string): Pairing | undefined {
   const laptopUrl = params.get("laptop");
   const secret = params.get("secret");
   if (!laptopUrl && !secret) return undefined;
-  if (!laptopUrl || !secret) throw new PairingError("the pairing link is incomplete: open it again from the laptop");
+  if (!laptopUrl || !secret)
+    throw new PairingError("the pairing link is incomplete: open it again from the laptop");
   let url: URL;
   try {
     url = new URL(laptopUrl);

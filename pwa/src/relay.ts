@@ -45,7 +45,9 @@ function messageBytes(data: ArrayBuffer | string): number {
 
 function describeClose(event: CloseEvent): string {
   const code = codeForClose(event.code);
-  return code ? `${code}${event.reason && event.reason !== code ? `: ${event.reason}` : ""}` : `code ${event.code}`;
+  return code
+    ? `${code}${event.reason && event.reason !== code ? `: ${event.reason}` : ""}`
+    : `code ${event.code}`;
 }
 
 export class Relay {

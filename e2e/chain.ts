@@ -1,0 +1,207 @@
+// Starts the real Tether in a topology: the built exit in the exit namespace, the built `tether`
+// CLI in the laptop namespace, and the built PWA in Debian's Chromium in the phone namespace,
+// opened from the pairing link the laptop printed. Used by the e2e tests, the demo and the bench.
+import type { ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { BrowserContext, Page } from "playwright-core";
+import { loadOrCreateCertificate } from "../laptop/certificate.js";
+import { launchPhoneBrowser } from "./chromium-netns.js";
+import type { Topology } from "./topology.js";
+
+export const ROOT = resolve(import.meta.dirname, "..");
+export const EXIT_CLI = join(ROOT, "dist/node/exit/cli.js");
+export const LAPTOP_CLI = join(ROOT, "dist/node/laptop/cli.js");
+export const EXIT_PORT = 8443;
+export const LAPTOP_PORT = 7443;
+export const EXIT_TUN = "tether-exit0";
+export const LAPTOP_TUN = "tether0";
+/** How long any one step of bringing the chain up may take, ms. */
+const STEP_TIMEOUT_MS = 30_000;
+
+export class ChainError extends Error {
+  override name = "ChainError";
+}
+
+/** Waits until a spawned process prints a line matching `pattern`; fails if it exits first. */
+export function waitForOutput(
+  child: ChildProcess,
+  pattern: RegExp,
+  what: string,
+  timeoutMs = STEP_TIMEOUT_MS,
+): Promise<RegExpMatchArray> {
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      const match = seen.match(pattern);
+      if (match) finish(() => resolve(match));
+    };
+    const onExit = (code: number | null) =>
+      finish(() => reject(new ChainError(`${what}: process exited (${code}) first. It printed:\n${seen}`)));
+    const timer = setTimeout(
+      () => finish(() => reject(new ChainError(`${what}: not seen in ${timeoutMs} ms. Output:\n${seen}`))),
+      timeoutMs,
+    );
+    const finish = (settle: () => void) => {
+      clearTimeout(timer);
+      child.stdout?.off("data", onData);
+      child.stderr?.off("data", onData);
+      child.off("exit", onExit);
+      settle();
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    child.once("exit", onExit);
+  });
+}
+
+export function exitedCode(child: ChildProcess, timeoutMs = STEP_TIMEOUT_MS): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new ChainError(`process ${child.pid} did not exit in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+}
+
+export interface Exit {
+  process: ChildProcess;
+  origin: string;
+  keysFile: string;
+  spkiSha256: string;
+  /** Adds a client key at the exit (as an operator would) and returns NAME:SECRET. */
+  addKey(name: string): Promise<string>;
+  /** GETs a path of the exit from inside the exit namespace. */
+  get(path: string): Promise<string>;
+}
+
+export function requireBuild(): void {
+  for (const file of [EXIT_CLI, LAPTOP_CLI, join(ROOT, "dist/pwa/index.html")]) {
+    if (!existsSync(file)) throw new ChainError(`${file} is missing: run \`npm run build\` first`);
+  }
+}
+
+export async function startExit(topology: Topology, extraArgs: string[] = []): Promise<Exit> {
+  requireBuild();
+  const dir = topology.tempDir("exit");
+  const keysFile = join(dir, "keys.json");
+  const address = topology.addr.carrier.exit;
+  const certificate = await loadOrCreateCertificate(dir, [address], "exit");
+  const process = topology.spawn("exit", [
+    "node",
+    EXIT_CLI,
+    "--listen",
+    `${address}:${EXIT_PORT}`,
+    "--cert",
+    join(dir, "exit-cert.pem"),
+    "--tls-key",
+    join(dir, "exit-key.pem"),
+    "--keys-file",
+    keysFile,
+    "--dns",
+    topology.addr.egress.internet,
+    "--egress",
+    topology.ifname.exit.egress,
+    "--tun-name",
+    EXIT_TUN,
+    ...extraArgs,
+  ]);
+  await waitForOutput(process, /exit listening/, "the exit to listen");
+  const origin = `https://${address}:${EXIT_PORT}`;
+  return {
+    process,
+    origin,
+    keysFile,
+    spkiSha256: certificate.spkiSha256,
+    async addKey(name) {
+      const result = await topology.exec(
+        "exit",
+        ["node", EXIT_CLI, "keys", "add", name, "--keys-file", keysFile],
+        {
+          check: true,
+        },
+      );
+      const key = result.stdout.match(/^\s+(\S+:\S+)$/m)?.[1];
+      if (!key) throw new ChainError(`no key in the output of keys add:\n${result.stdout}`);
+      return key;
+    },
+    async get(path) {
+      const result = await topology.exec(
+        "exit",
+        ["curl", "-sS", "--max-time", "10", "-k", `${origin}${path}`],
+        {
+          check: true,
+        },
+      );
+      return result.stdout;
+    },
+  };
+}
+
+export interface Laptop {
+  process: ChildProcess;
+  link: string;
+  spkiSha256: string;
+  configDir: string;
+}
+
+export async function startLaptop(
+  topology: Topology,
+  exit: Exit,
+  key: string,
+  options: { port?: number; tunName?: string; label?: string } = {},
+): Promise<Laptop> {
+  const configDir = topology.tempDir(options.label ?? "laptop");
+  const process = topology.spawn("laptop", [
+    "node",
+    LAPTOP_CLI,
+    "--exit",
+    `wss://${topology.addr.carrier.exit}:${EXIT_PORT}`,
+    "--key",
+    key,
+    "--port",
+    String(options.port ?? LAPTOP_PORT),
+    "--tun-name",
+    options.tunName ?? LAPTOP_TUN,
+    "--config-dir",
+    configDir,
+  ]);
+  const match = await waitForOutput(process, /^\s+(https:\/\/\S+#\S+)$/m, "the pairing link");
+  const link = match[1]!;
+  const spkiSha256 = new URLSearchParams(link.slice(link.indexOf("#") + 1)).get("fp") ?? "";
+  return { process, link, spkiSha256, configDir };
+}
+
+export interface Phone {
+  context: BrowserContext;
+  /** Opens a pairing link in a new tab and waits until that tab relays. */
+  open(link: string, options?: { waitForRelay?: boolean }): Promise<Page>;
+}
+
+export async function startPhone(topology: Topology, exit: Exit, laptop: Laptop): Promise<Phone> {
+  // The phone trusts exactly the exit's and the laptop's certificates, by their key, and lets the
+  // exit's page reach the local network, as a user who followed the PWA's steps would.
+  const context = await launchPhoneBrowser(topology, [
+    `--ignore-certificate-errors-spki-list=${[exit.spkiSha256, laptop.spkiSha256].join(",")}`,
+  ]);
+  await context.grantPermissions(["local-network-access"], { origin: exit.origin });
+  return {
+    context,
+    async open(link, options = {}) {
+      const page = await context.newPage();
+      await page.goto(link, { timeout: STEP_TIMEOUT_MS });
+      if (options.waitForRelay !== false) {
+        await page.waitForFunction('document.body.dataset.relaying === "true"', undefined, {
+          timeout: STEP_TIMEOUT_MS,
+        });
+      }
+      return page;
+    },
+  };
+}
