@@ -2,7 +2,7 @@
 // CLI in the laptop namespace, and the built PWA in Debian's Chromium in the phone namespace,
 // opened from the pairing link the laptop printed. Used by the e2e tests, the demo and the bench.
 import type { ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { copyFileSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { loadOrCreateCertificate } from "../laptop/certificate.js";
@@ -155,9 +155,15 @@ export async function startLaptop(
   topology: Topology,
   exit: Exit,
   key: string,
-  options: { port?: number; tunName?: string; label?: string } = {},
+  options: { port?: number; tunName?: string; label?: string; sameCertificateAs?: Laptop } = {},
 ): Promise<Laptop> {
   const configDir = topology.tempDir(options.label ?? "laptop");
+  if (options.sameCertificateAs) {
+    // A second laptop the phone already trusts, without sharing the first one's state.
+    for (const file of ["laptop-cert.pem", "laptop-key.pem"]) {
+      copyFileSync(join(options.sameCertificateAs.configDir, file), join(configDir, file));
+    }
+  }
   const process = topology.spawn("laptop", [
     "node",
     LAPTOP_CLI,

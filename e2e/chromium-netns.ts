@@ -3,6 +3,7 @@
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type BrowserContext, chromium } from "playwright-core";
+import { e2eError } from "./errors.js";
 import type { NamespaceRef, Topology } from "./topology.js";
 
 export const CHROMIUM_PATH = "/usr/bin/chromium";
@@ -27,8 +28,9 @@ const LAUNCH_TIMEOUT_MS = 60_000;
  */
 export async function chromiumWrapper(topology: Topology, ns: NamespaceRef = "phone"): Promise<string> {
   const name = ns in topology.ns ? topology.ns[ns as keyof Topology["ns"]] : ns;
-  if (!Object.values(topology.ns).includes(name))
-    throw new Error(`${ns} is not a namespace of ${topology.id}`);
+  if (!Object.values(topology.ns).includes(name)) {
+    throw e2eError("E2E_FOREIGN_NAMESPACE", `${ns} is not a namespace of ${topology.id}`);
+  }
   const path = join(topology.tempDir("chromium"), "chromium");
   writeFileSync(
     path,
@@ -53,10 +55,14 @@ export async function launchPhoneBrowser(
 ): Promise<BrowserContext> {
   const executablePath = await chromiumWrapper(topology, "phone");
   const userDataDir = topology.tempDir("profile");
+  // Chromium keeps a few things outside the profile (crashpad's "Crash Reports", caches) under the
+  // XDG folders; point those into the temp dir too, so a run leaves nothing in root's home.
+  const home = topology.tempDir("xdg");
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath,
     headless: true,
     args: [...PHONE_BROWSER_ARGS, ...extraArgs],
+    env: { ...process.env, XDG_CONFIG_HOME: join(home, "config"), XDG_CACHE_HOME: join(home, "cache") },
     timeout: LAUNCH_TIMEOUT_MS,
   });
   topology.defer(() => context.close());

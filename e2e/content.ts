@@ -45,13 +45,17 @@ function checkPayload(n: number, seed: string): void {
   }
 }
 
-/** Parses `/bytes/<N>?seed=<S>`; undefined when the path is not a valid /bytes request. */
-export function parseBytesRequest(url: string): { n: number; seed: string } | undefined {
+/**
+ * Parses `/bytes/<N>?seed=<S>`: undefined when the path is not /bytes/<digits>, { error } when it
+ * asks for more than the limits allow.
+ */
+export function parseBytesRequest(url: string): { n: number; seed: string } | { error: string } | undefined {
   const parsed = new URL(url, "http://internet.test");
-  const match = /^\/bytes\/(\d{1,10})$/.exec(parsed.pathname);
+  const match = /^\/bytes\/(\d{1,12})$/.exec(parsed.pathname);
   if (match?.[1] === undefined) return undefined;
   const n = Number(match[1]);
   const seed = parsed.searchParams.get("seed") ?? "";
-  if (n > MAX_PAYLOAD_BYTES || seed.length > MAX_SEED_LENGTH) return undefined;
+  if (n > MAX_PAYLOAD_BYTES) return { error: `at most ${MAX_PAYLOAD_BYTES} bytes` };
+  if (seed.length > MAX_SEED_LENGTH) return { error: `seed longer than ${MAX_SEED_LENGTH} characters` };
   return { n, seed };
 }

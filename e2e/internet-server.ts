@@ -61,6 +61,10 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
     return;
   }
+  if ("error" in bytes) {
+    res.writeHead(400, { "content-type": "text/plain" }).end(`${bytes.error}\n`);
+    return;
+  }
   res.writeHead(200, {
     "content-type": "application/octet-stream",
     "content-length": bytes.n,

@@ -117,6 +117,7 @@ export interface Topology {
   readonly laptopResolvConf: string;
   /** The resolv.conf of every namespace (the laptop's included). */
   readonly resolvConf: Readonly<Record<Role, string>>;
+  /** True once destroy() has been called (or the process-exit teardown ran). */
   readonly destroyed: boolean;
   /** Runs argv inside a namespace; bounded in time (default 30 s) and in output size. */
   exec(ns: NamespaceRef, argv: readonly string[], opts?: ExecOptions): Promise<ExecResult>;
@@ -128,7 +129,10 @@ export interface Topology {
   kill(child: ChildProcess, graceMs?: number): Promise<void>;
   /** A fresh directory under the OS temp dir, removed at destroy (and by a later stale cleanup). */
   tempDir(label: string): string;
-  /** Runs at destroy, last registered first, before processes are killed. */
+  /**
+   * Runs at destroy, last registered first, each bounded (15 s), before any process is killed;
+   * exec and spawn still work inside it. Not run by the synchronous process-exit teardown.
+   */
   defer(cleanup: () => Promise<void> | void): void;
   destroy(): Promise<void>;
 }
@@ -203,10 +207,11 @@ export interface TopologyOptions {
   /** Distinguishes several topologies alive in one process: names become `tth<pid>-<tag>-laptop`. */
   tag?: string;
   /**
-   * Keep IPv6 on. By default it is disabled (net.ipv6.conf.all.disable_ipv6=1) on every interface
-   * that exists after setup, so no link-local or DAD traffic muddies a capture. `default` is left
-   * alone, so a TUN device created later by the code under test gets the kernel's default, as on a
-   * real machine.
+   * Keep IPv6 on. By default every namespace gets net.ipv6.conf.all.disable_ipv6=1, so no
+   * link-local, router-solicitation or DAD traffic muddies a capture and nothing prefers an IPv6
+   * path that does not exist. On this kernel that also sets `default`, so a TUN device the code
+   * under test creates later starts with IPv6 disabled too: a test of IPv6 through the tunnel must
+   * pass `ipv6: true`.
    */
   ipv6?: boolean;
 }
@@ -220,22 +225,28 @@ export async function createTopology(opts: TopologyOptions = {}): Promise<Topolo
   if (opts.tag !== undefined && !TAG_PATTERN.test(opts.tag)) {
     throw e2eError("E2E_BAD_ARGUMENT", `tag must match ${TAG_PATTERN}, got ${JSON.stringify(opts.tag)}`);
   }
-  await cleanupStale();
   const id =
     opts.tag === undefined ? `${NAME_PREFIX}${process.pid}` : `${NAME_PREFIX}${process.pid}-${opts.tag}`;
-  for (const t of live) {
-    if (t.id === id)
-      throw e2eError("E2E_TOPOLOGY_EXISTS", `${id} is alive in this process; pass another tag`);
+  // Checked and registered before the first await, so two concurrent calls cannot both pass.
+  if ([...live].some((t) => t.id === id)) {
+    throw e2eError("E2E_TOPOLOGY_EXISTS", `${id} is alive in this process; pass another tag`);
   }
   const names = Object.fromEntries(ROLES.map((r) => [r, `${id}-${NS_SUFFIX[r]}`])) as Record<Role, string>;
-  // Names with our pid that no live topology owns: left by an earlier process with the same pid.
-  const existing = await listNamespaces();
-  for (const name of Object.values(names)) {
-    if (existing.includes(name)) await removeNamespace(name);
-  }
   const topology = new NetnsTopology(id, names);
   live.add(topology);
   installExitHandlers();
+  try {
+    await cleanupStale();
+    // Names with our pid that no live topology owns: left by an earlier process with the same pid.
+    const existing = await listNamespaces();
+    for (const name of Object.values(names)) {
+      if (existing.includes(name)) await removeNamespace(name);
+    }
+  } catch (err) {
+    live.delete(topology);
+    if (live.size === 0) uninstallExitHandlers();
+    throw err;
+  }
   try {
     await topology.build(opts.ipv6 === true);
   } catch (err) {
@@ -255,6 +266,8 @@ class NetnsTopology implements Topology {
   private readonly tempDirs: string[] = [];
   private readonly etcDirs: string[] = [];
   private destroying: Promise<void> | undefined;
+  /** exec/spawn still work while deferred cleanups run (they may need them); not after. */
+  private acceptingWork = true;
 
   constructor(
     readonly id: string,
@@ -329,7 +342,7 @@ class NetnsTopology implements Topology {
   }
 
   private assertAlive(): void {
-    if (this.destroying !== undefined) throw e2eError("E2E_DESTROYED", `${this.id} was destroyed`);
+    if (!this.acceptingWork) throw e2eError("E2E_DESTROYED", `${this.id} was destroyed`);
   }
 
   async exec(ref: NamespaceRef, argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
@@ -371,16 +384,19 @@ class NetnsTopology implements Topology {
   async kill(child: ChildProcess, graceMs = KILL_GRACE_MS): Promise<void> {
     const entry = this.tracked.get(child);
     if (entry === undefined || child.pid === undefined) return;
-    if (hasExited(child)) return;
-    signalGroup(child.pid, "SIGTERM");
-    const exited = await Promise.race([entry.exited.then(() => true), delay(graceMs).then(() => false)]);
-    if (!exited) {
-      signalGroup(child.pid, "SIGKILL");
-      await entry.exited;
+    const pgid = child.pid;
+    if (!hasExited(child)) {
+      signalGroup(pgid, "SIGTERM");
+      if (!(await settlesWithin(entry.exited, graceMs))) {
+        signalGroup(pgid, "SIGKILL");
+        await settlesWithin(entry.exited, GROUP_EXIT_WAIT_MS);
+      }
     }
-    // The leader is gone; members it left behind die with the group, and are waited for.
-    signalGroup(child.pid, "SIGKILL");
-    await waitUntil(() => !groupExists(child.pid!), GROUP_EXIT_WAIT_MS);
+    // Whatever the leader left behind in its group dies with it, and is waited for.
+    if (groupExists(pgid)) {
+      signalGroup(pgid, "SIGKILL");
+      await waitUntil(() => !groupExists(pgid), GROUP_EXIT_WAIT_MS);
+    }
   }
 
   tempDir(label: string): string {
@@ -391,7 +407,7 @@ class NetnsTopology implements Topology {
   }
 
   defer(cleanup: () => Promise<void> | void): void {
-    this.assertAlive();
+    if (this.destroying !== undefined) throw e2eError("E2E_DESTROYED", `${this.id} is being destroyed`);
     this.deferred.push(cleanup);
   }
 
@@ -409,6 +425,7 @@ class NetnsTopology implements Topology {
         problems.push(`deferred cleanup: ${String(err)}`);
       }
     }
+    this.acceptingWork = false;
     await Promise.all([...this.tracked.keys()].map((child) => this.kill(child)));
     for (const name of Object.values(this.ns)) {
       try {
@@ -426,6 +443,7 @@ class NetnsTopology implements Topology {
   /** The synchronous last resort at process exit: no deferred cleanups, SIGKILL everything. */
   destroySync(): void {
     this.destroying ??= Promise.resolve();
+    this.acceptingWork = false;
     for (const child of this.tracked.keys()) {
       if (child.pid !== undefined && !hasExited(child)) signalGroup(child.pid, "SIGKILL");
     }
@@ -665,6 +683,19 @@ function safeReaddir(dir: string): string[] {
     return readdirSync(dir);
   } catch {
     return [];
+  }
+}
+
+/** Waits for a promise at most ms; says whether it settled. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

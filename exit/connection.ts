@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import type { RawData, WebSocket } from "ws";
 import { verifyHelloMac } from "../protocol/auth.js";
-import { decodeFrame, encodeFrame } from "../protocol/codec.js";
+import { decodeFrame, encodeFrame, fitReason } from "../protocol/codec.js";
 import { type Encoding, fromMessage } from "../protocol/encoding.js";
 import { type ErrorCode, ErrorCodes, ProtocolError } from "../protocol/errors.js";
 import { type DataFrame, FrameType, type HelloFrame, Hop } from "../protocol/frames.js";
@@ -192,13 +192,22 @@ export class ExitConnection {
     metrics.relayed("up", packets, bytes);
   }
 
-  /** Ends the handshake or session with a stable code: CLOSE frame to the laptop, close code to the phone. */
+  /**
+   * Ends the handshake or session with a stable code: CLOSE frame to the laptop, close code to the
+   * phone. `detail` goes to the log; the laptop gets it too unless it would tell a stranger
+   * something (which client names exist).
+   */
   private refuse(code: ErrorCode, result: HandshakeResult, detail?: string): void {
     if (this.state === "closed") return;
-    const reason = detail ?? ErrorCodes[code].message;
     if (this.state !== "established") this.context.metrics.handshake(result);
-    this.context.log.warn({ remote: this.remote, code, reason }, "connection refused");
-    this.send(encodeFrame({ type: FrameType.CLOSE, code: ErrorCodes[code].close, reason }));
+    this.context.log.warn(
+      { remote: this.remote, code, reason: detail ?? ErrorCodes[code].message },
+      "connection refused",
+    );
+    const reason = code === "AUTH_FAILED" || !detail ? ErrorCodes[code].message : detail;
+    this.send(
+      encodeFrame({ type: FrameType.CLOSE, code: ErrorCodes[code].close, reason: fitReason(reason) }),
+    );
     this.leg.socket.close(ErrorCodes[code].close, code);
     this.closed();
   }

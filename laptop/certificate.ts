@@ -24,7 +24,11 @@ export function spkiFingerprint(certPem: string): string {
 }
 
 /** Loads the certificate `${name}-cert.pem` from `dir`, making it first if there is none. */
-export async function loadOrCreateCertificate(dir: string, addresses: string[], name = "laptop"): Promise<Certificate> {
+export async function loadOrCreateCertificate(
+  dir: string,
+  addresses: string[],
+  name = "laptop",
+): Promise<Certificate> {
   const certPath = join(dir, `${name}-cert.pem`);
   const keyPath = join(dir, `${name}-key.pem`);
   try {

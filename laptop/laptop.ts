@@ -42,12 +42,16 @@ export interface RunningLaptop {
   restoreSync(): void;
 }
 
-export function localAddresses(exclude: string): string[] {
+/**
+ * The addresses a phone can reach this laptop on: IPv4, not loopback, and on an interface with a
+ * hardware address (Wi-Fi, Ethernet, USB); tunnels (this one included) have none.
+ */
+export function localAddresses(): string[] {
   const found: string[] = [];
-  for (const [name, entries] of Object.entries(networkInterfaces())) {
-    if (name === exclude) continue;
+  for (const entries of Object.values(networkInterfaces())) {
     for (const entry of entries ?? []) {
-      if (entry.family === "IPv4" && !entry.internal) found.push(entry.address);
+      if (entry.family === "IPv4" && !entry.internal && entry.mac !== "00:00:00:00:00:00")
+        found.push(entry.address);
     }
   }
   return found;
@@ -80,7 +84,7 @@ function parseKey(text: string): ClientKey {
 export async function startLaptop(config: LaptopConfig, events: LaptopEvents): Promise<RunningLaptop> {
   const key = parseKey(config.key);
   const appOrigin = appOriginOf(config.exit);
-  const addresses = config.listen.length ? config.listen : localAddresses(config.tunName);
+  const addresses = config.listen.length ? config.listen : localAddresses();
   if (addresses.length === 0) {
     throw new ConfigError(
       "this machine has no network address the phone could reach: join the phone's hotspot or plug in USB first",

@@ -30,8 +30,8 @@ import { Worker } from "node:worker_threads";
 import type { TunDevice } from "./device.js";
 import { attachTun, loadLibc, openLinuxTun } from "./linux.js";
 import { MAX_BATCH_PACKETS, MAX_BATCHES_IN_FLIGHT } from "./linux-reader.js";
-import { buildIpv4Udp } from "./test-packets.js";
 import { stopChild, TestNamespace } from "./test-netns.js";
+import { buildIpv4Udp } from "./test-packets.js";
 
 /** How long each phase sends. */
 const PHASE_MS = 3_000;
@@ -56,12 +56,6 @@ const DUT_ADDRESS = "10.200.0.1/24";
 const GENERATOR_ADDRESS = "10.202.0.1/24";
 const FORWARDED_ROUTE = "10.201.0.0/24";
 
-if (process.argv[2] === "--inside") {
-  await inside();
-} else {
-  await outside();
-}
-
 async function outside(): Promise<void> {
   if (process.getuid?.() !== 0 || !existsSync("/dev/net/tun")) {
     console.error("bench-tun needs root and /dev/net/tun");
@@ -69,7 +63,12 @@ async function outside(): Promise<void> {
   }
   const namespace = TestNamespace.create(`tether-tunbench-${process.pid}`);
   process.on("exit", () => namespace.delete());
-  const child = namespace.spawn(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--inside"]);
+  const child = namespace.spawn(process.execPath, [
+    "--import",
+    "tsx",
+    fileURLToPath(import.meta.url),
+    "--inside",
+  ]);
   child.stdout.pipe(process.stdout);
   child.stderr.pipe(process.stderr);
   const stop = async (code: number) => {
@@ -218,8 +217,8 @@ async function drainPhase(
 ): Promise<PhaseResult> {
   ip("link", "set", "dev", device, "txqueuelen", String(DRAIN_PACKETS + 10_000));
   const before = counters();
-  const cpu = process.cpuUsage();
   const written = generator.runBlocking(DRAIN_PACKETS);
+  const cpu = process.cpuUsage();
   const started = performance.now();
   let last = counters().read;
   let lastProgress = started;
@@ -244,7 +243,7 @@ async function drainPhase(
     read,
     batches: after.batches - before.batches,
     readerStalls: (after.stats?.readerStalls ?? 0) - (before.stats?.readerStalls ?? 0),
-    cores: (used.user + used.system) / 1e6 / seconds, // the generator's time included: ignore here
+    cores: (used.user + used.system) / 1e6 / seconds,
   };
 }
 
@@ -377,7 +376,8 @@ function printTable(results: PhaseResult[]): void {
     ]),
   ];
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
-  for (const row of rows) console.log(row.map((cell, column) => cell.padStart(widths[column] ?? 0)).join("  "));
+  for (const row of rows)
+    console.log(row.map((cell, column) => cell.padStart(widths[column] ?? 0)).join("  "));
   const [, , tunRead, tunDrain, fsRead, fsDrain] = results;
   if (tunRead && fsRead && tunDrain && fsDrain && fsRead.readPps > 0 && fsDrain.readPps > 0) {
     console.log(
@@ -397,4 +397,11 @@ function ip(...args: string[]): void {
 
 function sysctl(key: string, value: string): void {
   execFileSync("sysctl", ["-q", "-w", `${key}=${value}`], { stdio: ["ignore", "ignore", "inherit"] });
+}
+
+// Last, so that every constant above is initialised.
+if (process.argv[2] === "--inside") {
+  await inside();
+} else {
+  await outside();
 }

@@ -2,7 +2,8 @@
 // Callers branch on the code; the message adds the details (name, errno).
 
 export const TunErrorCodes = {
-  NO_DEVICE: "/dev/net/tun is missing: load the tun module (modprobe tun) or, in a container, pass the device in",
+  NO_DEVICE:
+    "/dev/net/tun is missing: load the tun module (modprobe tun) or, in a container, pass the device in",
   PERMISSION: "creating a TUN interface needs root or CAP_NET_ADMIN",
   BUSY: "the interface name is already in use",
   BAD_NAME: "the interface name is not valid (1 to 15 bytes, no '/', ':' or whitespace)",

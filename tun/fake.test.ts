@@ -116,7 +116,10 @@ describe("openTun", () => {
     try {
       const error = await openTun().catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(TunError);
-      expect(error).toMatchObject({ code: "UNSUPPORTED_PLATFORM", message: expect.stringContaining("darwin") });
+      expect(error).toMatchObject({
+        code: "UNSUPPORTED_PLATFORM",
+        message: expect.stringContaining("darwin"),
+      });
     } finally {
       if (platform) Object.defineProperty(process, "platform", platform);
     }

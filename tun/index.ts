@@ -3,7 +3,14 @@
 import type { TunDevice, TunOptions } from "./device.js";
 import { TunError } from "./errors.js";
 
-export { DEFAULT_TUN_NAME, emptyTunStats, MAX_HELD_BYTES, type TunDevice, type TunOptions, type TunStats } from "./device.js";
+export {
+  DEFAULT_TUN_NAME,
+  emptyTunStats,
+  MAX_HELD_BYTES,
+  type TunDevice,
+  type TunOptions,
+  type TunStats,
+} from "./device.js";
 export { TunError, type TunErrorCode, TunErrorCodes } from "./errors.js";
 export { createFakeTun, type FakeTun } from "./fake.js";
 
@@ -16,6 +23,9 @@ export async function openTun(options: TunOptions = {}): Promise<TunDevice> {
       return openLinuxTun(options);
     }
     default:
-      throw new TunError("UNSUPPORTED_PLATFORM", `no TUN implementation for ${process.platform}; Tether runs on Linux`);
+      throw new TunError(
+        "UNSUPPORTED_PLATFORM",
+        `no TUN implementation for ${process.platform}; Tether runs on Linux`,
+      );
   }
 }

@@ -8,7 +8,15 @@ import koffi, { type LibraryHandle } from "koffi";
  * Architectures whose open() flags and ioctl numbers follow asm-generic (the values below). MIPS,
  * PowerPC, SPARC and Alpha encode them differently and are refused rather than misconfigured.
  */
-export const GENERIC_ABI_ARCHES: readonly string[] = ["x64", "arm64", "arm", "ia32", "riscv64", "loong64", "s390x"];
+export const GENERIC_ABI_ARCHES: readonly string[] = [
+  "x64",
+  "arm64",
+  "arm",
+  "ia32",
+  "riscv64",
+  "loong64",
+  "s390x",
+];
 
 export const O_RDWR = 0o2;
 export const O_NONBLOCK = 0o4000;

@@ -78,4 +78,4 @@ export type ReaderMessage =
   /** Packets back to back in `buffer`, lengths in order. */
   | { type: "batch"; buffer: ArrayBuffer; lengths: Uint32Array }
   /** The worker is ending: "closed" after close(), "hangup" when the interface went away. */
-  | { type: "ended"; reason: "closed" | "hangup"; errno: number };
+  | { type: "ended"; reason: "closed" | "hangup" };

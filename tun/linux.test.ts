@@ -8,12 +8,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { TunDevice } from "./device.js";
 import { TunError } from "./errors.js";
 import { openLinuxTun } from "./linux.js";
-import { MAX_BATCHES_IN_FLIGHT } from "./linux-reader.js";
-import { buildIpv4Udp, parseIpv4Udp } from "./test-packets.js";
+import { MAX_BATCH_PACKETS, MAX_BATCHES_IN_FLIGHT } from "./linux-reader.js";
 import { awaitLine, stopChild, TestNamespace } from "./test-netns.js";
+import { buildIpv4Udp, parseIpv4Udp } from "./test-packets.js";
 
 const required = process.env.TETHER_REQUIRE_PRIVILEGED === "1";
-const canRun = required || (process.platform === "linux" && process.getuid?.() === 0 && existsSync("/dev/net/tun"));
+const canRun =
+  required || (process.platform === "linux" && process.getuid?.() === 0 && existsSync("/dev/net/tun"));
 
 const TUN_ADDRESS = "10.200.0.1";
 const PEER_ADDRESS = "10.200.0.2";
@@ -25,10 +26,13 @@ describe("openLinuxTun name checks", () => {
     await expect(openLinuxTun({ name: "x".repeat(16) })).rejects.toMatchObject({ code: "BAD_NAME" });
   });
 
-  it.skipIf(process.platform !== "linux")("rejects a name with a slash or a stray % with BAD_NAME", async () => {
-    await expect(openLinuxTun({ name: "a/b" })).rejects.toBeInstanceOf(TunError);
-    await expect(openLinuxTun({ name: "a%s" })).rejects.toMatchObject({ code: "BAD_NAME" });
-  });
+  it.skipIf(process.platform !== "linux")(
+    "rejects a name with a slash or a stray % with BAD_NAME",
+    async () => {
+      await expect(openLinuxTun({ name: "a/b" })).rejects.toBeInstanceOf(TunError);
+      await expect(openLinuxTun({ name: "a%s" })).rejects.toMatchObject({ code: "BAD_NAME" });
+    },
+  );
 });
 
 describe.skipIf(!canRun)("Linux TUN device (needs root and /dev/net/tun)", () => {
@@ -107,24 +111,26 @@ describe.skipIf(!canRun)("Linux TUN device (needs root and /dev/net/tun)", () =>
     }
   });
 
-  it("delivers a burst in order, every packet a view of its own", async () => {
+  it("delivers a burst in order, in packets the device never reuses", async () => {
     const tun = await openInNamespace();
     const count = 200; // under the interface's queue (500): none may be lost
-    const payloads: string[] = [];
+    const kept: Uint8Array[] = [];
     const done = new Promise<void>((resolve) => {
       tun.onPackets((packets) => {
         for (const packet of packets) {
-          const udp = parseIpv4Udp(packet);
-          if (udp?.destinationPort !== 9999) continue;
-          payloads.push(new TextDecoder().decode(udp.payload));
-          if (payloads.length === count) resolve();
+          if (parseIpv4Udp(packet)?.destinationPort !== 9999) continue;
+          kept.push(packet);
+          if (kept.length === count) resolve();
         }
       });
     });
     const sender = sendUdp(count, 0);
     try {
       await within(done, WAIT_MS, `${count} packets`);
+      // Read only now: later batches must not have overwritten earlier packets.
+      const payloads = kept.map((packet) => new TextDecoder().decode(parseIpv4Udp(packet)?.payload));
       expect(payloads).toEqual(Array.from({ length: count }, (_, i) => String(i)));
+      expect(kept.every((packet) => parseIpv4Udp(packet)?.checksumsValid)).toBe(true);
     } finally {
       await stopChild(sender);
     }
@@ -139,7 +145,8 @@ describe.skipIf(!canRun)("Linux TUN device (needs root and /dev/net/tun)", () =>
       await within(
         new Promise<void>((resolve) =>
           tun.onPackets((packets) => {
-            for (const packet of packets) payloads.push(new TextDecoder().decode(parseIpv4Udp(packet)?.payload));
+            for (const packet of packets)
+              payloads.push(new TextDecoder().decode(parseIpv4Udp(packet)?.payload));
             if (payloads.length >= 3) resolve();
           }),
         ),
@@ -153,30 +160,46 @@ describe.skipIf(!canRun)("Linux TUN device (needs root and /dev/net/tun)", () =>
     }
   });
 
-  it("stops reading while the main thread is stalled, then delivers what the kernel queued", async () => {
+  it("stops reading while the event loop is blocked: the kernel queues, then drops", async () => {
     const tun = await openInNamespace();
-    const count = 300;
+    const count = 4_000; // more than MAX_BATCHES_IN_FLIGHT full batches plus the kernel's queue
     let received = 0;
-    let stalled = false;
-    const done = new Promise<void>((resolve) => {
+    let blocked = false;
+    const ended = new Promise<void>((resolve) => {
       tun.onPackets((packets) => {
-        if (!stalled) {
-          // Block the event loop while the sender keeps sending: the reader must pause.
-          stalled = true;
-          const blockedUntil = Date.now() + 600;
+        if (!blocked) {
+          blocked = true;
+          const blockedUntil = Date.now() + 1_500;
           while (Date.now() < blockedUntil) {
             // busy: the event loop cannot take the reader's batches
           }
         }
-        received += packets.filter((packet) => parseIpv4Udp(packet)?.destinationPort === 9999).length;
-        if (received === count) resolve();
+        for (const packet of packets) {
+          const payload = new TextDecoder().decode(parseIpv4Udp(packet)?.payload);
+          if (payload === "end") resolve();
+          else received++;
+        }
       });
     });
-    const sender = sendUdp(count, 1);
+    // Sends `count` as fast as it can, then "end" once the block is over.
+    const sender = ns().node(`
+      const socket = require("dgram").createSocket("udp4");
+      let sent = 0;
+      const next = () => {
+        if (sent === ${count}) return setTimeout(() => socket.send("end", 9999, "${PEER_ADDRESS}", () => socket.close()), 2_500);
+        socket.send(String(sent++), 9999, "${PEER_ADDRESS}", next);
+      };
+      socket.bind(4321, "${TUN_ADDRESS}", next);
+    `);
     try {
-      await within(done, WAIT_MS * 2, `${count} packets`);
+      await within(ended, 10_000, "the end marker");
+      const dropped = Number(
+        JSON.parse(ns().ip("-s", "-j", "link", "show", "dev", tun.name))[0].stats64.tx.dropped,
+      );
       expect(tun.stats.readerStalls).toBeGreaterThanOrEqual(1);
-      expect(MAX_BATCHES_IN_FLIGHT).toBeLessThan(count);
+      expect(dropped).toBeGreaterThan(0);
+      expect(received).toBeGreaterThanOrEqual(MAX_BATCHES_IN_FLIGHT * MAX_BATCH_PACKETS);
+      expect(received + dropped).toBeLessThanOrEqual(count);
     } finally {
       await stopChild(sender);
     }
@@ -194,7 +217,11 @@ describe.skipIf(!canRun)("Linux TUN device (needs root and /dev/net/tun)", () =>
     `);
     try {
       await awaitLine(receiver, (line) => (line === "ready" ? true : undefined), WAIT_MS);
-      const delivered = awaitLine(receiver, (line) => (line.startsWith("{") ? JSON.parse(line) : undefined), WAIT_MS);
+      const delivered = awaitLine(
+        receiver,
+        (line) => (line.startsWith("{") ? JSON.parse(line) : undefined),
+        WAIT_MS,
+      );
       const packet = buildIpv4Udp({
         source: PEER_ADDRESS,
         destination: TUN_ADDRESS,
@@ -226,7 +253,17 @@ describe.skipIf(!canRun)("Linux TUN device (needs root and /dev/net/tun)", () =>
     expect(performance.now() - started).toBeLessThan(1_000);
     expect(ns().hasInterface(tun.name)).toBe(false);
     await tun.close();
-    expect(tun.write(buildIpv4Udp({ source: PEER_ADDRESS, destination: TUN_ADDRESS, sourcePort: 1, destinationPort: 2, payload: new Uint8Array(1) }))).toBe(false);
+    expect(
+      tun.write(
+        buildIpv4Udp({
+          source: PEER_ADDRESS,
+          destination: TUN_ADDRESS,
+          sourcePort: 1,
+          destinationPort: 2,
+          payload: new Uint8Array(1),
+        }),
+      ),
+    ).toBe(false);
     expect(tun.stats.writeErrors).toBe(1);
   });
 
@@ -251,7 +288,13 @@ describe.skipIf(!canRun)("Linux TUN device (needs root and /dev/net/tun)", () =>
 
   it("fails with NO_DEVICE when /dev/net/tun is missing", async () => {
     // A private mount namespace where /dev/net is an empty tmpfs.
-    const result = await probeOpen(["unshare", "--mount", "sh", "-c", 'mount -t tmpfs none /dev/net && exec "$0" "$@"']);
+    const result = await probeOpen([
+      "unshare",
+      "--mount",
+      "sh",
+      "-c",
+      'mount -t tmpfs none /dev/net && exec "$0" "$@"',
+    ]);
     expect(result.code).toBe("NO_DEVICE");
   });
 });

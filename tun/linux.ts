@@ -5,7 +5,14 @@
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { DEFAULT_TUN_NAME, emptyTunStats, MAX_HELD_BYTES, type TunDevice, type TunOptions, type TunStats } from "./device.js";
+import {
+  DEFAULT_TUN_NAME,
+  emptyTunStats,
+  MAX_HELD_BYTES,
+  type TunDevice,
+  type TunOptions,
+  type TunStats,
+} from "./device.js";
 import { TunError } from "./errors.js";
 import {
   EFD_CLOEXEC,
@@ -51,10 +58,16 @@ const CLOSE_WAIT_MS = 2_000;
 /** The eventfd increment close() writes: a little-endian uint64 1. */
 const EVENTFD_ONE = new Uint8Array([1, 0, 0, 0, 0, 0, 0, 0]);
 
-/** Opens (creating if needed) a TUN interface and starts reading it. Throws TunError. */
+/**
+ * Opens (creating if needed) a TUN interface and starts reading it. Throws TunError. Like a
+ * listening socket, an open device keeps the process alive until close().
+ */
 export async function openLinuxTun(options: TunOptions = {}): Promise<TunDevice> {
   if (process.platform !== "linux" || !GENERIC_ABI_ARCHES.includes(process.arch)) {
-    throw new TunError("UNSUPPORTED_PLATFORM", `Linux TUN support covers ${GENERIC_ABI_ARCHES.join(", ")}; this is ${process.platform} ${process.arch}`);
+    throw new TunError(
+      "UNSUPPORTED_PLATFORM",
+      `Linux TUN support covers ${GENERIC_ABI_ARCHES.join(", ")}; this is ${process.platform} ${process.arch}`,
+    );
   }
   const requested = options.name ?? DEFAULT_TUN_NAME;
   checkName(requested); // before any system call: a bad name is the caller's error
@@ -78,7 +91,11 @@ export async function openLinuxTun(options: TunOptions = {}): Promise<TunDevice>
  * name the kernel gave. Blocking reads only for comparisons (bench-tun.ts); the device uses
  * nonBlocking. Throws TunError.
  */
-export function attachTun(sys: Libc, name: string, { nonBlocking }: { nonBlocking: boolean }): { fd: number; name: string } {
+export function attachTun(
+  sys: Libc,
+  name: string,
+  { nonBlocking }: { nonBlocking: boolean },
+): { fd: number; name: string } {
   checkName(name);
   const fd = sys.open(TUN_PATH, O_RDWR | O_CLOEXEC | (nonBlocking ? O_NONBLOCK : 0));
   if (fd < 0) throw openError(sys.errno());
@@ -91,7 +108,10 @@ export function attachTun(sys: Libc, name: string, { nonBlocking }: { nonBlockin
     throw attachError(errno, name);
   }
   const nameEnd = ifreq.indexOf(0);
-  return { fd, name: new TextDecoder().decode(ifreq.subarray(0, nameEnd < 0 || nameEnd > IFNAMSIZ ? IFNAMSIZ : nameEnd)) };
+  return {
+    fd,
+    name: new TextDecoder().decode(ifreq.subarray(0, nameEnd < 0 || nameEnd > IFNAMSIZ ? IFNAMSIZ : nameEnd)),
+  };
 }
 
 /** libc through koffi, or TunError OTHER. */
@@ -141,10 +161,14 @@ function attachError(errno: number, name: string): TunError {
  * does not register its ESM hooks in worker threads (`execArgv: ["--import", "tsx"]` fails there).
  */
 function readerWorkerSource(): { entry: URL | string; eval: boolean } {
-  if (!import.meta.url.endsWith(".ts")) return { entry: new URL("./reader-worker.js", import.meta.url), eval: false };
+  if (!import.meta.url.endsWith(".ts"))
+    return { entry: new URL("./reader-worker.js", import.meta.url), eval: false };
   const tsxCjs = createRequire(import.meta.url).resolve("tsx/cjs/api");
   const source = fileURLToPath(new URL("./reader-worker.ts", import.meta.url));
-  return { entry: `require(${JSON.stringify(tsxCjs)}).register(); require(${JSON.stringify(source)});`, eval: true };
+  return {
+    entry: `require(${JSON.stringify(tsxCjs)}).register(); require(${JSON.stringify(source)});`,
+    eval: true,
+  };
 }
 
 class LinuxTun implements TunDevice {
@@ -172,7 +196,11 @@ class LinuxTun implements TunDevice {
   /** Starts the reader and waits for it to be polling. On failure closes the device and throws. */
   async start(): Promise<void> {
     const source = readerWorkerSource();
-    const init: ReaderInit = { tunFd: this.#fd, eventFd: this.#eventFd, shared: this.#shared.buffer as SharedArrayBuffer };
+    const init: ReaderInit = {
+      tunFd: this.#fd,
+      eventFd: this.#eventFd,
+      shared: this.#shared.buffer as SharedArrayBuffer,
+    };
     let worker: Worker;
     try {
       worker = new Worker(source.entry, { eval: source.eval, workerData: init });
@@ -320,10 +348,13 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
     timer = setTimeout(() => resolve(false), ms);
   });
   try {
-    return await Promise.race([promise.then(
-      () => true,
-      () => true,
-    ), timeout]);
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }

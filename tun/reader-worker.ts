@@ -56,7 +56,7 @@ post(run());
 
 function run(): ReaderMessage {
   for (;;) {
-    if (closing()) return { type: "ended", reason: "closed", errno: 0 };
+    if (closing()) return { type: "ended", reason: "closed" };
     pollShorts[TUN_REVENTS] = 0;
     pollShorts[WAKE_REVENTS] = 0;
     if (sys.poll(pollBytes, 2, READER_WAKE_MS) < 0) {
@@ -74,7 +74,7 @@ function run(): ReaderMessage {
     } else if (revents & (POLLERR | POLLHUP | POLLNVAL)) {
       // The interface is gone (deleted, or its namespace was): nothing will ever be readable.
       if (count > 0) postBatch();
-      return { type: "ended", reason: "hangup", errno: 0 };
+      return { type: "ended", reason: "hangup" };
     }
     if (count > 0) offer();
   }

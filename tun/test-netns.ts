@@ -46,7 +46,9 @@ export class TestNamespace {
 
   /** Runs a CommonJS script with this Node binary inside the namespace. */
   node(script: string, args: string[] = []): ChildProcessWithoutNullStreams {
-    return spawn("ip", ["netns", "exec", this.name, process.execPath, "-e", script, ...args], { stdio: "pipe" });
+    return spawn("ip", ["netns", "exec", this.name, process.execPath, "-e", script, ...args], {
+      stdio: "pipe",
+    });
   }
 
   /** Runs a command inside the namespace. */

@@ -41,8 +41,14 @@ export function buildIpv4Udp(fields: Ipv4Udp): Uint8Array {
 }
 
 /** The fields of an IPv4/UDP packet, or undefined for anything else (IPv6, other protocols). */
-export function parseIpv4Udp(packet: Uint8Array): (Required<Ipv4Udp> & { checksumsValid: boolean }) | undefined {
-  if (packet.byteLength < IPV4_HEADER_BYTES + UDP_HEADER_BYTES || packet[0] !== 0x45 || packet[9] !== PROTOCOL_UDP) {
+export function parseIpv4Udp(
+  packet: Uint8Array,
+): (Required<Ipv4Udp> & { checksumsValid: boolean }) | undefined {
+  if (
+    packet.byteLength < IPV4_HEADER_BYTES + UDP_HEADER_BYTES ||
+    packet[0] !== 0x45 ||
+    packet[9] !== PROTOCOL_UDP
+  ) {
     return undefined;
   }
   const view = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
