@@ -168,7 +168,7 @@ export async function startLaptop(
     "node",
     LAPTOP_CLI,
     "--exit",
-    `wss://${topology.addr.carrier.exit}:${EXIT_PORT}`,
+    exit.origin.replace(/^https:/, "wss:"),
     "--key",
     key,
     "--port",

@@ -130,36 +130,40 @@ async function inside(): Promise<void> {
   } finally {
     await tun.close();
   }
-  const fs = loadLibc();
-  const { fd, name } = attachTun(fs, "tbenchfs%d", { nonBlocking: false });
+  // The old way: a blocking TUN fd, owned (and closed) by an fs read stream.
+  const { fd, name } = attachTun(loadLibc(), "tbenchfs%d", { nonBlocking: false });
+  let fsRead = 0;
+  const stream = createReadStream("", { fd, highWaterMark: 65_536 });
+  stream.on("data", () => {
+    fsRead++; // a TUN read returns one packet
+  });
+  stream.on("error", (error) => console.error(`fs stream: ${error.message}`));
   try {
     configure(name, DUT_ADDRESS);
     ip("route", "replace", FORWARDED_ROUTE, "dev", name);
-    let read = 0;
-    const stream = createReadStream("", { fd, autoClose: false, highWaterMark: 65_536 });
-    stream.on("data", () => {
-      read++; // a TUN read returns one packet
-    });
-    const fsCounters = () => ({ read, batches: read });
+    const fsCounters = () => ({ read: fsRead, batches: fsRead });
     results.push(await readPhase("read: fs.createReadStream", generator, fsCounters));
     results.push(await drainPhase("drain: fs.createReadStream", name, generator, fsCounters, 1));
+  } finally {
+    const closed = new Promise<void>((resolve) => stream.once("close", () => resolve()));
     stream.destroy();
     // The stream's last read() blocks in the thread pool until a packet comes: send it one.
     generator.runBlocking(1);
-  } finally {
-    fs.close(fd);
+    await closed;
     await generator.stop();
   }
 
   printTable(results);
-  const [write, , read, drain, fsRead, fsDrain] = results;
+  const [write, loop, tunRead, tunDrain, fsStreamRead, fsStreamDrain] = results;
   console.log(
     JSON.stringify({
-      tun_read_pps: Math.round(drain?.readPps ?? 0),
+      tun_read_pps: Math.round(tunDrain?.readPps ?? 0),
       tun_write_pps: Math.round(write?.writePps ?? 0),
-      fs_stream_read_pps: Math.round(fsDrain?.readPps ?? 0),
-      tun_read_pps_with_generator: Math.round(read?.readPps ?? 0),
-      fs_stream_read_pps_with_generator: Math.round(fsRead?.readPps ?? 0),
+      fs_stream_read_pps: Math.round(fsStreamDrain?.readPps ?? 0),
+      tun_loop_read_pps: Math.round(loop?.readPps ?? 0),
+      tun_loop_write_pps: Math.round(loop?.writePps ?? 0),
+      tun_read_pps_with_generator: Math.round(tunRead?.readPps ?? 0),
+      fs_stream_read_pps_with_generator: Math.round(fsStreamRead?.readPps ?? 0),
     }),
   );
   process.exit(0);

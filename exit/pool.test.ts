@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { AddressPool, PoolError, parsePrefix } from "./pool.js";
+
+describe("the address pool", () => {
+  it("keeps the first address for the exit and hands out the rest", () => {
+    const pool = new AddressPool("10.77.0.0/16");
+    expect(pool.gateway).toBe("10.77.0.1");
+    expect(pool.allocate()).toBe("10.77.0.2");
+    expect(pool.allocate()).toBe("10.77.0.3");
+  });
+
+  it("runs out cleanly, and hands a freed address out again later", () => {
+    const pool = new AddressPool("10.9.9.0/30"); // network, exit, one laptop, broadcast
+    expect(pool.allocate()).toBe("10.9.9.2");
+    expect(pool.allocate()).toBeUndefined();
+    pool.release("10.9.9.2");
+    expect(pool.allocate()).toBe("10.9.9.2");
+  });
+
+  it("does not hand a just-freed address out again while others are free", () => {
+    const pool = new AddressPool("10.1.0.0/24");
+    const first = pool.allocate()!;
+    pool.release(first);
+    expect(pool.allocate()).not.toBe(first);
+  });
+
+  it("normalizes the prefix and refuses nonsense with a clear error", () => {
+    expect(parsePrefix("10.77.3.4/16")).toEqual({ network: 0x0a4d0000, length: 16 });
+    expect(() => parsePrefix("10.77.0.0")).toThrow(PoolError);
+    expect(() => parsePrefix("10.77.0.0/8")).toThrow(/from \/12 to \/30/);
+    expect(() => parsePrefix("300.1.1.1/16")).toThrow(/not an IPv4/);
+  });
+});

@@ -1,0 +1,50 @@
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Dns } from "./dns.js";
+
+describe("DNS through a resolv.conf file", () => {
+  let dir: string;
+  let resolvConf: string;
+  const original = "# the machine's own\nnameserver 192.168.43.1\n";
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "tether-dns-"));
+    resolvConf = join(dir, "resolv.conf");
+    await writeFile(resolvConf, original);
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  const dns = () => new Dns({ tunName: "tether0", backupPath: join(dir, "backup"), resolvConf });
+
+  it("points the resolver at the exit's servers and puts the original back byte for byte", async () => {
+    const subject = dns();
+    await subject.apply(["198.51.100.2", "198.51.100.3"]);
+    const during = await readFile(resolvConf, "utf8");
+    expect(during).toMatch(/^nameserver 198\.51\.100\.2$/m);
+    expect(during).toMatch(/^nameserver 198\.51\.100\.3$/m);
+    subject.restoreSync();
+    expect(await readFile(resolvConf, "utf8")).toBe(original);
+  });
+
+  it("keeps the first original when servers are applied twice", async () => {
+    const subject = dns();
+    await subject.apply(["198.51.100.2"]);
+    await subject.apply(["198.51.100.9"]);
+    subject.restoreSync();
+    expect(await readFile(resolvConf, "utf8")).toBe(original);
+  });
+
+  it("restores a resolver a killed run left changed, at the next start", async () => {
+    await dns().apply(["198.51.100.2"]); // and then the process died
+    expect(dns().recoverSync()).toBe(true);
+    expect(await readFile(resolvConf, "utf8")).toBe(original);
+    expect(dns().recoverSync()).toBe(false);
+  });
+
+  it("changes nothing when the exit announced no servers", async () => {
+    await dns().apply([]);
+    expect(await readFile(resolvConf, "utf8")).toBe(original);
+  });
+});
