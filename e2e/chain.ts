@@ -23,7 +23,26 @@ export class ChainError extends Error {
   override name = "ChainError";
 }
 
-/** Waits until a spawned process prints a line matching `pattern`; fails if it exits first. */
+/** Everything each spawned process printed, from its start (kept bounded by process lifetime). */
+const outputs = new WeakMap<ChildProcess, { text: string }>();
+
+/** Starts collecting a process's output, so waits can look at what it printed before they began. */
+export function recordOutput(child: ChildProcess): ChildProcess {
+  const output = { text: "" };
+  outputs.set(child, output);
+  const append = (chunk: Buffer) => {
+    output.text += chunk.toString();
+  };
+  child.stdout?.on("data", append);
+  child.stderr?.on("data", append);
+  return child;
+}
+
+export function outputOf(child: ChildProcess): string {
+  return outputs.get(child)?.text ?? "";
+}
+
+/** Waits until a spawned process has printed something matching `pattern` (from its start); fails if it exits first. */
 export function waitForOutput(
   child: ChildProcess,
   pattern: RegExp,
@@ -31,16 +50,22 @@ export function waitForOutput(
   timeoutMs = STEP_TIMEOUT_MS,
 ): Promise<RegExpMatchArray> {
   return new Promise((resolve, reject) => {
-    let seen = "";
-    const onData = (chunk: Buffer) => {
-      seen += chunk.toString();
-      const match = seen.match(pattern);
+    const check = () => {
+      const match = outputOf(child).match(pattern);
       if (match) finish(() => resolve(match));
+      return Boolean(match);
     };
-    const onExit = (code: number | null) =>
-      finish(() => reject(new ChainError(`${what}: process exited (${code}) first. It printed:\n${seen}`)));
+    const onExit = (code: number | null) => {
+      if (!check())
+        finish(() =>
+          reject(new ChainError(`${what}: process exited (${code}) first. It printed:\n${outputOf(child)}`)),
+        );
+    };
     const timer = setTimeout(
-      () => finish(() => reject(new ChainError(`${what}: not seen in ${timeoutMs} ms. Output:\n${seen}`))),
+      () =>
+        finish(() =>
+          reject(new ChainError(`${what}: not seen in ${timeoutMs} ms. Output:\n${outputOf(child)}`)),
+        ),
       timeoutMs,
     );
     const finish = (settle: () => void) => {
@@ -50,9 +75,11 @@ export function waitForOutput(
       child.off("exit", onExit);
       settle();
     };
+    const onData = () => queueMicrotask(check);
     child.stdout?.on("data", onData);
     child.stderr?.on("data", onData);
     child.once("exit", onExit);
+    check();
   });
 }
 
@@ -93,25 +120,27 @@ export async function startExit(topology: Topology, extraArgs: string[] = []): P
   const keysFile = join(dir, "keys.json");
   const address = topology.addr.carrier.exit;
   const certificate = await loadOrCreateCertificate(dir, [address], "exit");
-  const process = topology.spawn("exit", [
-    "node",
-    EXIT_CLI,
-    "--listen",
-    `${address}:${EXIT_PORT}`,
-    "--cert",
-    join(dir, "exit-cert.pem"),
-    "--tls-key",
-    join(dir, "exit-key.pem"),
-    "--keys-file",
-    keysFile,
-    "--dns",
-    topology.addr.egress.internet,
-    "--egress",
-    topology.ifname.exit.egress,
-    "--tun-name",
-    EXIT_TUN,
-    ...extraArgs,
-  ]);
+  const process = recordOutput(
+    topology.spawn("exit", [
+      "node",
+      EXIT_CLI,
+      "--listen",
+      `${address}:${EXIT_PORT}`,
+      "--cert",
+      join(dir, "exit-cert.pem"),
+      "--tls-key",
+      join(dir, "exit-key.pem"),
+      "--keys-file",
+      keysFile,
+      "--dns",
+      topology.addr.egress.internet,
+      "--egress",
+      topology.ifname.exit.egress,
+      "--tun-name",
+      EXIT_TUN,
+      ...extraArgs,
+    ]),
+  );
   await waitForOutput(process, /exit listening/, "the exit to listen");
   const origin = `https://${address}:${EXIT_PORT}`;
   return {
@@ -164,20 +193,22 @@ export async function startLaptop(
       copyFileSync(join(options.sameCertificateAs.configDir, file), join(configDir, file));
     }
   }
-  const process = topology.spawn("laptop", [
-    "node",
-    LAPTOP_CLI,
-    "--exit",
-    exit.origin.replace(/^https:/, "wss:"),
-    "--key",
-    key,
-    "--port",
-    String(options.port ?? LAPTOP_PORT),
-    "--tun-name",
-    options.tunName ?? LAPTOP_TUN,
-    "--config-dir",
-    configDir,
-  ]);
+  const process = recordOutput(
+    topology.spawn("laptop", [
+      "node",
+      LAPTOP_CLI,
+      "--exit",
+      exit.origin.replace(/^https:/, "wss:"),
+      "--key",
+      key,
+      "--port",
+      String(options.port ?? LAPTOP_PORT),
+      "--tun-name",
+      options.tunName ?? LAPTOP_TUN,
+      "--config-dir",
+      configDir,
+    ]),
+  );
   const match = await waitForOutput(process, /^\s+(https:\/\/\S+#\S+)$/m, "the pairing link");
   const link = match[1]!;
   const spkiSha256 = new URLSearchParams(link.slice(link.indexOf("#") + 1)).get("fp") ?? "";

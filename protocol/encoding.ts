@@ -22,3 +22,29 @@ export function fromMessage(message: Uint8Array | ArrayBuffer | string): Uint8Ar
   if (typeof message === "string") return fromText(message);
   return message instanceof Uint8Array ? message : new Uint8Array(message);
 }
+
+/** Characters of base64 that hold the first 6 bytes of a frame: its type, flags and count. */
+const TEXT_HEADER_CHARS = 8;
+
+/**
+ * The type and packet count of a frame as it rides the leg, without decoding it: what the phone
+ * needs for its stats and its own pings. Undefined for a message too short to be a frame.
+ */
+export function peekHeader(
+  message: ArrayBuffer | Uint8Array | string,
+): { type: number; count: number } | undefined {
+  let head: Uint8Array;
+  if (typeof message === "string") {
+    if (message.length < TEXT_HEADER_CHARS) return undefined;
+    try {
+      head = fromText(message.slice(0, TEXT_HEADER_CHARS));
+    } catch {
+      return undefined;
+    }
+  } else {
+    head =
+      message instanceof Uint8Array ? message : new Uint8Array(message, 0, Math.min(message.byteLength, 4));
+  }
+  if (head.length < 4) return undefined;
+  return { type: head[0]!, count: (head[2]! << 8) | head[3]! };
+}

@@ -20,12 +20,13 @@
 //   fs read, fs drain: the same two, the device under test being a blocking TUN fd read by
 //           fs.createReadStream.
 // The last line printed is a JSON object: tun_read_pps (drain), tun_write_pps (write),
-// fs_stream_read_pps (fs drain), and the same with the generator running (read, fs read).
+// fs_stream_read_pps (fs drain), then tun_loop_read_pps and tun_loop_write_pps (loop), and
+// tun_read_pps_with_generator and fs_stream_read_pps_with_generator (read, fs read).
 
 import { execFileSync } from "node:child_process";
 import { createReadStream, existsSync } from "node:fs";
 import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { TunDevice } from "./device.js";
 import { attachTun, loadLibc, openLinuxTun } from "./linux.js";
@@ -63,18 +64,21 @@ async function outside(): Promise<void> {
   }
   const namespace = TestNamespace.create(`tether-tunbench-${process.pid}`);
   process.on("exit", () => namespace.delete());
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
   const child = namespace.spawn(process.execPath, [
     "--import",
-    "tsx",
+    tsx,
     fileURLToPath(import.meta.url),
     "--inside",
   ]);
   child.stdout.pipe(process.stdout);
   child.stderr.pipe(process.stderr);
+  let exitCode: number | undefined;
   const stop = async (code: number) => {
+    exitCode ??= code;
     await stopChild(child);
     namespace.delete();
-    process.exit(code);
+    process.exit(exitCode);
   };
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void stop(130));
   const timer = setTimeout(() => {
@@ -83,8 +87,7 @@ async function outside(): Promise<void> {
   }, BENCH_TIMEOUT_MS);
   child.on("exit", (code) => {
     clearTimeout(timer);
-    namespace.delete();
-    process.exit(code ?? 1);
+    void stop(code ?? 1);
   });
 }
 

@@ -1,5 +1,6 @@
-// The real Linux TUN device, end to end through the kernel. Every interface is moved into a
-// namespace of this test's own (the TUN fd stays with this process), and all traffic stays there.
+// The real Linux TUN device, end to end through the kernel. Each interface that carries traffic is
+// moved into a namespace of this test's own (the TUN fd stays with this process; the senders and
+// receivers run there under `ip netns exec`), so all traffic stays inside it.
 
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";

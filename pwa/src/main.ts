@@ -18,9 +18,8 @@ function start(): void {
   try {
     pairing = parsePairing(location.hash);
   } catch (error) {
-    new View(() => {
-      throw error;
-    }).message(error instanceof PairingError ? error.message : String(error));
+    document.getElementById("message")!.textContent =
+      error instanceof PairingError ? error.message : String(error);
     return;
   }
   if (!pairing) {
@@ -34,8 +33,17 @@ function start(): void {
     exitUrl: exitTunnelUrl(),
     encoding: pairing.encoding,
   });
-  const view = new View(() => relay.stats);
+  const view = new View(
+    () => relay.sample(),
+    () => relay.relaying,
+  );
   relay.onChange = () => view.update();
+  // The network or the page may be back: redial waiting legs now rather than at their next try.
+  window.addEventListener("online", () => relay.nudge());
+  window.addEventListener("pageshow", () => relay.nudge());
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") relay.nudge();
+  });
   setInterval(() => {
     if (document.visibilityState === "visible") view.update();
   }, REFRESH_MS);

@@ -1,33 +1,46 @@
-// The relay: two WebSockets, one to the laptop and one to the exit, and every message from one
-// sent on the other as it came (an ArrayBuffer is forwarded untouched: no copy, no parsing of
-// DATA). It knows nothing of the page; the view reads `stats` and listens to `onChange`.
+// The relay: two legs, one to the laptop and one to the exit, and every message from one sent on
+// the other as it came. An ArrayBuffer is forwarded untouched: no copy, no parsing of DATA; only
+// the header's type and count are peeked at, for the stats. It knows nothing of the page: the
+// view reads `stats` when it draws and listens to `onChange` for state changes.
 //
-//   laptop leg opens ──> exit leg opens ──> relaying ──> either closes ──> both closed ──> retry
-import { ENCODING_PARAM, type Encoding } from "../../protocol/encoding.js";
-import { codeForClose } from "../../protocol/errors.js";
+// The laptop leg is dialed first and kept up on its own. The exit leg is dialed whenever the
+// laptop leg is open; each exit-leg connection starts with a fresh CHALLENGE, which the laptop
+// answers with its resume token, so the exit resumes the same session (same address, flows kept).
+// When the laptop leg drops, the exit leg is closed too, and both come back in that order.
+import { decodeFrame } from "../../protocol/codec.js";
+import { ENCODING_PARAM, type Encoding, fromMessage, peekHeader } from "../../protocol/encoding.js";
+import { FrameType, Hop } from "../../protocol/frames.js";
+import { Leg, type LegStats } from "./leg.js";
 
-/** Wait before dialing again after the legs dropped, ms (issue-3 work replaces this with backoff). */
-const RETRY_DELAY_MS = 1_000;
-/** A leg that has not opened by now is abandoned and dialed again, ms. */
-const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * Most bytes a leg's socket may hold unsent before DATA for it is dropped: past this, more queue
+ * only adds delay for every flow, and the inner TCP recovers from a drop in one round trip.
+ */
+export const MAX_LEG_BUFFER_BYTES = 512 * 1024;
 
-export type LegName = "laptop" | "exit";
-export type LegState = "idle" | "connecting" | "open" | "closed";
+export type RelayDropReason = "laptop_leg_down" | "exit_leg_down" | "laptop_leg_backlog" | "exit_leg_backlog";
 
-export interface LegStats {
-  state: LegState;
-  messagesIn: number;
-  bytesIn: number;
-  lastClose: string;
-}
+/** The laptop's session at the exit, as seen from the frames passing through. */
+export type SessionState = "none" | "handshaking" | "established" | "resumed" | "refused";
 
 export interface RelayStats {
   laptop: LegStats;
   exit: LegStats;
-  /** Bytes relayed laptop -> exit (up) and exit -> laptop (down). */
+  /** laptop <-> exit round trip: the laptop's end-to-end PINGs timed as they pass, plus the laptop leg's RTT. */
+  endToEndRttMs: number | undefined;
+  /** Bytes and packets relayed laptop -> exit (up) and exit -> laptop (down); bytes as sent on the wire. */
   bytesUp: number;
   bytesDown: number;
-  connects: number;
+  packetsUp: number;
+  packetsDown: number;
+  drops: Record<RelayDropReason, number>;
+  session: SessionState;
+  /** The laptop's address in the tunnel, once welcomed. */
+  address: string | undefined;
+  /** When the current session began (Date.now() ms); kept across resumes. */
+  sessionStartedAt: number | undefined;
+  /** Why the exit last refused, when it did. */
+  refusal: string | undefined;
 }
 
 export interface RelayOptions {
@@ -37,110 +50,174 @@ export interface RelayOptions {
   encoding: Encoding;
 }
 
-const newLeg = (): LegStats => ({ state: "idle", messagesIn: 0, bytesIn: 0, lastClose: "" });
-
-function messageBytes(data: ArrayBuffer | string): number {
-  return typeof data === "string" ? data.length : data.byteLength;
-}
-
-function describeClose(event: CloseEvent): string {
-  const code = codeForClose(event.code);
-  return code
-    ? `${code}${event.reason && event.reason !== code ? `: ${event.reason}` : ""}`
-    : `code ${event.code}`;
-}
+/** PINGs of the laptop remembered while their PONG is awaited (bounded: they are answered or lost). */
+const MAX_PENDING_PINGS = 16;
 
 export class Relay {
-  readonly stats: RelayStats = { laptop: newLeg(), exit: newLeg(), bytesUp: 0, bytesDown: 0, connects: 0 };
+  readonly stats: RelayStats;
   onChange: () => void = () => undefined;
-  private laptop: WebSocket | undefined;
-  private exit: WebSocket | undefined;
-  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly laptop: Leg;
+  private readonly exit: Leg;
+  private readonly pendingPings = new Map<number, number>();
   private running = false;
 
-  constructor(private readonly options: RelayOptions) {}
+  constructor(options: RelayOptions) {
+    const changed = () => this.onChange();
+    this.laptop = new Leg({
+      name: "laptop",
+      hop: Hop.LAPTOP_LEG,
+      encoding: options.encoding,
+      url: () =>
+        `${options.laptopUrl}/relay?secret=${encodeURIComponent(options.secret)}&${ENCODING_PARAM}=${options.encoding}`,
+      message: (data) => this.fromLaptop(data),
+      opened: () => this.exit.start(),
+      closed: () => this.exit.stop("laptop leg down"),
+      changed,
+    });
+    this.exit = new Leg({
+      name: "exit",
+      hop: Hop.EXIT_LEG,
+      encoding: options.encoding,
+      url: () => `${options.exitUrl}?${ENCODING_PARAM}=${options.encoding}`,
+      message: (data) => this.fromExit(data),
+      opened: changed,
+      closed: () => {
+        if (this.stats.session !== "refused") this.stats.session = "none";
+      },
+      changed,
+    });
+    this.stats = {
+      laptop: this.laptop.stats,
+      exit: this.exit.stats,
+      endToEndRttMs: undefined,
+      bytesUp: 0,
+      bytesDown: 0,
+      packetsUp: 0,
+      packetsDown: 0,
+      drops: { laptop_leg_down: 0, exit_leg_down: 0, laptop_leg_backlog: 0, exit_leg_backlog: 0 },
+      session: "none",
+      address: undefined,
+      sessionStartedAt: undefined,
+      refusal: undefined,
+    };
+  }
+
+  get relaying(): boolean {
+    return (
+      this.laptop.open &&
+      this.exit.open &&
+      (this.stats.session === "established" || this.stats.session === "resumed")
+    );
+  }
 
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.dial();
+    this.laptop.start();
   }
 
   stop(): void {
     this.running = false;
-    clearTimeout(this.retryTimer);
-    this.closeLegs();
+    this.exit.stop();
+    this.laptop.stop();
   }
 
-  private dial(): void {
-    const { options } = this;
-    const laptopUrl = `${options.laptopUrl}/relay?secret=${encodeURIComponent(options.secret)}&${ENCODING_PARAM}=${options.encoding}`;
-    this.open("laptop", laptopUrl, () => {
-      const exitUrl = `${options.exitUrl}?${ENCODING_PARAM}=${options.encoding}`;
-      this.open("exit", exitUrl, () => {
-        this.stats.connects++;
-        this.onChange();
-      });
-    });
+  /** The network or the page came back: redial waiting legs now. */
+  nudge(): void {
+    this.laptop.nudge();
+    this.exit.nudge();
   }
 
-  private open(name: LegName, url: string, opened: () => void): void {
-    const stats = this.stats[name];
-    stats.state = "connecting";
-    this.onChange();
-    const socket = new WebSocket(url);
-    this[name] = socket;
-    socket.binaryType = "arraybuffer";
-    const timeout = setTimeout(() => socket.close(), CONNECT_TIMEOUT_MS);
-    socket.onopen = () => {
-      clearTimeout(timeout);
-      stats.state = "open";
-      opened();
-      this.onChange();
-    };
-    socket.onmessage = (event: MessageEvent<ArrayBuffer | string>) => this.forward(name, event.data);
-    socket.onclose = (event) => {
-      clearTimeout(timeout);
-      if (socket !== this[name]) return; // a leg we already let go
-      stats.state = "closed";
-      stats.lastClose = describeClose(event);
-      this.legClosed();
-    };
+  /** Stats with the sockets' current backlog sampled in. */
+  sample(): RelayStats {
+    this.stats.laptop.bufferedAmount = this.laptop.bufferedAmount;
+    this.stats.exit.bufferedAmount = this.exit.bufferedAmount;
+    return this.stats;
   }
 
-  /** The hot path: one message in, the same message out on the other leg. */
-  private forward(from: LegName, data: ArrayBuffer | string): void {
-    const bytes = messageBytes(data);
-    const stats = this.stats[from];
-    stats.messagesIn++;
-    stats.bytesIn += bytes;
-    const to = from === "laptop" ? this.exit : this.laptop;
-    if (to?.readyState !== WebSocket.OPEN) return;
-    to.send(data);
-    if (from === "laptop") this.stats.bytesUp += bytes;
-    else this.stats.bytesDown += bytes;
-  }
-
-  /** Either leg closing ends the pair: the laptop handshakes again with the exit through the next. */
-  private legClosed(): void {
-    this.closeLegs();
-    this.onChange();
-    if (!this.running || this.retryTimer !== undefined) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      if (this.running) this.dial();
-    }, RETRY_DELAY_MS);
-  }
-
-  private closeLegs(): void {
-    const sockets = [this.laptop, this.exit];
-    this.laptop = undefined;
-    this.exit = undefined;
-    for (const socket of sockets) {
-      if (socket && socket.readyState !== WebSocket.CLOSED) socket.close(1000);
+  private fromLaptop(data: ArrayBuffer | string): void {
+    const header = peekHeader(data);
+    if (header?.type === FrameType.DATA) {
+      if (!this.exit.open) return this.drop("exit_leg_down");
+      if (this.exit.bufferedAmount > MAX_LEG_BUFFER_BYTES) return this.drop("exit_leg_backlog");
+      this.exit.send(data);
+      this.stats.packetsUp += header.count;
+      this.stats.bytesUp += size(data);
+      return;
     }
-    for (const name of ["laptop", "exit"] as const) {
-      if (this.stats[name].state !== "closed") this.stats[name].state = "closed";
+    if (header?.type === FrameType.PING) this.notePing(data);
+    this.exit.send(data);
+  }
+
+  private fromExit(data: ArrayBuffer | string): void {
+    const header = peekHeader(data);
+    if (header?.type === FrameType.DATA) {
+      if (!this.laptop.open) return this.drop("laptop_leg_down");
+      if (this.laptop.bufferedAmount > MAX_LEG_BUFFER_BYTES) return this.drop("laptop_leg_backlog");
+      this.laptop.send(data);
+      this.stats.packetsDown += header.count;
+      this.stats.bytesDown += size(data);
+      return;
+    }
+    if (header) this.observe(header.type, data);
+    this.laptop.send(data);
+  }
+
+  private drop(reason: RelayDropReason): void {
+    this.stats.drops[reason]++;
+  }
+
+  /** Control frames from the exit are rare and small: decoded for the session's state. */
+  private observe(type: number, data: ArrayBuffer | string): void {
+    if (
+      type !== FrameType.WELCOME &&
+      type !== FrameType.CLOSE &&
+      type !== FrameType.CHALLENGE &&
+      type !== FrameType.PONG
+    ) {
+      return;
+    }
+    let frame: ReturnType<typeof decodeFrame>;
+    try {
+      frame = decodeFrame(fromMessage(data));
+    } catch {
+      return; // the laptop will judge it
+    }
+    if (frame?.type === FrameType.CHALLENGE) {
+      this.stats.session = "handshaking";
+    } else if (frame?.type === FrameType.WELCOME) {
+      this.stats.session = frame.resumed ? "resumed" : "established";
+      if (!frame.resumed || this.stats.sessionStartedAt === undefined)
+        this.stats.sessionStartedAt = Date.now();
+      this.stats.address = frame.address;
+      this.stats.refusal = undefined;
+    } else if (frame?.type === FrameType.CLOSE) {
+      this.stats.session = "refused";
+      this.stats.refusal = frame.reason;
+    } else if (frame?.type === FrameType.PONG && frame.hop === Hop.END_TO_END) {
+      const sentAt = this.pendingPings.get(frame.id);
+      this.pendingPings.delete(frame.id);
+      if (sentAt !== undefined)
+        this.stats.endToEndRttMs = Date.now() - sentAt + (this.stats.laptop.rttMs ?? 0);
+      return;
+    } else {
+      return;
+    }
+    this.onChange();
+  }
+
+  private notePing(data: ArrayBuffer | string): void {
+    try {
+      const frame = decodeFrame(fromMessage(data));
+      if (frame?.type !== FrameType.PING || frame.hop !== Hop.END_TO_END) return;
+      if (this.pendingPings.size >= MAX_PENDING_PINGS) this.pendingPings.clear();
+      this.pendingPings.set(frame.id, Date.now());
+    } catch {
+      // the exit will judge it
     }
   }
+}
+
+function size(data: ArrayBuffer | string): number {
+  return typeof data === "string" ? data.length : data.byteLength;
 }

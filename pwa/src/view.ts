@@ -1,5 +1,6 @@
 // The only module that writes to the DOM. It draws what the relay reports, at most once a frame.
-import type { LegStats, RelayStats } from "./relay.js";
+import type { LegStats } from "./leg.js";
+import type { RelayStats } from "./relay.js";
 
 function text(id: string, value: string): void {
   const element = document.getElementById(id);
@@ -18,13 +19,20 @@ export function formatBytes(bytes: number): string {
 }
 
 function legText(leg: LegStats): string {
-  return leg.state === "closed" && leg.lastClose ? `closed (${leg.lastClose})` : leg.state;
+  if (leg.state === "backoff") {
+    const seconds = Math.max(0, Math.ceil(((leg.retryAt ?? Date.now()) - Date.now()) / 1000));
+    return `reconnecting in ${seconds} s (${leg.lastClose})`;
+  }
+  return leg.state;
 }
 
 export class View {
   private pending = false;
 
-  constructor(private readonly read: () => RelayStats) {}
+  constructor(
+    private readonly read: () => RelayStats,
+    private readonly relaying: () => boolean,
+  ) {}
 
   message(value: string): void {
     text("message", value);
@@ -46,7 +54,7 @@ export class View {
     text("leg-exit", legText(stats.exit));
     text("bytes-up", formatBytes(stats.bytesUp));
     text("bytes-down", formatBytes(stats.bytesDown));
-    const relaying = stats.laptop.state === "open" && stats.exit.state === "open";
+    const relaying = this.relaying();
     document.body.dataset.relaying = String(relaying);
     text("message", relaying ? "Relaying: your laptop is online through this phone." : "Connecting…");
   }
