@@ -29,6 +29,8 @@ Options (each also as an environment variable, flags win):
   --egress IFACE       interface to the internet                 TETHER_EXIT_EGRESS   [the default route's]
   --dns LIST           DNS servers for laptops, comma-separated  TETHER_EXIT_DNS      [this machine's resolvers]
   --mtu BYTES          tunnel MTU                                TETHER_EXIT_MTU      [1400]
+  --grace SECONDS      how long a laptop whose phone went away keeps
+                       its address and flows                     TETHER_EXIT_GRACE    [120]
   --tun-name NAME      TUN interface name                        TETHER_EXIT_TUN      [tether-exit0]
   --pwa-dir DIR        built phone app to serve                  TETHER_EXIT_PWA_DIR  [dist/pwa of this package]
   --log-level LEVEL    debug, info, warn or error                TETHER_EXIT_LOG_LEVEL [info]
@@ -59,6 +61,7 @@ const FLAGS = {
   egress: { type: "string", env: "TETHER_EXIT_EGRESS" },
   dns: { type: "string", env: "TETHER_EXIT_DNS" },
   mtu: { type: "string", env: "TETHER_EXIT_MTU" },
+  grace: { type: "string", env: "TETHER_EXIT_GRACE" },
   "tun-name": { type: "string", env: "TETHER_EXIT_TUN" },
   "pwa-dir": { type: "string", env: "TETHER_EXIT_PWA_DIR" },
   "log-level": { type: "string", env: "TETHER_EXIT_LOG_LEVEL" },
@@ -121,6 +124,16 @@ async function systemResolvers(): Promise<string[]> {
   return servers.length ? servers.slice(0, 4) : ["1.1.1.1", "9.9.9.9"];
 }
 
+/** A whole number of seconds (0 to a day) as ms, or undefined when not given. */
+function parseSeconds(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const seconds = Number(text);
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > 86_400) {
+    throw new UsageError(`${flag} wants whole seconds from 0 to 86400: ${text}`);
+  }
+  return seconds * 1000;
+}
+
 function parseMtu(text: string): number {
   const mtu = Number(text);
   if (!Number.isInteger(mtu) || mtu < 576 || mtu > 9000)
@@ -152,6 +165,7 @@ async function options(get: (flag: Flag) => string | undefined): Promise<ExitOpt
     pwaDir: get("pwa-dir") ?? join(packageRoot(), "dist", "pwa"),
     keepaliveSeconds: EXIT_DEFAULTS.keepaliveSeconds,
     handshakeTimeoutMs: EXIT_DEFAULTS.handshakeTimeoutMs,
+    graceMs: parseSeconds("--grace", get("grace")) ?? EXIT_DEFAULTS.graceMs,
     logLevel,
   };
 }

@@ -12,6 +12,7 @@ import { decodeFrame, encodeFrame, fitReason } from "../protocol/codec.js";
 import { type Encoding, fromMessage } from "../protocol/encoding.js";
 import { type ErrorCode, ErrorCodes, ProtocolError } from "../protocol/errors.js";
 import { type DataFrame, FrameType, type HelloFrame, Hop } from "../protocol/frames.js";
+import { Heartbeat } from "../protocol/heartbeat.js";
 import { ipv4Source, ipv4ToInt, isIpv4 } from "../protocol/ipv4.js";
 import {
   NONCE_BYTES,
@@ -48,6 +49,8 @@ export class ExitConnection {
   private readonly nonce = new Uint8Array(randomBytes(NONCE_BYTES));
   private readonly handshakeTimer: NodeJS.Timeout;
   private session: Session | undefined;
+  /** Once established: a relay silent for HEARTBEAT_TIMEOUT_MS is dead (the phone pings every second). */
+  private heartbeat: Heartbeat | undefined;
 
   constructor(
     socket: WebSocket,
@@ -79,6 +82,7 @@ export class ExitConnection {
 
   private receive(data: RawData, isBinary: boolean): void {
     if (this.state === "closed") return;
+    this.heartbeat?.alive();
     try {
       const bytes = fromMessage(isBinary ? (data as Buffer) : data.toString());
       const frame = decodeFrame(bytes);
@@ -138,20 +142,18 @@ export class ExitConnection {
         secret ? `wrong key for client ${hello.clientId}` : `unknown client ${hello.clientId}`,
       );
     }
-    const address = context.pool.allocate();
-    if (!address) return this.refuse("POOL_EXHAUSTED", "pool_exhausted");
-    const session = new Session({
-      id: new Uint8Array(randomBytes(SESSION_ID_BYTES)),
-      clientId: hello.clientId,
-      address,
-      addressInt: ipv4ToInt(address)!,
-      resumeToken: new Uint8Array(randomBytes(RESUME_TOKEN_BYTES)),
-      leg: this.leg,
-    });
+    const resumed = hello.resumeToken
+      ? context.sessions.byResumeToken(hello.resumeToken, hello.clientId)
+      : undefined;
+    const session = resumed ?? this.newSession(hello.clientId);
+    if (!session) return this.refuse("POOL_EXHAUSTED", "pool_exhausted");
     this.session = session;
-    context.sessions.add(session);
-    context.metrics.sessions.set(context.sessions.size);
+    const replaced = context.sessions.attach(session, this.leg);
+    // A leg the exit had not noticed was dead yet (the phone redialed first): this one wins.
+    if (replaced && replaced !== this.leg) replaced.socket.close(ErrorCodes.REPLACED.close, "REPLACED");
+    context.metrics.sessions.set(context.sessions.attached);
     clearTimeout(this.handshakeTimer);
+    this.heartbeat = new Heartbeat({ dead: () => this.leg.socket.terminate(), intervalMs: 0 });
     this.state = "established";
     const version = Math.min(hello.versionMax, PROTOCOL_VERSION_MAX);
     this.send(
@@ -160,16 +162,39 @@ export class ExitConnection {
         version,
         sessionId: session.id,
         resumeToken: session.resumeToken,
-        address,
+        address: session.address,
         prefixLength: 32,
         mtu: context.mtu,
         dns: context.dns,
         keepaliveSeconds: context.keepaliveSeconds,
-        resumed: false,
+        resumed: Boolean(resumed),
       }),
     );
-    context.metrics.handshake("ok");
-    context.log.info({ remote: this.remote, client: hello.clientId, address, version }, "session started");
+    const result = resumed ? "resumed" : hello.resumeToken ? "expired" : "ok";
+    context.metrics.handshake(result);
+    context.log.info(
+      { remote: this.remote, client: hello.clientId, address: session.address, version, result },
+      resumed
+        ? "session resumed"
+        : hello.resumeToken
+          ? "resume token expired: new session"
+          : "session started",
+    );
+  }
+
+  private newSession(clientId: string): Session | undefined {
+    const address = this.context.pool.allocate();
+    if (!address) return undefined;
+    const session = new Session({
+      id: new Uint8Array(randomBytes(SESSION_ID_BYTES)),
+      clientId,
+      address,
+      addressInt: ipv4ToInt(address)!,
+      resumeToken: new Uint8Array(randomBytes(RESUME_TOKEN_BYTES)),
+      leg: this.leg,
+    });
+    this.context.sessions.add(session);
+    return session;
   }
 
   private data(frame: DataFrame): void {
@@ -221,14 +246,14 @@ export class ExitConnection {
     if (this.state === "closed") return;
     this.state = "closed";
     clearTimeout(this.handshakeTimer);
+    this.heartbeat?.stop();
     const { session, context } = this;
     if (session) {
-      context.sessions.remove(session);
-      context.pool.release(session.address);
-      context.metrics.sessions.set(context.sessions.size);
+      context.sessions.detach(session, this.leg);
+      context.metrics.sessions.set(context.sessions.attached);
       context.log.info(
         { remote: this.remote, client: session.clientId, address: session.address },
-        "session ended",
+        "relay gone: session detached",
       );
     }
   }

@@ -44,6 +44,7 @@ interface Chain {
   tunnel: LaptopTunnel;
   fatal: TunnelError[];
   close(): Promise<void>;
+  redialExit(): Promise<void>;
 }
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -51,7 +52,7 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function chain(options: { key?: string; encoding?: Encoding } = {}): Promise<Chain> {
+async function chain(options: { key?: string; encoding?: Encoding; graceMs?: number } = {}): Promise<Chain> {
   const dir = await mkdtemp(join(tmpdir(), "tether-exit-test-"));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const keysFile = join(dir, "keys.json");
@@ -64,6 +65,7 @@ async function chain(options: { key?: string; encoding?: Encoding } = {}): Promi
     keysFile,
     dns: ["198.51.100.53"],
     pwaDir: dir,
+    graceMs: options.graceMs ?? EXIT_DEFAULTS.graceMs,
     tun: exitTun,
     nat: false,
     logger: pino({ level: "silent" }),
@@ -87,19 +89,30 @@ async function chain(options: { key?: string; encoding?: Encoding } = {}): Promi
   // The phone: two client sockets, each message forwarded as it came.
   const toLaptop = new WebSocket(`ws://127.0.0.1:${(laptopServer.address() as AddressInfo).port}`);
   await new Promise((resolve) => toLaptop.once("open", resolve));
-  const toExit = new WebSocket(`ws://127.0.0.1:${exit.port}/tunnel?encoding=${encoding}`);
-  toLaptop.on("message", (data, isBinary) => toExit.send(data, { binary: isBinary }));
-  toExit.on(
-    "message",
-    (data, isBinary) => toLaptop.readyState === WebSocket.OPEN && toLaptop.send(data, { binary: isBinary }),
-  );
-  toExit.on("close", () => toLaptop.close());
+  let toExit: WebSocket;
+  const dialExit = () => {
+    const socket = new WebSocket(`ws://127.0.0.1:${exit.port}/tunnel?encoding=${encoding}`);
+    socket.on("message", (data, isBinary) => {
+      if (toLaptop.readyState === WebSocket.OPEN) toLaptop.send(data, { binary: isBinary });
+    });
+    toExit = socket;
+  };
+  dialExit();
+  toLaptop.on("message", (data, isBinary) => {
+    if (toExit.readyState === WebSocket.OPEN) toExit.send(data, { binary: isBinary });
+  });
   const close = async () => {
     toExit.close();
     toLaptop.close();
   };
   cleanups.push(close);
-  return { exit, exitTun, laptopTun, tunnel, fatal, close };
+  // The phone's exit leg drops (as with `ss -K`) and is dialed again, the laptop leg staying up.
+  const redialExit = async () => {
+    toExit.terminate();
+    await until(() => exit.sessions.attached === 0 || undefined, "the exit to see the leg go");
+    dialExit();
+  };
+  return { exit, exitTun, laptopTun, tunnel, fatal, close, redialExit };
 }
 
 describe("the laptop's tunnel and the exit, through a relay", () => {
@@ -153,5 +166,41 @@ describe("the laptop's tunnel and the exit, through a relay", () => {
     exitTun.inject([ipv4Packet("198.51.100.2", "10.77.0.200")]);
     const drops = await exit.metrics.registry.getSingleMetricAsString("tether_exit_drops_total");
     expect(drops).toContain('reason="no_session"} 1');
+  });
+
+  it("resumes the same session, address and all, when the phone's exit leg is dialed again", async () => {
+    const { tunnel, laptopTun, exitTun, exit, redialExit } = await chain();
+    const first = await until(() => tunnel.state === "established" && tunnel.welcome, "WELCOME");
+    exitTun.inject([ipv4Packet("198.51.100.2", first.address)]); // while detached: dropped, counted
+    await redialExit();
+    exitTun.inject([ipv4Packet("198.51.100.2", first.address)]);
+    const second = await until(
+      () => tunnel.welcome !== first && tunnel.state === "established" && tunnel.welcome,
+      "a second WELCOME",
+    );
+    expect(second.resumed).toBe(true);
+    expect(second.address).toBe(first.address);
+    laptopTun.inject([ipv4Packet(second.address, "198.51.100.2")]);
+    await until(() => exitTun.written.length === 1 || undefined, "a packet after the resume");
+    const handshakes = await exit.metrics.registry.getSingleMetricAsString("tether_exit_handshakes_total");
+    expect(handshakes).toContain('result="resumed"} 1');
+    const drops = await exit.metrics.registry.getSingleMetricAsString("tether_exit_drops_total");
+    expect(drops).toContain('reason="detached"} 1');
+    expect(exit.sessions.size).toBe(1);
+  });
+
+  it("starts a new session when the one to resume has expired, and says so", async () => {
+    const { tunnel, exit, redialExit } = await chain({ graceMs: 0 });
+    const first = await until(() => tunnel.state === "established" && tunnel.welcome, "WELCOME");
+    await redialExit();
+    await until(() => exit.sessions.size === 0 || undefined, "the detached session to expire");
+    const second = await until(
+      () => tunnel.welcome !== first && tunnel.state === "established" && tunnel.welcome,
+      "a second WELCOME",
+    );
+    expect(second.resumed).toBe(false);
+    expect(second.resumeToken).not.toEqual(first.resumeToken);
+    const handshakes = await exit.metrics.registry.getSingleMetricAsString("tether_exit_handshakes_total");
+    expect(handshakes).toContain('result="expired"} 1');
   });
 });

@@ -24,7 +24,7 @@ import { createLogger, type Logger } from "./log.js";
 import { ExitMetrics } from "./metrics.js";
 import { Nat } from "./nat.js";
 import { AddressPool } from "./pool.js";
-import { type Session, SessionTable } from "./session.js";
+import { DEFAULT_GRACE_MS, type Session, SessionTable } from "./session.js";
 import { createStaticHandler } from "./static.js";
 
 export const TUNNEL_PATH = "/tunnel";
@@ -39,6 +39,8 @@ export const EXIT_DEFAULTS = {
   keepaliveSeconds: 15,
   /** A HELLO must arrive this soon after the CHALLENGE, ms. */
   handshakeTimeoutMs: 10_000,
+  /** How long a session without a relay keeps its address and flows, ms. */
+  graceMs: DEFAULT_GRACE_MS,
   logLevel: "info",
 };
 
@@ -56,6 +58,7 @@ export interface ExitOptions {
   pwaDir: string;
   keepaliveSeconds: number;
   handshakeTimeoutMs: number;
+  graceMs: number;
   logLevel: string;
   /** For tests: a TUN to use instead of opening one, and no NAT (no root needed). */
   tun?: TunDevice;
@@ -76,7 +79,16 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
   const log = options.logger ?? createLogger(options.logLevel);
   const metrics = new ExitMetrics();
   const pool = new AddressPool(options.pool);
-  const sessions = new SessionTable();
+  const sessions = new SessionTable({
+    graceMs: options.graceMs,
+    expired: (session) => {
+      pool.release(session.address);
+      log.info(
+        { client: session.clientId, address: session.address },
+        "detached session expired: address freed",
+      );
+    },
+  });
   const connections = new Set<ExitConnection>();
   const cleanups: (() => Promise<void>)[] = [];
   const cleanup = async () => {
@@ -153,6 +165,7 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
       () =>
         new Promise<void>((resolve) => {
           for (const connection of connections) connection.shutdown();
+          sessions.clear();
           wss.close();
           server.close(() => resolve());
           server.closeAllConnections();

@@ -6,6 +6,7 @@ export type DropReason =
   | "spoofed_source"
   | "not_ipv4"
   | "no_session"
+  | "detached"
   | "send_buffer_full"
   | "tun_write_failed"
   | "frame_too_large";

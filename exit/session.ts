@@ -1,5 +1,10 @@
-// A laptop's session at the exit: its address and the relay leg that currently carries it.
-// Sessions are found by address (for packets from the TUN) and by resume token.
+// A laptop's session at the exit: its address, and the relay leg that carries it now, if any.
+//
+//   attached ──leg closes or goes silent──> detached ──grace period ends──> expired (address freed)
+//      ^                                       │
+//      └────── HELLO with its resume token ────┘   (same address: the laptop's flows carry on)
+//
+// Sessions are found by address (packets from the TUN) and by resume token (HELLO).
 import type { WebSocket } from "ws";
 import { packDataFrames } from "../protocol/batch.js";
 import { type Encoding, toMessage } from "../protocol/encoding.js";
@@ -10,6 +15,9 @@ import type { ExitMetrics } from "./metrics.js";
  * adds delay to every flow of the session; the inner TCP recovers from a drop in one round trip.
  */
 export const MAX_SEND_BUFFER_BYTES = 1024 * 1024;
+
+/** How long a session without a relay keeps its address and flows, ms (--grace). */
+export const DEFAULT_GRACE_MS = 120_000;
 
 export interface Leg {
   socket: WebSocket;
@@ -24,6 +32,9 @@ export class Session {
   readonly resumeToken: Uint8Array;
   readonly started = Date.now();
   leg: Leg | undefined;
+  /** When the session lost its relay (Date.now() ms), while detached. */
+  detachedAt: number | undefined;
+  expiryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(fields: {
     id: Uint8Array;
@@ -41,11 +52,15 @@ export class Session {
     this.leg = fields.leg;
   }
 
-  /** Sends packets from the internet to the laptop, batched; drops them when the leg is backed up. */
+  /**
+   * Sends packets from the internet to the laptop, batched. Without a relay (detached) or with
+   * the relay backed up, they are dropped and counted: nothing queues while the phone is away,
+   * and the inner TCP retransmits once it is back.
+   */
   sendPackets(packets: Uint8Array[], metrics: ExitMetrics): void {
     const leg = this.leg;
     if (!leg || leg.socket.readyState !== leg.socket.OPEN) {
-      metrics.drop("no_session", packets.length);
+      metrics.drop("detached", packets.length);
       return;
     }
     if (leg.socket.bufferedAmount > MAX_SEND_BUFFER_BYTES) {
@@ -64,26 +79,83 @@ export function sendFrame(leg: Leg, frame: Uint8Array): void {
   leg.socket.send(toMessage(frame, leg.encoding));
 }
 
+function tokenKey(token: Uint8Array): string {
+  let key = "";
+  for (const byte of token) key += byte.toString(16).padStart(2, "0");
+  return key;
+}
+
+export interface SessionTableOptions {
+  graceMs: number;
+  /** A detached session's grace period ended: free what it held. */
+  expired(session: Session): void;
+}
+
 export class SessionTable {
   private readonly byAddress = new Map<number, Session>();
+  private readonly byToken = new Map<string, Session>();
+
+  constructor(private readonly options: SessionTableOptions) {}
 
   get size(): number {
     return this.byAddress.size;
   }
 
+  get attached(): number {
+    let count = 0;
+    for (const session of this.byAddress.values()) if (session.leg) count++;
+    return count;
+  }
+
   add(session: Session): void {
     this.byAddress.set(session.addressInt, session);
+    this.byToken.set(tokenKey(session.resumeToken), session);
   }
 
   remove(session: Session): void {
+    clearTimeout(session.expiryTimer);
     if (this.byAddress.get(session.addressInt) === session) this.byAddress.delete(session.addressInt);
+    this.byToken.delete(tokenKey(session.resumeToken));
   }
 
   byDestination(address: number): Session | undefined {
     return this.byAddress.get(address);
   }
 
+  /** The session a HELLO's resume token names, if it still exists and belongs to that client. */
+  byResumeToken(token: Uint8Array, clientId: string): Session | undefined {
+    const session = this.byToken.get(tokenKey(token));
+    return session?.clientId === clientId ? session : undefined;
+  }
+
+  /** The session lost `leg`; it keeps its address for the grace period. */
+  detach(session: Session, leg: Leg): void {
+    if (session.leg !== leg) return; // already carried by a newer leg
+    session.leg = undefined;
+    session.detachedAt = Date.now();
+    clearTimeout(session.expiryTimer);
+    session.expiryTimer = setTimeout(() => {
+      this.remove(session);
+      this.options.expired(session);
+    }, this.options.graceMs);
+  }
+
+  /** A new leg carries the session; returns the leg it replaced, if one was still attached. */
+  attach(session: Session, leg: Leg): Leg | undefined {
+    clearTimeout(session.expiryTimer);
+    session.expiryTimer = undefined;
+    session.detachedAt = undefined;
+    const previous = session.leg;
+    session.leg = leg;
+    return previous;
+  }
+
   all(): IterableIterator<Session> {
     return this.byAddress.values();
+  }
+
+  /** Ends every session now (shutdown). */
+  clear(): void {
+    for (const session of [...this.byAddress.values()]) this.remove(session);
   }
 }

@@ -71,6 +71,7 @@ export class StatusLine {
       `● ${LABELS[state]}`,
       state === "established" && welcome ? welcome.address : this.detail,
       `↑ ${formatRate(upRate)} ↓ ${formatRate(downRate)}`,
+      this.tunnel.rttMs === undefined ? "" : `rtt ${this.tunnel.rttMs.toFixed(0)} ms`,
       `used ${formatBytes(counters.bytesUp + counters.bytesDown)}`,
     ].filter(Boolean);
     this.out.write(`\r\x1b[K${parts.join("  ")}`);

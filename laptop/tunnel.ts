@@ -1,9 +1,14 @@
 // The laptop's end of the tunnel. It speaks the protocol with the exit through whichever relay
 // (phone) is connected:
 //
-//   relay connects ──> CHALLENGE ──> HELLO(mac) ──> WELCOME ──> established
-//        waiting                     handshaking                  │  DATA both ways, PINGs answered
-//                                                                 └─> relay closes ──> waiting
+//   relay connects ──> CHALLENGE ──> HELLO(mac, resume token) ──> WELCOME ──> established
+//        waiting                     handshaking                                  │ DATA, PINGs
+//           ^                                                                     │
+//           └──────── relay closes or goes silent (heartbeat) ───────────────────┘
+//
+// The TUN, routes and DNS stay while the relay is away; packets meanwhile are dropped and counted
+// (nothing queues). The next relay's CHALLENGE is answered with the resume token, and the exit
+// gives the same session back (same address, flows intact), or, when it has expired, a new one.
 //
 // A CLOSE from the exit that no retry can fix (wrong key, no common version) is fatal: the
 // tunnel reports it and the CLI stops with that message.
@@ -15,6 +20,7 @@ import { decodeFrame, encodeFrame } from "../protocol/codec.js";
 import { type Encoding, fromMessage, toMessage } from "../protocol/encoding.js";
 import { codeForClose, type ErrorCode, ProtocolError } from "../protocol/errors.js";
 import { type ChallengeFrame, FrameType, Hop, type WelcomeFrame } from "../protocol/frames.js";
+import { Heartbeat } from "../protocol/heartbeat.js";
 import { isIpv4 } from "../protocol/ipv4.js";
 import { PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN } from "../protocol/limits.js";
 import type { TunDevice } from "../tun/device.js";
@@ -24,6 +30,9 @@ import type { TunDevice } from "../tun/device.js";
  * flow; a drop costs the inner TCP one round trip.
  */
 export const MAX_SEND_BUFFER_BYTES = 1024 * 1024;
+
+/** Between two end-to-end PINGs while established, ms: the status line's RTT. */
+const END_TO_END_PING_MS = 2_000;
 
 /** Closes that retrying cannot fix. */
 const FATAL_CODES: ReadonlySet<ErrorCode> = new Set(["AUTH_FAILED", "UNSUPPORTED_VERSION"]);
@@ -52,8 +61,8 @@ export class TunnelError extends Error {
 }
 
 export interface TunnelEvents {
-  /** The exit welcomed us; apply its configuration before traffic flows (awaited). */
-  welcome(welcome: WelcomeFrame): Promise<void>;
+  /** The exit welcomed us (new, resumed or replacing an expired session); apply its configuration before traffic flows (awaited). */
+  welcome(welcome: WelcomeFrame, previous: WelcomeFrame | undefined): Promise<void>;
   state(state: TunnelState, detail?: string): void;
   fatal(error: TunnelError): void;
 }
@@ -62,6 +71,7 @@ interface Relay {
   socket: WebSocket;
   encoding: Encoding;
   remote: string;
+  heartbeat: Heartbeat;
 }
 
 export class LaptopTunnel {
@@ -75,6 +85,8 @@ export class LaptopTunnel {
     drops: { no_relay: 0, send_buffer_full: 0, not_ipv4: 0, too_large: 0, tun_write_failed: 0 },
     relays: 0,
   };
+  /** laptop <-> exit round trip of the last answered end-to-end PING, ms. */
+  rttMs: number | undefined;
   private relay: Relay | undefined;
 
   constructor(
@@ -88,7 +100,21 @@ export class LaptopTunnel {
   /** A phone connected: it becomes the relay, replacing any older one. */
   attach(socket: WebSocket, encoding: Encoding, remote: string): void {
     const previous = this.relay;
-    const relay: Relay = { socket, encoding, remote };
+    const relay: Relay = {
+      socket,
+      encoding,
+      remote,
+      // The phone pings this leg every second: silence means the relay is gone, close or not.
+      heartbeat: new Heartbeat({
+        ping: (id, sentAt) => {
+          if (this.state === "established" && relay === this.relay) {
+            this.send(relay, encodeFrame({ type: FrameType.PING, hop: Hop.END_TO_END, id, sentAt }));
+          }
+        },
+        dead: () => socket.terminate(),
+        intervalMs: END_TO_END_PING_MS,
+      }),
+    };
     this.relay = relay;
     this.counters.relays++;
     previous?.socket.close(4002, "REPLACED");
@@ -133,6 +159,7 @@ export class LaptopTunnel {
 
   private fromRelay(relay: Relay, data: RawData, isBinary: boolean): void {
     if (relay !== this.relay) return;
+    relay.heartbeat.alive();
     try {
       const bytes = fromMessage(isBinary ? (data as Buffer) : data.toString());
       const frame = decodeFrame(bytes);
@@ -164,6 +191,10 @@ export class LaptopTunnel {
           }
           return;
         case FrameType.PONG:
+          if (frame.hop === Hop.END_TO_END) {
+            relay.heartbeat.pong(frame.sentAt);
+            this.rttMs = relay.heartbeat.rttMs;
+          }
           return;
         case FrameType.CLOSE:
           this.closedByExit(relay, frame.code, frame.reason);
@@ -196,16 +227,23 @@ export class LaptopTunnel {
         capabilities: 0,
         clientId: this.key.clientId,
         mac,
+        resumeToken: this.welcome?.resumeToken,
       }),
     );
   }
 
   private async welcomed(relay: Relay, welcome: WelcomeFrame): Promise<void> {
     if (this.state !== "handshaking") return;
-    await this.events.welcome(welcome);
-    if (relay !== this.relay) return;
+    const previous = this.welcome;
     this.welcome = welcome;
-    this.setState("established", `address ${welcome.address}`);
+    await this.events.welcome(welcome, previous);
+    if (relay !== this.relay) return;
+    const how = welcome.resumed
+      ? "resumed"
+      : previous
+        ? "previous session expired: new session"
+        : "new session";
+    this.setState("established", `address ${welcome.address}, ${how}`);
   }
 
   private closedByExit(relay: Relay, closeCode: number, reason: string): void {
@@ -221,14 +259,19 @@ export class LaptopTunnel {
   }
 
   private detached(relay: Relay, code: number, reason: string): void {
+    relay.heartbeat.stop();
     if (relay !== this.relay) return;
     this.relay = undefined;
     const known = codeForClose(code);
     if (known && FATAL_CODES.has(known)) this.fail(known, reason || known);
-    this.setState("waiting", `relay closed (${known ?? code})`);
+    this.setState(
+      "waiting",
+      `relay lost: ${known ?? (code === 1006 ? "connection dropped" : `code ${code}`)}`,
+    );
   }
 
   close(): void {
+    this.relay?.heartbeat.stop();
     this.relay?.socket.close(4001, "SHUTTING_DOWN");
     this.relay = undefined;
   }
