@@ -20,8 +20,9 @@
 //   fs read, fs drain: the same two, the device under test being a blocking TUN fd read by
 //           fs.createReadStream.
 // The last line printed is a JSON object: tun_read_pps (drain), tun_write_pps (write),
-// fs_stream_read_pps (fs drain), then tun_loop_read_pps and tun_loop_write_pps (loop), and
-// tun_read_pps_with_generator and fs_stream_read_pps_with_generator (read, fs read).
+// fs_stream_read_pps (the better of fs read and fs drain: the fs stream's drain is held back by
+// a 64 KiB buffer allocated per packet, so its best showing keeps the comparison conservative),
+// then tun_loop_read_pps and tun_loop_write_pps (loop), and the read and fs read rates alone.
 
 import { execFileSync } from "node:child_process";
 import { createReadStream, existsSync } from "node:fs";
@@ -162,11 +163,12 @@ async function inside(): Promise<void> {
     JSON.stringify({
       tun_read_pps: Math.round(tunDrain?.readPps ?? 0),
       tun_write_pps: Math.round(write?.writePps ?? 0),
-      fs_stream_read_pps: Math.round(fsStreamDrain?.readPps ?? 0),
+      fs_stream_read_pps: Math.round(Math.max(fsStreamDrain?.readPps ?? 0, fsStreamRead?.readPps ?? 0)),
       tun_loop_read_pps: Math.round(loop?.readPps ?? 0),
       tun_loop_write_pps: Math.round(loop?.writePps ?? 0),
       tun_read_pps_with_generator: Math.round(tunRead?.readPps ?? 0),
       fs_stream_read_pps_with_generator: Math.round(fsStreamRead?.readPps ?? 0),
+      fs_stream_drain_pps: Math.round(fsStreamDrain?.readPps ?? 0),
     }),
   );
   process.exit(0);
@@ -387,8 +389,9 @@ function printTable(results: PhaseResult[]): void {
     console.log(row.map((cell, column) => cell.padStart(widths[column] ?? 0)).join("  "));
   const [, , tunRead, tunDrain, fsRead, fsDrain] = results;
   if (tunRead && fsRead && tunDrain && fsDrain && fsRead.readPps > 0 && fsDrain.readPps > 0) {
+    const fsBest = Math.max(fsRead.readPps, fsDrain.readPps);
     console.log(
-      `worker reader / fs stream: ${(tunDrain.readPps / fsDrain.readPps).toFixed(1)}x draining, ` +
+      `worker reader / fs stream: ${(tunDrain.readPps / fsBest).toFixed(1)}x (drain / fs best), ` +
         `${(tunRead.readPps / fsRead.readPps).toFixed(1)}x with the generator running`,
     );
   }
