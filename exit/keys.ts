@@ -1,7 +1,7 @@
 // Client keys: one per laptop, named. The file is JSON, mode 0600, written atomically. The exit
 // needs the key itself to check the HELLO's HMAC, so it is stored as is: guard the file.
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { isValidClientId } from "../protocol/client-key.js";
 
@@ -42,6 +42,23 @@ export async function loadKeys(path: string): Promise<ClientKey[]> {
     throw new KeysError(`keys file ${path} is not a Tether keys file (version 1)`);
   }
   return parsed.keys;
+}
+
+/**
+ * Refuses a keys file others may read or write (any group or world bit), as ssh refuses such a
+ * private key: the keys in it are the exit's secrets. A missing file is fine (no keys yet).
+ */
+export async function checkKeysFileMode(path: string): Promise<void> {
+  const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return undefined;
+    throw new KeysError(`cannot read keys file ${path}: ${error.message}`);
+  });
+  if (info && (info.mode & 0o077) !== 0) {
+    const mode = (info.mode & 0o777).toString(8).padStart(4, "0");
+    throw new KeysError(
+      `keys file ${path} is open to other users (mode ${mode}); it holds secrets: run \`chmod 600 ${path}\``,
+    );
+  }
 }
 
 async function saveKeys(path: string, keys: ClientKey[]): Promise<void> {

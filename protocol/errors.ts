@@ -17,6 +17,10 @@ export const ErrorCodes = {
   HANDSHAKE_TIMEOUT: { close: 4408, message: "handshake not completed in time" },
   RESUME_EXPIRED: { close: 4410, message: "session to resume has expired" },
   POOL_EXHAUSTED: { close: 4503, message: "no address left in the exit's pool" },
+  // Access limits at the exit (exit/limits.ts).
+  RATE_LIMITED: { close: 4429, message: "too many failed handshakes from this address; try again later" },
+  EXIT_BUSY: { close: 4502, message: "the exit is at its limit of handshakes or sessions" },
+  SESSION_LIMIT: { close: 4412, message: "this client key holds as many sessions as it may" },
   // Relay and pairing (the phone's legs).
   PAIRING_FAILED: { close: 4403, message: "wrong pairing secret or origin" },
   RELAY_BUSY: { close: 4409, message: "another relay is already connected" },
