@@ -3,7 +3,7 @@
 // opened from the pairing link the laptop printed. Used by the e2e tests, the demo and the bench.
 import type { ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { loadOrCreateCertificate } from "../laptop/certificate.js";
 import { launchPhoneBrowser } from "./chromium-netns.js";
@@ -114,9 +114,14 @@ export function requireBuild(): void {
   }
 }
 
-export async function startExit(topology: Topology, extraArgs: string[] = []): Promise<Exit> {
+/** Starts the exit; with `restartOf`, a new exit process with that one's keys and certificate. */
+export async function startExit(
+  topology: Topology,
+  extraArgs: string[] = [],
+  restartOf?: Exit,
+): Promise<Exit> {
   requireBuild();
-  const dir = topology.tempDir("exit");
+  const dir = restartOf ? dirname(restartOf.keysFile) : topology.tempDir("exit");
   const keysFile = join(dir, "keys.json");
   const address = topology.addr.carrier.exit;
   const certificate = await loadOrCreateCertificate(dir, [address], "exit");
@@ -241,4 +246,49 @@ export async function startPhone(topology: Topology, exit: Exit, laptop: Laptop)
       return page;
     },
   };
+}
+
+/** What the phone's relay reports (the page exposes it as globalThis.tether.relay). */
+export interface PageRelayStats {
+  relaying: boolean;
+  session: string;
+  address: string | undefined;
+  packetsUp: number;
+  packetsDown: number;
+  laptop: { state: string; lastClose: string; rttMs: number | undefined; opens: number };
+  exit: { state: string; lastClose: string; rttMs: number | undefined; opens: number };
+  endToEndRttMs: number | undefined;
+}
+
+export async function relayStats(page: Page): Promise<PageRelayStats | undefined> {
+  return page.evaluate(`(() => {
+    const relay = globalThis.tether?.relay;
+    if (!relay) return undefined;
+    const s = relay.sample();
+    const leg = (l) => ({ state: l.state, lastClose: l.lastClose, rttMs: l.rttMs, opens: l.opens });
+    return { relaying: relay.relaying, session: s.session, address: s.address, packetsUp: s.packetsUp,
+      packetsDown: s.packetsDown, laptop: leg(s.laptop), exit: leg(s.exit), endToEndRttMs: s.endToEndRttMs };
+  })()`);
+}
+
+/**
+ * Polls the page's relay every `intervalMs` until `done` holds; returns the stats and the time it
+ * took. Survives a page reload (a poll during navigation just sees no relay yet).
+ */
+export async function waitForRelay(
+  page: Page,
+  done: (stats: PageRelayStats) => boolean,
+  what: string,
+  timeoutMs = STEP_TIMEOUT_MS,
+  intervalMs = 20,
+): Promise<{ stats: PageRelayStats; ms: number }> {
+  const started = Date.now();
+  for (;;) {
+    const stats = await relayStats(page).catch(() => undefined);
+    if (stats && done(stats)) return { stats, ms: Date.now() - started };
+    if (Date.now() - started > timeoutMs) {
+      throw new ChainError(`${what}: not reached in ${timeoutMs} ms; relay: ${JSON.stringify(stats)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
 }
