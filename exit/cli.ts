@@ -8,8 +8,12 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { formatClientKey } from "../protocol/client-key.js";
 import { ipv4ToInt } from "../protocol/ipv4.js";
+import { type Cidr, parseCidrList } from "./egress-guard.js";
 import { EXIT_DEFAULTS, type ExitOptions, startExit } from "./exit.js";
 import { addKey, loadKeys, revokeKey } from "./keys.js";
+import { EXIT_LIMITS, type ExitLimits } from "./limits.js";
+import { parseMegabits } from "./rate-limit.js";
+import { readTls } from "./tls.js";
 
 const HELP = `tether-exit: the internet side of Tether. Serves the phone app and NATs laptops' traffic.
 
@@ -35,6 +39,26 @@ Options (each also as an environment variable, flags win):
   --pwa-dir DIR        built phone app to serve                  TETHER_EXIT_PWA_DIR  [dist/pwa of this package]
   --log-level LEVEL    debug, info, warn or error                TETHER_EXIT_LOG_LEVEL [info]
   -h, --help           this text
+
+Access and abuse limits (the exit is a public server that sends traffic from its own address):
+  --allow-egress LIST  CIDRs laptops may reach although the egress guard refuses them by
+                       default (the exit's own addresses, 10/8, 172.16/12, 192.168/16,
+                       100.64/10, 169.254/16, 127/8, 224/4, 0/8, 240/4)
+                                                                 TETHER_EXIT_ALLOW_EGRESS
+  --session-rate-limit MBIT  per session, each way; over it packets are dropped
+                                                                 TETHER_EXIT_SESSION_RATE_LIMIT [off]
+  --handshake-timeout SECONDS  a laptop must finish its handshake this soon
+                                                                 TETHER_EXIT_HANDSHAKE_TIMEOUT [10]
+  --max-handshakes N   handshakes in progress at once            TETHER_EXIT_MAX_HANDSHAKES [64]
+  --max-sessions N     sessions at once                          TETHER_EXIT_MAX_SESSIONS [1024]
+  --max-sessions-per-key N  sessions one client key may hold     TETHER_EXIT_MAX_SESSIONS_PER_KEY [4]
+  --failed-handshake-burst N  failed handshakes an address may have before it is refused
+                                                                 TETHER_EXIT_FAILED_HANDSHAKE_BURST [10]
+  --failed-handshake-interval SECONDS  then one more per this many seconds
+                                                                 TETHER_EXIT_FAILED_HANDSHAKE_INTERVAL [6]
+
+Signals: SIGTERM or SIGINT stops (sessions told, nftables table and TUN removed); SIGHUP reloads
+the TLS certificate and key from --cert and --tls-key.
 
 Examples:
   tether-exit keys add alice-laptop
@@ -65,6 +89,14 @@ const FLAGS = {
   "tun-name": { type: "string", env: "TETHER_EXIT_TUN" },
   "pwa-dir": { type: "string", env: "TETHER_EXIT_PWA_DIR" },
   "log-level": { type: "string", env: "TETHER_EXIT_LOG_LEVEL" },
+  "allow-egress": { type: "string", env: "TETHER_EXIT_ALLOW_EGRESS" },
+  "session-rate-limit": { type: "string", env: "TETHER_EXIT_SESSION_RATE_LIMIT" },
+  "handshake-timeout": { type: "string", env: "TETHER_EXIT_HANDSHAKE_TIMEOUT" },
+  "max-handshakes": { type: "string", env: "TETHER_EXIT_MAX_HANDSHAKES" },
+  "max-sessions": { type: "string", env: "TETHER_EXIT_MAX_SESSIONS" },
+  "max-sessions-per-key": { type: "string", env: "TETHER_EXIT_MAX_SESSIONS_PER_KEY" },
+  "failed-handshake-burst": { type: "string", env: "TETHER_EXIT_FAILED_HANDSHAKE_BURST" },
+  "failed-handshake-interval": { type: "string", env: "TETHER_EXIT_FAILED_HANDSHAKE_INTERVAL" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -134,6 +166,16 @@ function parseSeconds(flag: string, text: string | undefined): number | undefine
   return seconds * 1000;
 }
 
+/** A whole number from 1 to `max`, or the default when not given. */
+function parseCount(flag: string, text: string | undefined, fallback: number, max = 1_000_000): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new UsageError(`${flag} wants a whole number from 1 to ${max}: ${text}`);
+  }
+  return value;
+}
+
 function parseMtu(text: string): number {
   const mtu = Number(text);
   if (!Number.isInteger(mtu) || mtu < 576 || mtu > 9000)
@@ -150,12 +192,36 @@ async function options(get: (flag: Flag) => string | undefined): Promise<ExitOpt
   const logLevel = get("log-level") ?? EXIT_DEFAULTS.logLevel;
   if (!["debug", "info", "warn", "error"].includes(logLevel))
     throw new UsageError(`unknown --log-level ${logLevel}`);
+  const rate = get("session-rate-limit");
+  const sessionRateLimitMbit = rate === undefined ? undefined : parseMegabits(rate);
+  if (rate !== undefined && sessionRateLimitMbit === undefined)
+    throw new UsageError(`--session-rate-limit wants megabits per second, more than 0: ${rate}`);
+  let allowEgress: Cidr[] | undefined;
+  try {
+    allowEgress = parseCidrList(get("allow-egress") ?? "");
+  } catch (error) {
+    throw new UsageError(`--allow-egress: ${(error as Error).message}`);
+  }
+  const limits: ExitLimits = {
+    maxHandshakes: parseCount("--max-handshakes", get("max-handshakes"), EXIT_LIMITS.maxHandshakes),
+    maxSessions: parseCount("--max-sessions", get("max-sessions"), EXIT_LIMITS.maxSessions),
+    maxSessionsPerKey: parseCount(
+      "--max-sessions-per-key",
+      get("max-sessions-per-key"),
+      EXIT_LIMITS.maxSessionsPerKey,
+    ),
+    failedHandshakeBurst: parseCount(
+      "--failed-handshake-burst",
+      get("failed-handshake-burst"),
+      EXIT_LIMITS.failedHandshakeBurst,
+    ),
+    failedHandshakeIntervalMs:
+      parseCount("--failed-handshake-interval", get("failed-handshake-interval"), 0, 86_400) * 1000 ||
+      EXIT_LIMITS.failedHandshakeIntervalMs,
+  };
   return {
     ...listen,
-    tls:
-      cert && tlsKey
-        ? { cert: await readFile(cert, "utf8"), key: await readFile(tlsKey, "utf8") }
-        : undefined,
+    tls: cert && tlsKey ? await readTls({ certFile: cert, keyFile: tlsKey }) : undefined,
     keysFile: get("keys-file") ?? defaultKeysFile(),
     pool: get("pool") ?? EXIT_DEFAULTS.pool,
     egress: get("egress"),
@@ -164,7 +230,12 @@ async function options(get: (flag: Flag) => string | undefined): Promise<ExitOpt
     tunName: get("tun-name") ?? EXIT_DEFAULTS.tunName,
     pwaDir: get("pwa-dir") ?? join(packageRoot(), "dist", "pwa"),
     keepaliveSeconds: EXIT_DEFAULTS.keepaliveSeconds,
-    handshakeTimeoutMs: EXIT_DEFAULTS.handshakeTimeoutMs,
+    handshakeTimeoutMs:
+      parseCount("--handshake-timeout", get("handshake-timeout"), 0, 3600) * 1000 ||
+      EXIT_DEFAULTS.handshakeTimeoutMs,
+    limits,
+    allowEgress,
+    sessionRateLimitMbit,
     graceMs: parseSeconds("--grace", get("grace")) ?? EXIT_DEFAULTS.graceMs,
     logLevel,
   };
@@ -215,6 +286,19 @@ async function main(argv: string[]): Promise<void> {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGHUP", () => {
+    const certFile = get("cert");
+    const keyFile = get("tls-key");
+    if (!certFile || !keyFile) {
+      process.stderr.write("tether-exit: SIGHUP: no --cert/--tls-key to reload (plain HTTP)\n");
+      return;
+    }
+    readTls({ certFile, keyFile }).then(
+      (pair) => exit.reloadTls(pair),
+      (error: Error) =>
+        process.stderr.write(`tether-exit: SIGHUP: kept the current certificate: ${error.message}\n`),
+    );
+  });
   process.on("uncaughtException", (error) => {
     process.stderr.write(`tether-exit: unexpected error: ${error.message}\n`);
     stop("uncaught error");

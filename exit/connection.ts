@@ -22,9 +22,12 @@ import {
   SESSION_ID_BYTES,
 } from "../protocol/limits.js";
 import type { TunDevice } from "../tun/device.js";
+import type { EgressGuard } from "./egress-guard.js";
+import type { Admission } from "./limits.js";
 import type { Logger } from "./log.js";
 import type { ExitMetrics, HandshakeResult } from "./metrics.js";
 import type { AddressPool } from "./pool.js";
+import type { SessionRateLimiter } from "./rate-limit.js";
 import { type Leg, Session, type SessionTable, sendFrame } from "./session.js";
 
 export interface ExitContext {
@@ -39,7 +42,19 @@ export interface ExitContext {
   dns: string[];
   keepaliveSeconds: number;
   handshakeTimeoutMs: number;
+  /** This connection's handshake slot and session limits (exit/limits.ts). */
+  admission?: Admission;
+  /** Where laptops may not send packets (exit/egress-guard.ts). */
+  egress?: EgressGuard;
+  /** The per-session rate limit, when one is set. */
+  rateLimit?: SessionRateLimiter;
 }
+
+/** The handshake result each limit's refusal is counted under. */
+const LIMIT_RESULTS: Partial<Record<ErrorCode, HandshakeResult>> = {
+  EXIT_BUSY: "busy",
+  SESSION_LIMIT: "session_limit",
+};
 
 type State = "awaiting-hello" | "authenticating" | "established" | "closed";
 
@@ -145,6 +160,13 @@ export class ExitConnection {
     const resumed = hello.resumeToken
       ? context.sessions.byResumeToken(hello.resumeToken, hello.clientId)
       : undefined;
+    const limit = resumed
+      ? undefined
+      : context.admission?.sessionRefusal(hello.clientId, context.sessions.all());
+    if (limit) {
+      context.admission?.done(true); // a good key at its limit: not charged as a failure
+      return this.refuse(limit, LIMIT_RESULTS[limit] ?? "busy");
+    }
     const session = resumed ?? this.newSession(hello.clientId);
     if (!session) return this.refuse("POOL_EXHAUSTED", "pool_exhausted");
     this.session = session;
@@ -153,6 +175,7 @@ export class ExitConnection {
     if (replaced && replaced !== this.leg) replaced.socket.close(ErrorCodes.REPLACED.close, "REPLACED");
     context.metrics.sessions.set(context.sessions.attached);
     clearTimeout(this.handshakeTimer);
+    context.admission?.done(true);
     this.heartbeat = new Heartbeat({ dead: () => this.leg.socket.terminate(), intervalMs: 0 });
     this.state = "established";
     const version = Math.min(hello.versionMax, PROTOCOL_VERSION_MAX);
@@ -199,14 +222,20 @@ export class ExitConnection {
 
   private data(frame: DataFrame): void {
     const session = this.session!;
-    const { tun, metrics } = this.context;
+    const { tun, metrics, egress, rateLimit } = this.context;
+    const now = rateLimit ? performance.now() : 0;
     let packets = 0;
     let bytes = 0;
     for (const packet of frame.packets) {
+      const refusal = isIpv4(packet) ? egress?.check(packet) : undefined;
       if (!isIpv4(packet)) {
         metrics.drop("not_ipv4");
       } else if (ipv4Source(packet) !== session.addressInt) {
         metrics.drop("spoofed_source");
+      } else if (refusal) {
+        metrics.drop(refusal);
+      } else if (rateLimit && !rateLimit.allow(session, "up", packet.length, now)) {
+        metrics.drop("rate_limited");
       } else if (!tun.write(packet)) {
         metrics.drop("tun_write_failed");
       } else {
@@ -224,7 +253,10 @@ export class ExitConnection {
    */
   private refuse(code: ErrorCode, result: HandshakeResult, detail?: string): void {
     if (this.state === "closed") return;
-    if (this.state !== "established") this.context.metrics.handshake(result);
+    if (this.state !== "established") {
+      this.context.metrics.handshake(result);
+      this.context.admission?.done(false);
+    }
     this.context.log.warn(
       { remote: this.remote, code, reason: detail ?? ErrorCodes[code].message },
       "connection refused",
@@ -242,10 +274,21 @@ export class ExitConnection {
     this.refuse("SHUTTING_DOWN", "protocol_error");
   }
 
+  /** The client this connection carries a session for, once authenticated. */
+  get clientId(): string | undefined {
+    return this.session?.clientId;
+  }
+
+  /** Ends the connection with `code` (a revoked key: AUTH_FAILED) and a reason for the log. */
+  end(code: ErrorCode, detail: string): void {
+    this.refuse(code, "protocol_error", detail);
+  }
+
   private closed(): void {
     if (this.state === "closed") return;
     this.state = "closed";
     clearTimeout(this.handshakeTimer);
+    this.context.admission?.done(true); // gone before the handshake ended: frees the slot, no charge
     this.heartbeat?.stop();
     const { session, context } = this;
     if (session) {

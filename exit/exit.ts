@@ -8,26 +8,37 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
-import { WebSocketServer } from "ws";
+import { type WebSocket, WebSocketServer } from "ws";
 import { parseClientKey } from "../protocol/client-key.js";
-import { ENCODING_PARAM, parseEncoding } from "../protocol/encoding.js";
+import { encodeFrame } from "../protocol/codec.js";
+import { ENCODING_PARAM, type Encoding, parseEncoding, toMessage } from "../protocol/encoding.js";
+import { type ErrorCode, ErrorCodes } from "../protocol/errors.js";
+import { FrameType } from "../protocol/frames.js";
 import { intToIpv4, ipv4Destination, isIpv4 } from "../protocol/ipv4.js";
 import { MAX_TEXT_FRAME_CHARS } from "../protocol/limits.js";
 import type { TunDevice } from "../tun/device.js";
 import { openTun } from "../tun/index.js";
 import { ExitConnection } from "./connection.js";
-import { loadKeys } from "./keys.js";
+import { type Cidr, EgressGuard, interfaceAddresses } from "./egress-guard.js";
+import { checkKeysFileMode, loadKeys } from "./keys.js";
+import { watchKeys } from "./keys-watch.js";
+import { AccessLimits, EXIT_LIMITS, type ExitLimits } from "./limits.js";
 import { createLogger, type Logger } from "./log.js";
 import { ExitMetrics } from "./metrics.js";
 import { Nat } from "./nat.js";
 import { AddressPool } from "./pool.js";
+import { SessionRateLimiter } from "./rate-limit.js";
 import { DEFAULT_GRACE_MS, type Session, SessionTable } from "./session.js";
 import { createStaticHandler } from "./static.js";
+import { applyTls, type TlsPair } from "./tls.js";
 
 export const TUNNEL_PATH = "/tunnel";
+
+/** How often the egress guard relearns the exit's own addresses (DHCP, a new interface), ms. */
+const OWN_ADDRESSES_REFRESH_MS = 60_000;
 
 export const EXIT_DEFAULTS = {
   host: "0.0.0.0",
@@ -60,6 +71,12 @@ export interface ExitOptions {
   handshakeTimeoutMs: number;
   graceMs: number;
   logLevel: string;
+  /** Access limits (exit/limits.ts); EXIT_LIMITS when not given. */
+  limits?: ExitLimits | undefined;
+  /** Destinations allowed whatever the egress guard's defaults refuse (--allow-egress). */
+  allowEgress?: Cidr[] | undefined;
+  /** Per-session rate limit, each way, Mbit/s; none when not given (--session-rate-limit). */
+  sessionRateLimitMbit?: number | undefined;
   /** For tests: a TUN to use instead of opening one, and no NAT (no root needed). */
   tun?: TunDevice;
   nat?: boolean;
@@ -72,6 +89,8 @@ export interface RunningExit {
   url: string;
   metrics: ExitMetrics;
   sessions: SessionTable;
+  /** Swaps the TLS certificate (SIGHUP); open connections keep theirs. Throws on a plain-HTTP exit. */
+  reloadTls(pair: TlsPair): void;
   stop(): Promise<void>;
 }
 
@@ -98,6 +117,7 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
   };
 
   try {
+    await checkKeysFileMode(options.keysFile); // the keys are secrets: refuse a file others can read
     await loadKeys(options.keysFile); // fail early on a broken keys file
     const tun = options.tun ?? (await openTun({ name: options.tunName }));
     cleanups.push(() => tun.close());
@@ -115,11 +135,53 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
       log.info({ tun: tun.name, egress: nat.egress, pool: options.pool }, "nat up");
     }
 
-    tun.onPackets((packets) => routeToSessions(packets, sessions, metrics));
+    const ownAddresses = () => [...interfaceAddresses(), pool.gateway];
+    const egress = new EgressGuard({
+      ownAddresses: ownAddresses(),
+      allow: options.allowEgress,
+      dnsServers: options.dns,
+    });
+    const relearn = setInterval(() => egress.setOwnAddresses(ownAddresses()), OWN_ADDRESSES_REFRESH_MS);
+    relearn.unref();
+    cleanups.push(async () => clearInterval(relearn));
+    const rateLimit = options.sessionRateLimitMbit
+      ? new SessionRateLimiter(options.sessionRateLimitMbit)
+      : undefined;
+    const access = new AccessLimits(options.limits ?? EXIT_LIMITS);
+    metrics.observe({
+      handshaking: () => access.handshaking,
+      sendBufferBytes: () => {
+        let bytes = 0;
+        for (const session of sessions.all()) bytes += session.leg?.socket.bufferedAmount ?? 0;
+        return bytes;
+      },
+    });
+    const keysWatch = await watchKeys(options.keysFile, {
+      revoked: (names) => {
+        const gone = new Set(names);
+        for (const connection of connections) {
+          if (connection.clientId !== undefined && gone.has(connection.clientId))
+            connection.end("AUTH_FAILED", "client key revoked");
+        }
+        for (const session of [...sessions.all()]) {
+          if (!gone.has(session.clientId)) continue;
+          sessions.remove(session);
+          pool.release(session.address);
+          metrics.revoked.inc();
+          log.info({ client: session.clientId, address: session.address }, "key revoked: session ended");
+        }
+        metrics.sessions.set(sessions.attached);
+      },
+      error: (error) => log.warn({ err: error.message }, "keys file unreadable: keeping the last good keys"),
+    });
+    cleanups.push(async () => keysWatch.close());
+
+    tun.onPackets((packets) => routeToSessions(packets, sessions, metrics, rateLimit));
 
     const serveStatic = createStaticHandler(options.pwaDir);
+    let ready = false;
     const handler = (request: IncomingMessage, response: ServerResponse) => {
-      void handleHttp(request, response, serveStatic, metrics).catch((error) => {
+      void handleHttp(request, response, serveStatic, metrics, () => ready).catch((error) => {
         log.error({ err: String(error) }, "http handler failed");
         if (!response.headersSent) response.writeHead(500).end();
       });
@@ -141,7 +203,18 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
       }
       wss.handleUpgrade(request, socket, head, (ws) => {
         const remote = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
+        const admission = access.admit(request.socket.remoteAddress ?? "");
+        if (typeof admission === "string") {
+          // Counted, not logged at info: a flood of these must not become a flood of log lines.
+          metrics.handshake(admission === "RATE_LIMITED" ? "rate_limited" : "busy");
+          log.debug({ remote, code: admission }, "connection refused");
+          refuseSocket(ws, encoding, admission);
+          return;
+        }
         const connection = new ExitConnection(ws, encoding, remote, {
+          admission,
+          egress,
+          ...(rateLimit ? { rateLimit } : {}),
           secretFor: (clientId) => secretFor(options.keysFile, clientId),
           pool,
           sessions,
@@ -173,6 +246,7 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
     );
     const port = (server.address() as AddressInfo).port;
     const url = `${options.tls ? "https" : "http"}://${options.host}:${port}/`;
+    ready = true;
     log.info({ url, tls: Boolean(options.tls) }, "exit listening");
     let stopped: Promise<void> | undefined;
     return {
@@ -180,7 +254,13 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
       url,
       metrics,
       sessions,
+      reloadTls: (pair) => {
+        if (!options.tls) throw new Error("this exit speaks plain HTTP: there is no certificate to reload");
+        applyTls(server as HttpsServer, pair);
+        log.info("TLS certificate reloaded");
+      },
       stop: () => {
+        ready = false; // /healthz says 503 from the first moment of shutdown
         stopped ??= cleanup().then(() => log.info("exit stopped"));
         return stopped;
       },
@@ -196,10 +276,15 @@ async function handleHttp(
   response: ServerResponse,
   serveStatic: (request: IncomingMessage, response: ServerResponse) => Promise<boolean>,
   metrics: ExitMetrics,
+  ready: () => boolean,
 ): Promise<void> {
   const path = new URL(request.url ?? "/", "http://x").pathname;
   if (path === "/healthz") {
-    response.writeHead(200, { "content-type": "application/json" }).end('{"status":"ok"}\n');
+    // Ready only while the TUN and NAT are up and the exit is not shutting down.
+    const ok = ready();
+    response
+      .writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" })
+      .end(ok ? '{"status":"ok"}\n' : '{"status":"stopping"}\n');
   } else if (path === "/metrics") {
     response
       .writeHead(200, { "content-type": metrics.registry.contentType })
@@ -209,13 +294,41 @@ async function handleHttp(
   }
 }
 
+/** A connection refused before its CHALLENGE (exit/limits.ts): CLOSE frame, then the close code. */
+function refuseSocket(ws: WebSocket, encoding: Encoding, code: ErrorCode): void {
+  const { close, message } = ErrorCodes[code];
+  ws.send(toMessage(encodeFrame({ type: FrameType.CLOSE, code: close, reason: message }), encoding));
+  ws.close(close, code);
+}
+
+/** The packets of `batch` within the session's rate limit (all of them without a limit). */
+function withinRate(
+  session: Session,
+  batch: Uint8Array[],
+  metrics: ExitMetrics,
+  rateLimit: SessionRateLimiter | undefined,
+): Uint8Array[] {
+  if (!rateLimit) return batch;
+  const now = performance.now();
+  const passed = batch.filter((packet) => rateLimit.allow(session, "down", packet.length, now));
+  if (passed.length < batch.length) metrics.drop("rate_limited", batch.length - passed.length);
+  return passed;
+}
+
 /** Hands each packet from the TUN to the session that owns its destination, one batch per session. */
-function routeToSessions(packets: Uint8Array[], sessions: SessionTable, metrics: ExitMetrics): void {
+function routeToSessions(
+  packets: Uint8Array[],
+  sessions: SessionTable,
+  metrics: ExitMetrics,
+  rateLimit?: SessionRateLimiter,
+): void {
   if (packets.length === 1) {
     const packet = packets[0]!;
     const session = isIpv4(packet) ? sessions.byDestination(ipv4Destination(packet)) : undefined;
-    if (session) session.sendPackets(packets, metrics);
-    else metrics.drop(isIpv4(packet) ? "no_session" : "not_ipv4");
+    if (session) {
+      const passed = withinRate(session, packets, metrics, rateLimit);
+      if (passed.length) session.sendPackets(passed, metrics);
+    } else metrics.drop(isIpv4(packet) ? "no_session" : "not_ipv4");
     return;
   }
   const batches = new Map<Session, Uint8Array[]>();
@@ -233,7 +346,10 @@ function routeToSessions(packets: Uint8Array[], sessions: SessionTable, metrics:
     if (batch) batch.push(packet);
     else batches.set(session, [packet]);
   }
-  for (const [session, batch] of batches) session.sendPackets(batch, metrics);
+  for (const [session, batch] of batches) {
+    const passed = withinRate(session, batch, metrics, rateLimit);
+    if (passed.length) session.sendPackets(passed, metrics);
+  }
 }
 
 async function secretFor(keysFile: string, clientId: string): Promise<Uint8Array | undefined> {

@@ -1,6 +1,7 @@
 // Everything the exit counts, as Prometheus metrics. One registry per Exit, so tests can run
 // several exits in one process.
 import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import type { EgressRefusal } from "./egress-guard.js";
 
 export type DropReason =
   | "spoofed_source"
@@ -9,7 +10,11 @@ export type DropReason =
   | "detached"
   | "send_buffer_full"
   | "tun_write_failed"
-  | "frame_too_large";
+  | "frame_too_large"
+  /** Refused by the egress guard (exit/egress-guard.ts), one reason per refused range. */
+  | EgressRefusal
+  /** Over the per-session rate limit. */
+  | "rate_limited";
 
 export type HandshakeResult =
   | "ok"
@@ -19,7 +24,11 @@ export type HandshakeResult =
   | "timeout"
   | "pool_exhausted"
   | "protocol_error"
-  | "expired";
+  | "expired"
+  /** Refused at admission or before the session (exit/limits.ts). */
+  | "rate_limited"
+  | "busy"
+  | "session_limit";
 
 export class ExitMetrics {
   readonly registry = new Registry();
@@ -53,8 +62,37 @@ export class ExitMetrics {
     registers: [this.registry],
   });
 
+  readonly revoked = new Counter({
+    name: "tether_exit_sessions_revoked_total",
+    help: "Sessions ended because their client key was revoked.",
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /**
+   * Gauges read when scraped: handshakes in progress, and the bytes waiting in the relays' send
+   * buffers (the exit's only queue: bounded in bytes by MAX_SEND_BUFFER_BYTES per session).
+   */
+  observe(read: { handshaking(): number; sendBufferBytes(): number }): void {
+    new Gauge({
+      name: "tether_exit_handshakes_in_progress",
+      help: "Connections that have not finished their handshake.",
+      registers: [this.registry],
+      collect() {
+        this.set(read.handshaking());
+      },
+    });
+    new Gauge({
+      name: "tether_exit_send_buffer_bytes",
+      help: "Bytes waiting in the relays' WebSocket send buffers, all sessions.",
+      registers: [this.registry],
+      collect() {
+        this.set(read.sendBufferBytes());
+      },
+    });
   }
 
   drop(reason: DropReason, count = 1): void {
