@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parsePairing } from "../pwa/src/pairing.js";
+import { parsePairing } from "../pwa/src/shared/pairing.js";
 import { appOriginOf, pairingLink } from "./pairing.js";
 
 describe("the pairing link", () => {

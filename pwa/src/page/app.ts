@@ -1,0 +1,415 @@
+// The app in the page: it picks the pairing (the link's, or the stored one), runs the relay when
+// this tab holds the single-relay lock, samples the relay's counters a few times a second for the
+// view and the data counters, and answers the user's taps. It writes nothing to the DOM itself:
+// the view does. The relay knows nothing of any of this; it only counts.
+//
+//   location.hash ─┐                      ┌─> RateMeter ─┐
+//   IndexedDB ─────┴─> pairing ─> Relay ──┤ sample() 4/s ├─> present() ─> View (only while visible)
+//                                         └─> UsageRecorder ──(every 5 s, on hide)──> IndexedDB
+import { Relay, type RelayStats } from "../relay.js";
+import { type Diagnosis, diagnose, isIos } from "../shared/diagnose.js";
+import { parseCap } from "../shared/format.js";
+import {
+  laptopPageUrl,
+  type Pairing,
+  PairingError,
+  PROFILE_PATH,
+  parsePairing,
+  parsePairingLink,
+} from "../shared/pairing.js";
+import { chosenPairing, rememberPairing, type StoredPairing } from "../shared/pairings.js";
+import { present, type TabRole } from "../shared/present.js";
+import { RateMeter, SAMPLE_INTERVAL_MS } from "../shared/rates.js";
+import { IdbStorage, type Storage } from "../shared/storage.js";
+import { MemoryStorage } from "../shared/storage-memory.js";
+import { USAGE_FLUSH_MS, UsageRecorder } from "../shared/usage.js";
+import { PauseNotifier } from "./notify.js";
+import { localNetworkPermission, probeLaptop } from "./probe.js";
+import { SingleRelay } from "./single-relay.js";
+import { Updates } from "./update.js";
+import type { View } from "./view.js";
+import { ScreenAwake } from "./wake.js";
+
+/** The laptop leg has been failing this long before the app looks into why, ms. */
+const DIAGNOSE_AFTER_MS = 3_000;
+/** While it keeps failing, the clues are gathered again this often, ms. */
+const DIAGNOSE_EVERY_MS = 15_000;
+
+export class App {
+  private storage: Storage = new MemoryStorage();
+  private recorder = new UsageRecorder(this.storage);
+  private readonly meter = new RateMeter();
+  private readonly wake = new ScreenAwake();
+  private readonly notifier = new PauseNotifier(() => serviceWorkerRegistration());
+  private readonly updates = new Updates(() => this.idle());
+  private readonly single = new SingleRelay({
+    held: () => this.lockHeld(),
+    waiting: () => this.setRole("other-tab"),
+    lost: () => {
+      this.stopRelay();
+      this.setRole("other-tab");
+    },
+  });
+  private relay: Relay | undefined;
+  private pairing: StoredPairing | undefined;
+  private pairings: StoredPairing[] = [];
+  private role: TabRole = "unpaired";
+  private capBytes: number | undefined;
+  private wakeEnabled = true;
+  private persistAsked = false;
+  private storageNote = "";
+  private diagnosis: Diagnosis | undefined;
+  private laptopDownSince: number | undefined;
+  private lastProbeAt = 0;
+  private probing = false;
+  private markedConnected = false;
+  private sessionStart: number | undefined;
+  private sessionRenewed = false;
+  private drawPending = false;
+
+  constructor(private readonly view: View) {}
+
+  async start(): Promise<void> {
+    try {
+      this.storage = await IdbStorage.open();
+    } catch (error) {
+      this.storageNote = `This browser keeps no data for Tether (${(error as Error).message}): pairings and counters last only while the page is open.`;
+    }
+    this.recorder = new UsageRecorder(this.storage);
+    const [pairings, chosenId, cap, wake, persisted] = await Promise.all([
+      this.storage.pairings(),
+      this.storage.getSetting("chosenPairing"),
+      this.storage.getSetting("capBytes"),
+      this.storage.getSetting("wakeLock"),
+      this.storage.getSetting("persisted"),
+      this.recorder.load(),
+    ]);
+    this.pairings = pairings;
+    this.capBytes = cap;
+    this.wakeEnabled = wake ?? true;
+    this.persistAsked = persisted !== undefined;
+    this.wake.setEnabled(this.wakeEnabled);
+    if (persisted !== undefined) this.storageNote ||= persistenceNote(persisted);
+
+    let fromLink: Pairing | undefined;
+    try {
+      fromLink = parsePairing(location.hash);
+    } catch (error) {
+      this.view.pairError(error instanceof PairingError ? error.message : String(error));
+    }
+    if (fromLink) {
+      this.pairing = await this.remember(fromLink);
+      // The secret stays in storage, not in the address bar, history or a shared screenshot.
+      history.replaceState(history.state, "", location.pathname + location.search);
+    } else {
+      this.pairing = chosenPairing(this.pairings, chosenId);
+    }
+
+    this.wake.onChange = () => this.chrome();
+    this.notifier.onChange = () => this.chrome();
+    this.updates.onChange = () => this.chrome();
+    this.listen();
+    this.chrome();
+    if (this.pairing) this.single.claim(fromLink !== undefined);
+    this.draw();
+  }
+
+  /** For tests and the curious, from the console: `tether.relay.stats`, `await tether.flush()`. */
+  get debug(): { relay: Relay | undefined; flush: () => Promise<void>; app: App } {
+    return { relay: this.relay, flush: () => this.recorder.flush(), app: this };
+  }
+
+  // ── the relay ───────────────────────────────────────────────────────────────────────────────
+
+  private lockHeld(): void {
+    if (this.pairing) this.startRelay(this.pairing);
+  }
+
+  private startRelay(pairing: StoredPairing): void {
+    this.stopRelay();
+    const relay = new Relay({
+      laptopUrl: pairing.laptopUrl,
+      secret: pairing.secret,
+      exitUrl: pairing.exitUrl,
+      encoding: pairing.encoding,
+    });
+    this.relay = relay;
+    this.markedConnected = false;
+    this.laptopDownSince = undefined;
+    this.sessionStart = undefined;
+    this.sessionRenewed = false;
+    relay.onChange = () => this.relayChanged();
+    this.setRole("relay");
+    relay.start();
+    this.wake.want(true);
+  }
+
+  private stopRelay(): void {
+    const relay = this.relay;
+    if (!relay) return;
+    this.recorder.observe(relay.stats.bytesUp, relay.stats.bytesDown);
+    relay.onChange = () => undefined;
+    relay.stop();
+    this.relay = undefined;
+    this.diagnosis = undefined;
+    this.wake.want(false);
+    this.view.relaying(false);
+    void this.recorder.flush().catch(() => undefined);
+  }
+
+  private relayChanged(): void {
+    const relay = this.relay;
+    if (!relay) return;
+    this.view.relaying(relay.relaying);
+    if (relay.stats.laptop.state === "open") {
+      this.laptopDownSince = undefined;
+      this.diagnosis = undefined;
+      if (!this.markedConnected && this.pairing) {
+        this.markedConnected = true;
+        this.pairing.connectedAt = Date.now();
+        void this.storage.putPairing(this.pairing).catch(() => undefined);
+      }
+    }
+    this.updates.check();
+    this.draw();
+  }
+
+  /** No leg open: an update (a reload) would cut nothing. */
+  private idle(): boolean {
+    const stats = this.relay?.stats;
+    return !stats || (stats.laptop.state !== "open" && stats.exit.state !== "open");
+  }
+
+  private setRole(role: TabRole): void {
+    this.role = role;
+    this.view.otherTab(role === "other-tab");
+    this.draw();
+  }
+
+  // ── sampling ────────────────────────────────────────────────────────────────────────────────
+
+  private listen(): void {
+    // The network or the page may be back: redial waiting legs now rather than at their next try.
+    const nudge = () => this.relay?.nudge();
+    window.addEventListener("online", nudge);
+    window.addEventListener("pageshow", nudge);
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible") {
+        nudge();
+        this.draw();
+      } else {
+        void this.recorder.flush().catch(() => undefined);
+      }
+    });
+    window.addEventListener("pagehide", () => void this.recorder.flush().catch(() => undefined));
+    setInterval(() => this.tick(), SAMPLE_INTERVAL_MS);
+    setInterval(() => void this.recorder.flush().catch(() => undefined), USAGE_FLUSH_MS);
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    const relay = this.relay;
+    if (relay) {
+      const stats = relay.sample();
+      this.meter.push({
+        at: now,
+        bytesUp: stats.bytesUp,
+        bytesDown: stats.bytesDown,
+        packetsUp: stats.packetsUp,
+        packetsDown: stats.packetsDown,
+      });
+      this.recorder.observe(stats.bytesUp, stats.bytesDown);
+      this.followSession(stats);
+      this.watchLaptopLeg(stats, now);
+    }
+    this.notifier.tick(relay?.relaying ?? false, document.visibilityState === "hidden", now);
+    if (document.visibilityState === "visible") this.drawNow();
+  }
+
+  /** A new session where there was one means the old one expired at the exit. */
+  private followSession(stats: RelayStats): void {
+    const started = stats.sessionStartedAt;
+    if (started === undefined || started === this.sessionStart) return;
+    if (this.sessionStart !== undefined && stats.session === "established") this.sessionRenewed = true;
+    if (stats.session === "resumed") this.sessionRenewed = false;
+    this.sessionStart = started;
+  }
+
+  // ── why the laptop leg fails ────────────────────────────────────────────────────────────────
+
+  private watchLaptopLeg(stats: RelayStats, now: number): void {
+    if (stats.laptop.state === "open" || stats.laptop.state === "idle") return;
+    this.laptopDownSince ??= now;
+    if (stats.laptop.state !== "backoff" || now - this.laptopDownSince < DIAGNOSE_AFTER_MS) return;
+    if (this.probing || now - this.lastProbeAt < DIAGNOSE_EVERY_MS) return;
+    void this.investigate(now);
+  }
+
+  private async investigate(now: number): Promise<void> {
+    const pairing = this.pairing;
+    if (!pairing) return;
+    this.probing = true;
+    this.lastProbeAt = now;
+    try {
+      const page = laptopPageUrl(pairing.laptopUrl);
+      const [probe, localNetwork] = await Promise.all([probeLaptop(page), localNetworkPermission()]);
+      if (this.relay?.stats.laptop.state === "open" || pairing !== this.pairing) return;
+      this.diagnosis = diagnose({
+        laptop: new URL(page).host,
+        probe,
+        localNetwork,
+        connectedBefore: pairing.connectedAt !== undefined,
+        online: navigator.onLine,
+        ios: isIos(navigator.userAgent, navigator.maxTouchPoints),
+      });
+      this.chrome();
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  // ── drawing ─────────────────────────────────────────────────────────────────────────────────
+
+  /** At most one draw per frame, and none while hidden. */
+  private draw(): void {
+    if (this.drawPending || document.visibilityState !== "visible") return;
+    this.drawPending = true;
+    requestAnimationFrame(() => {
+      this.drawPending = false;
+      this.drawNow();
+    });
+  }
+
+  private drawNow(): void {
+    const now = Date.now();
+    const relay = this.relay;
+    const presentation = present({
+      role: this.pairing ? this.role : "unpaired",
+      stats: relay?.sample(),
+      rates: this.meter.rates(),
+      usage: this.recorder.totals(),
+      capBytes: this.capBytes,
+      sessionRenewed: this.sessionRenewed,
+      now,
+    });
+    this.view.draw(presentation, this.meter.history(), now);
+  }
+
+  /** Everything around the stats: pairings, trust help, toggles and notes. */
+  private chrome(): void {
+    const pairing = this.pairing;
+    this.view.pairings(this.pairings, pairing?.id);
+    const page = pairing ? laptopPageUrl(pairing.laptopUrl) : "";
+    this.view.trust(this.diagnosis, { page, profile: page ? new URL(PROFILE_PATH, page).href : "" });
+    this.view.wake(this.wakeEnabled, this.wake.note());
+    this.view.notifications(this.notifier.permission === "default", this.notifier.note());
+    this.view.update(this.updates.ready, this.updates.note());
+    this.view.storage(this.storageNote);
+    this.view.capInput(this.capBytes ? `${this.capBytes / 1e9} GB` : "");
+    this.draw();
+  }
+
+  // ── the user's actions ──────────────────────────────────────────────────────────────────────
+
+  private async remember(pairing: Pairing): Promise<StoredPairing> {
+    const { list, stored, forgotten } = rememberPairing(this.pairings, pairing, exitTunnelUrl(), Date.now());
+    this.pairings = list;
+    await Promise.all([
+      this.storage.putPairing(stored),
+      this.storage.setSetting("chosenPairing", stored.id),
+      ...forgotten.map((p) => this.storage.deletePairing(p.id)),
+    ]).catch(() => undefined);
+    return stored;
+  }
+
+  /** Relay for `pairing` from this tab from now on (taking the relay from another tab). */
+  private switchTo(pairing: StoredPairing | undefined): void {
+    this.stopRelay();
+    this.pairing = pairing;
+    this.diagnosis = undefined;
+    if (!pairing) this.setRole("unpaired");
+    else if (this.single.held) this.startRelay(pairing);
+    else this.single.claim(true);
+    this.chrome();
+  }
+
+  readonly actions = {
+    pair: async (link: string): Promise<string | undefined> => {
+      try {
+        const pairing = parsePairingLink(link);
+        this.switchTo(await this.remember(pairing));
+        return undefined;
+      } catch (error) {
+        return error instanceof PairingError ? error.message : String(error);
+      }
+    },
+    choose: (id: string): void => {
+      const pairing = this.pairings.find((p) => p.id === id);
+      if (!pairing || pairing.id === this.pairing?.id) return;
+      pairing.lastUsedAt = Date.now();
+      void this.storage.putPairing(pairing).catch(() => undefined);
+      void this.storage.setSetting("chosenPairing", id).catch(() => undefined);
+      this.switchTo(pairing);
+    },
+    forget: (id: string): void => {
+      this.pairings = this.pairings.filter((p) => p.id !== id);
+      void this.storage.deletePairing(id).catch(() => undefined);
+      if (this.pairing?.id === id) this.switchTo(chosenPairing(this.pairings, undefined));
+      else this.chrome();
+    },
+    setCap: async (text: string): Promise<string | undefined> => {
+      const cap = text.trim() === "" ? undefined : parseCap(text);
+      if (text.trim() !== "" && cap === undefined)
+        return "Type a size such as 5 GB or 500 MB (empty for no cap).";
+      this.capBytes = cap;
+      await this.storage.setSetting("capBytes", cap).catch(() => undefined);
+      this.chrome();
+      return undefined;
+    },
+    resetUsage: (): void => {
+      void this.recorder.reset().then(() => this.draw());
+    },
+    setWakeLock: (on: boolean): void => {
+      this.wakeEnabled = on;
+      this.wake.setEnabled(on);
+      void this.storage.setSetting("wakeLock", on).catch(() => undefined);
+      this.chrome();
+    },
+    enableNotifications: (): void => {
+      void this.notifier.enable();
+    },
+    updateNow: (): void => this.updates.applyNow(),
+    relayHere: (): void => {
+      if (this.pairing) this.single.claim(true);
+    },
+    gesture: (): void => {
+      void this.askPersistence();
+    },
+  };
+
+  /** Asked once, after a tap (browsers grant it more readily then): keep our data when space is low. */
+  private async askPersistence(): Promise<void> {
+    if (this.persistAsked || !navigator.storage?.persist) return;
+    this.persistAsked = true;
+    const granted = await navigator.storage.persist().catch(() => false);
+    await this.storage.setSetting("persisted", granted).catch(() => undefined);
+    this.storageNote = persistenceNote(granted);
+    this.chrome();
+  }
+}
+
+function persistenceNote(granted: boolean): string {
+  return granted
+    ? "Kept for good: the browser will not clear Tether's pairings and counters to free space."
+    : "The browser did not promise to keep Tether's data: it may clear pairings and counters if space runs low.";
+}
+
+function exitTunnelUrl(): string {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}/tunnel`;
+}
+
+async function serviceWorkerRegistration(): Promise<ServiceWorkerRegistration | undefined> {
+  if (!("serviceWorker" in navigator)) return undefined;
+  return navigator.serviceWorker.getRegistration();
+}
