@@ -79,13 +79,22 @@ export class PhoneServer {
         `HTTP/1.1 ${status} ${status === 403 ? "Forbidden" : "Not Found"}\r\nconnection: close\r\n\r\n`,
       );
     };
+    // A wrong secret or origin still gets a WebSocket, closed at once with PAIRING_FAILED: a page
+    // sees only close codes (an HTTP status of a refused upgrade never reaches its script), and
+    // the socket carries nothing before it closes.
+    const refusePairing = (why: string) => {
+      this.options.onRefused(remote, why);
+      this.wss.handleUpgrade(request, socket, head, (ws) =>
+        ws.close(ErrorCodes.PAIRING_FAILED.close, "PAIRING_FAILED"),
+      );
+    };
     const origin = request.headers.origin ?? "";
     if (url.pathname !== RELAY_PATH || !encoding) {
       refuse("not the relay path", 404);
     } else if (!this.secretMatches(url.searchParams.get(SECRET_PARAM) ?? "")) {
-      refuse("wrong pairing secret");
+      refusePairing("wrong pairing secret");
     } else if (!this.options.allowedOrigins.includes(origin)) {
-      refuse(`origin ${origin || "(none)"} is not the exit's`);
+      refusePairing(`origin ${origin || "(none)"} is not the exit's`);
     } else {
       this.wss.handleUpgrade(request, socket, head, (ws) => this.options.onRelay(ws, encoding, remote));
     }
