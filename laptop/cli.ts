@@ -14,11 +14,13 @@ import {
 import { type RunningLaptop, startLaptop } from "./laptop.js";
 import { pairingQr } from "./pairing.js";
 import { StatusLine } from "./status.js";
+import { StatusFile, statusCommand } from "./status-file.js";
 
 const HELP = `tether: get this laptop online through your phone's browser.
 
 Usage:
   tether --exit wss://HOST[:PORT] --key NAME:SECRET [options]
+  tether status [--json] [--config-dir DIR]
 
 Runs until stopped (Ctrl-C). Needs root (or CAP_NET_ADMIN) for its TUN device, routes and DNS,
 all of which are put back as they were when it stops, however it stops.
@@ -35,6 +37,13 @@ Options (flags win over environment, which wins over ~/.config/tether/config.jso
   --config-dir DIR    certificate, pairing secret, config.json    TETHER_CONFIG_DIR [~/.config/tether]
   -h, --help          this text
 
+Tuning (environment only):
+  TETHER_MAX_PACKETS_PER_FRAME=N   packets per message at most [512]; 1 turns batching off
+
+\`tether status\` prints once what the running tether's status line shows (state, address, up and
+down rate, round trip to the exit, data used), as text or --json; exit code 3 when none runs. It
+reads status.json in the config folder, so run it as the same user (sudo tether status).
+
 Examples:
   sudo npx tether --exit wss://exit.example.com --key alice-laptop:3q2-7w...
   sudo TETHER_EXIT=wss://exit.example.com:8443 TETHER_KEY=... npx tether --port 9443
@@ -42,7 +51,29 @@ Examples:
 Then open the printed link on the phone (or scan the QR code), and keep that page open.
 `;
 
+async function statusMain(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      json: { type: "boolean" },
+      "config-dir": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  return statusCommand(
+    values["config-dir"] ?? defaultConfigDir(process.env),
+    values.json ?? false,
+    process.stdout,
+  );
+}
+
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === "status") return statusMain(argv.slice(1));
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -80,6 +111,7 @@ async function main(argv: string[]): Promise<number> {
   const config = resolveConfig(configDir, await readConfigFile(configDir), configFromEnv(process.env), flags);
 
   let status: StatusLine | undefined;
+  let statusFile: StatusFile | undefined;
   let finish: (code: number) => void = () => undefined;
   const finished = new Promise<number>((resolve) => {
     finish = resolve;
@@ -87,7 +119,10 @@ async function main(argv: string[]): Promise<number> {
   const say = (message: string) => (status ? status.print(message) : process.stderr.write(`${message}\n`));
 
   const laptop: RunningLaptop = await startLaptop(config, {
-    state: (state, detail) => status?.state(state, detail),
+    state: (state, detail) => {
+      status?.state(state, detail);
+      statusFile?.state(state, detail);
+    },
     fatal: (error) => {
       say(`tether: ${error.message} [${error.code}]`);
       finish(1);
@@ -112,9 +147,15 @@ async function main(argv: string[]): Promise<number> {
   status = new StatusLine(laptop.tunnel, process.stdout);
   status.start();
   status.state(laptop.tunnel.state);
+  statusFile = new StatusFile(config.configDir, laptop.tunnel, {
+    exit: config.exit,
+    listening: laptop.addresses.map((a) => `${a}:${config.port}`),
+  });
+  statusFile.start();
 
   const code = await finished;
   status.stop();
+  await statusFile.stop();
   await laptop.stop();
   process.stdout.write("tether: stopped; routes and DNS are as they were\n");
   return code;

@@ -1,7 +1,8 @@
 // The laptop's listener for the phone: wss:// on the laptop's own link addresses (never the TUN's),
-// with the certificate the phone was told to trust. It exposes exactly two things: the relay
-// socket at /relay, for a phone holding the pairing secret and opening from the exit's PWA origin,
-// and a small page at / that says the certificate is now trusted.
+// with the certificate the phone was told to trust. It exposes the relay socket at /relay, for a
+// phone holding the pairing secret and opening from the exit's PWA origin, and the trust files
+// (trust-page.ts): a page at / that says the certificate is now trusted, and the certificate as an
+// iOS profile and as a plain file. Nothing else.
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
@@ -11,6 +12,7 @@ import { ENCODING_PARAM, type Encoding, parseEncoding } from "../protocol/encodi
 import { ErrorCodes } from "../protocol/errors.js";
 import { MAX_TEXT_FRAME_CHARS } from "../protocol/limits.js";
 import type { Certificate } from "./certificate.js";
+import { type TrustFile, trustFiles } from "./trust-page.js";
 
 export const RELAY_PATH = "/relay";
 export const SECRET_PARAM = "secret";
@@ -26,11 +28,6 @@ export interface PhoneServerOptions {
   onRefused(remote: string, why: string): void;
 }
 
-const TRUST_PAGE = `<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>Tether laptop</title><body style="font-family:system-ui;margin:2rem;line-height:1.5">
-<h1>Certificate trusted</h1><p>This phone now trusts your laptop's Tether certificate.
-Go back to the Tether app; it connects by itself.</p><p><a href="javascript:history.back()">Back to Tether</a></p>`;
-
 export class PhoneServer {
   private readonly servers: Server[] = [];
   private readonly wss = new WebSocketServer({
@@ -39,9 +36,11 @@ export class PhoneServer {
     maxPayload: MAX_TEXT_FRAME_CHARS,
   });
   private readonly secret: Buffer;
+  private readonly files: Map<string, TrustFile>;
 
   constructor(private readonly options: PhoneServerOptions) {
     this.secret = Buffer.from(options.pairingSecret);
+    this.files = trustFiles(options.certificate.cert, options.allowedOrigins[0] ?? "");
   }
 
   async listen(): Promise<void> {
@@ -60,10 +59,14 @@ export class PhoneServer {
   }
 
   private page(request: IncomingMessage, response: ServerResponse): void {
-    const path = new URL(request.url ?? "/", "https://x").pathname;
-    if (request.method === "GET" && path === "/") {
-      response.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
-      response.end(TRUST_PAGE);
+    const file = this.files.get(new URL(request.url ?? "/", "https://x").pathname);
+    if (request.method === "GET" && file) {
+      response.writeHead(200, {
+        "content-type": file.contentType,
+        "cache-control": "no-store",
+        ...(file.filename ? { "content-disposition": `attachment; filename="${file.filename}"` } : {}),
+      });
+      response.end(file.body);
     } else {
       response.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
     }
