@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { formatClientKey } from "../protocol/client-key.js";
 import { ipv4ToInt } from "../protocol/ipv4.js";
+import { MAX_PACKETS_PER_FRAME } from "../protocol/limits.js";
 import { type Cidr, parseCidrList } from "./egress-guard.js";
 import { EXIT_DEFAULTS, type ExitOptions, startExit } from "./exit.js";
 import { addKey, loadKeys, revokeKey } from "./keys.js";
@@ -39,6 +40,9 @@ Options (each also as an environment variable, flags win):
   --pwa-dir DIR        built phone app to serve                  TETHER_EXIT_PWA_DIR  [dist/pwa of this package]
   --log-level LEVEL    debug, info, warn or error                TETHER_EXIT_LOG_LEVEL [info]
   -h, --help           this text
+
+Tuning (environment only):
+  TETHER_MAX_PACKETS_PER_FRAME=N   packets per message at most [512]; 1 turns batching off
 
 Access and abuse limits (the exit is a public server that sends traffic from its own address):
   --allow-egress LIST  CIDRs laptops may reach although the egress guard refuses them by
@@ -176,6 +180,16 @@ function parseCount(flag: string, text: string | undefined, fallback: number, ma
   return value;
 }
 
+/** TETHER_MAX_PACKETS_PER_FRAME: a measurement knob (1 turns batching off). */
+function parseMaxPackets(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1 || value > MAX_PACKETS_PER_FRAME) {
+    throw new UsageError(`TETHER_MAX_PACKETS_PER_FRAME wants 1 to ${MAX_PACKETS_PER_FRAME}: ${text}`);
+  }
+  return value;
+}
+
 function parseMtu(text: string): number {
   const mtu = Number(text);
   if (!Number.isInteger(mtu) || mtu < 576 || mtu > 9000)
@@ -237,6 +251,7 @@ async function options(get: (flag: Flag) => string | undefined): Promise<ExitOpt
     allowEgress,
     sessionRateLimitMbit,
     graceMs: parseSeconds("--grace", get("grace")) ?? EXIT_DEFAULTS.graceMs,
+    maxPacketsPerFrame: parseMaxPackets(process.env.TETHER_MAX_PACKETS_PER_FRAME),
     logLevel,
   };
 }

@@ -29,6 +29,7 @@ import type { ExitMetrics, HandshakeResult } from "./metrics.js";
 import type { AddressPool } from "./pool.js";
 import type { SessionRateLimiter } from "./rate-limit.js";
 import { type Leg, Session, type SessionTable, sendFrame } from "./session.js";
+import { SendQueue } from "../protocol/send-queue.js";
 
 export interface ExitContext {
   /** The client's secret, read fresh each handshake so a revoked key stops working at once. */
@@ -48,6 +49,8 @@ export interface ExitContext {
   egress?: EgressGuard;
   /** The per-session rate limit, when one is set. */
   rateLimit?: SessionRateLimiter;
+  /** Packets per DATA frame at most (default MAX_PACKETS_PER_FRAME; 1 turns batching off). */
+  maxPacketsPerFrame?: number | undefined;
 }
 
 /** The handshake result each limit's refusal is counted under. */
@@ -73,7 +76,11 @@ export class ExitConnection {
     private readonly remote: string,
     private readonly context: ExitContext,
   ) {
-    this.leg = { socket, encoding };
+    this.leg = {
+      socket,
+      encoding,
+      queue: new SendQueue(socket, encoding, { maxPacketsPerFrame: context.maxPacketsPerFrame }),
+    };
     socket.on("message", (data, isBinary) => this.receive(data, isBinary));
     socket.on("close", () => this.closed());
     socket.on("error", (error) => context.log.warn({ remote, err: error.message }, "relay socket error"));

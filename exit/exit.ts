@@ -71,6 +71,8 @@ export interface ExitOptions {
   handshakeTimeoutMs: number;
   graceMs: number;
   logLevel: string;
+  /** Packets per DATA frame at most; 1 turns batching off (for measurements). */
+  maxPacketsPerFrame?: number | undefined;
   /** Access limits (exit/limits.ts); EXIT_LIMITS when not given. */
   limits?: ExitLimits | undefined;
   /** Destinations allowed whatever the egress guard's defaults refuse (--allow-egress). */
@@ -225,6 +227,7 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
           dns: options.dns,
           keepaliveSeconds: options.keepaliveSeconds,
           handshakeTimeoutMs: options.handshakeTimeoutMs,
+          maxPacketsPerFrame: options.maxPacketsPerFrame,
         });
         connections.add(connection);
         ws.on("close", () => connections.delete(connection));

@@ -11,6 +11,7 @@ export type DropReason =
   | "send_buffer_full"
   | "tun_write_failed"
   | "frame_too_large"
+  | "queue_delay"
   /** Refused by the egress guard (exit/egress-guard.ts), one reason per refused range. */
   | EgressRefusal
   /** Over the per-session rate limit. */
@@ -74,7 +75,7 @@ export class ExitMetrics {
 
   /**
    * Gauges read when scraped: handshakes in progress, and the bytes waiting in the relays' send
-   * buffers (the exit's only queue: bounded in bytes by MAX_SEND_BUFFER_BYTES per session).
+   * buffers (the exit's only queue: bounded in time by CoDel and in bytes by MAX_SEND_BUFFER_BYTES per session).
    */
   observe(read: { handshaking(): number; sendBufferBytes(): number }): void {
     new Gauge({

@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { WebSocket } from "ws";
+import type { SendQueue } from "../protocol/send-queue.js";
 import { type Leg, Session, SessionTable } from "./session.js";
 
-const leg = (): Leg => ({ socket: {} as WebSocket, encoding: "binary" });
+const leg = (): Leg => ({ socket: {} as WebSocket, encoding: "binary", queue: {} as SendQueue });
 
 function session(address: number, token: number, relay: Leg): Session {
   return new Session({

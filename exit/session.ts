@@ -6,15 +6,9 @@
 //
 // Sessions are found by address (packets from the TUN) and by resume token (HELLO).
 import type { WebSocket } from "ws";
-import { packDataFrames } from "../protocol/batch.js";
-import { type Encoding, toMessage } from "../protocol/encoding.js";
+import type { Encoding } from "../protocol/encoding.js";
+import type { SendQueue } from "../protocol/send-queue.js";
 import type { ExitMetrics } from "./metrics.js";
-
-/**
- * Most bytes the WebSocket may hold unsent before packets for it are dropped. A deeper buffer only
- * adds delay to every flow of the session; the inner TCP recovers from a drop in one round trip.
- */
-export const MAX_SEND_BUFFER_BYTES = 1024 * 1024;
 
 /** How long a session without a relay keeps its address and flows, ms (--grace). */
 export const DEFAULT_GRACE_MS = 120_000;
@@ -22,6 +16,8 @@ export const DEFAULT_GRACE_MS = 120_000;
 export interface Leg {
   socket: WebSocket;
   encoding: Encoding;
+  /** Frames to the phone: DATA batched, the queue held short by CoDel. */
+  queue: SendQueue;
 }
 
 export class Session {
@@ -63,20 +59,14 @@ export class Session {
       metrics.drop("detached", packets.length);
       return;
     }
-    if (leg.socket.bufferedAmount > MAX_SEND_BUFFER_BYTES) {
-      metrics.drop("send_buffer_full", packets.length);
-      return;
-    }
-    let bytes = 0;
-    for (const packet of packets) bytes += packet.length;
-    const oversized = packDataFrames(packets, (frame) => sendFrame(leg, frame));
-    if (oversized) metrics.drop("frame_too_large", oversized);
-    metrics.relayed("down", packets.length - oversized, bytes);
+    const sent = leg.queue.sendPackets(packets);
+    if (sent.reason) metrics.drop(sent.reason, sent.dropped);
+    metrics.relayed("down", sent.packets, sent.bytes);
   }
 }
 
 export function sendFrame(leg: Leg, frame: Uint8Array): void {
-  leg.socket.send(toMessage(frame, leg.encoding));
+  leg.queue.sendControl(frame);
 }
 
 function tokenKey(token: Uint8Array): string {

@@ -3,6 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { MAX_PACKETS_PER_FRAME } from "../protocol/limits.js";
 
 export interface LaptopConfig {
   /** The exit's URL, wss://HOST[:PORT]; its PWA is what the phone opens. */
@@ -21,9 +22,12 @@ export interface LaptopConfig {
   /** Extra origins allowed to open the relay (the exit's PWA origin is always allowed). */
   allowOrigins: string[];
   configDir: string;
+  /** Packets per DATA frame at most; 1 turns batching off (for measurements). */
+  maxPacketsPerFrame: number;
 }
 
 export const LAPTOP_DEFAULTS: Omit<LaptopConfig, "exit" | "key" | "configDir"> = {
+  maxPacketsPerFrame: MAX_PACKETS_PER_FRAME,
   port: 7443,
   listen: [],
   advertise: "",
@@ -79,6 +83,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv): PartialConfig {
     tunName: env.TETHER_TUN,
     dns: env.TETHER_DNS === undefined ? undefined : env.TETHER_DNS !== "0" && env.TETHER_DNS !== "false",
     allowOrigins: list(env.TETHER_ALLOW_ORIGINS),
+    maxPacketsPerFrame: env.TETHER_MAX_PACKETS_PER_FRAME
+      ? Number(env.TETHER_MAX_PACKETS_PER_FRAME)
+      : undefined,
   };
   return withoutUndefined(config);
 }
@@ -101,6 +108,15 @@ export function resolveConfig(
     throw new ConfigError("no client key: pass --key NAME:SECRET from `tether-exit keys add NAME`");
   if (!Number.isInteger(merged.port) || merged.port < 1 || merged.port > 65535) {
     throw new ConfigError(`--port wants 1 to 65535: ${merged.port}`);
+  }
+  if (
+    !Number.isInteger(merged.maxPacketsPerFrame) ||
+    merged.maxPacketsPerFrame < 1 ||
+    merged.maxPacketsPerFrame > MAX_PACKETS_PER_FRAME
+  ) {
+    throw new ConfigError(
+      `TETHER_MAX_PACKETS_PER_FRAME wants 1 to ${MAX_PACKETS_PER_FRAME}: ${merged.maxPacketsPerFrame}`,
+    );
   }
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(merged.tunName))
     throw new ConfigError(`bad TUN name: ${merged.tunName}`);

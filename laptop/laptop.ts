@@ -103,14 +103,23 @@ export async function startLaptop(config: LaptopConfig, events: LaptopEvents): P
     routes.restoreSync();
     dns.restoreSync();
   };
-  const tunnel = new LaptopTunnel(tun, key, {
-    welcome: async (welcome) => {
-      await routes.apply({ address: welcome.address, prefixLength: welcome.prefixLength, mtu: welcome.mtu });
-      if (config.dns) await dns.apply(welcome.dns);
+  const tunnel = new LaptopTunnel(
+    tun,
+    key,
+    {
+      welcome: async (welcome) => {
+        await routes.apply({
+          address: welcome.address,
+          prefixLength: welcome.prefixLength,
+          mtu: welcome.mtu,
+        });
+        if (config.dns) await dns.apply(welcome.dns);
+      },
+      state: events.state,
+      fatal: events.fatal,
     },
-    state: events.state,
-    fatal: events.fatal,
-  });
+    { maxPacketsPerFrame: config.maxPacketsPerFrame },
+  );
   const server = new PhoneServer({
     addresses,
     port: config.port,

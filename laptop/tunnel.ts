@@ -14,22 +14,16 @@
 // tunnel reports it and the CLI stops with that message.
 import type { RawData, WebSocket } from "ws";
 import { helloMac } from "../protocol/auth.js";
-import { packDataFrames } from "../protocol/batch.js";
 import type { ClientKey } from "../protocol/client-key.js";
 import { decodeFrame, encodeFrame } from "../protocol/codec.js";
-import { type Encoding, fromMessage, toMessage } from "../protocol/encoding.js";
+import { type Encoding, fromMessage } from "../protocol/encoding.js";
 import { codeForClose, type ErrorCode, ProtocolError } from "../protocol/errors.js";
 import { type ChallengeFrame, FrameType, Hop, type WelcomeFrame } from "../protocol/frames.js";
 import { Heartbeat } from "../protocol/heartbeat.js";
 import { isIpv4 } from "../protocol/ipv4.js";
 import { PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN } from "../protocol/limits.js";
+import { type SendDropReason, SendQueue } from "../protocol/send-queue.js";
 import type { TunDevice } from "../tun/device.js";
-
-/**
- * Most bytes the relay socket may hold unsent before packets are dropped: more only delays every
- * flow; a drop costs the inner TCP one round trip.
- */
-export const MAX_SEND_BUFFER_BYTES = 1024 * 1024;
 
 /** Between two end-to-end PINGs while established, ms: the status line's RTT. */
 const END_TO_END_PING_MS = 2_000;
@@ -39,7 +33,7 @@ const FATAL_CODES: ReadonlySet<ErrorCode> = new Set(["AUTH_FAILED", "UNSUPPORTED
 
 export type TunnelState = "waiting" | "handshaking" | "established";
 
-export type DropReason = "no_relay" | "send_buffer_full" | "not_ipv4" | "too_large" | "tun_write_failed";
+export type DropReason = "no_relay" | "not_ipv4" | "tun_write_failed" | SendDropReason;
 
 export interface TunnelCounters {
   packetsUp: number;
@@ -72,6 +66,8 @@ interface Relay {
   encoding: Encoding;
   remote: string;
   heartbeat: Heartbeat;
+  /** Frames to the phone: DATA batched, the queue held short by CoDel. */
+  queue: SendQueue;
 }
 
 export class LaptopTunnel {
@@ -82,7 +78,14 @@ export class LaptopTunnel {
     bytesUp: 0,
     packetsDown: 0,
     bytesDown: 0,
-    drops: { no_relay: 0, send_buffer_full: 0, not_ipv4: 0, too_large: 0, tun_write_failed: 0 },
+    drops: {
+      no_relay: 0,
+      not_ipv4: 0,
+      tun_write_failed: 0,
+      queue_delay: 0,
+      send_buffer_full: 0,
+      frame_too_large: 0,
+    },
     relays: 0,
   };
   /** laptop <-> exit round trip of the last answered end-to-end PING, ms. */
@@ -93,6 +96,7 @@ export class LaptopTunnel {
     private readonly tun: TunDevice,
     private readonly key: ClientKey,
     private readonly events: TunnelEvents,
+    private readonly options: { maxPacketsPerFrame?: number | undefined } = {},
   ) {
     tun.onPackets((packets) => this.fromTun(packets));
   }
@@ -104,6 +108,7 @@ export class LaptopTunnel {
       socket,
       encoding,
       remote,
+      queue: new SendQueue(socket, encoding, { maxPacketsPerFrame: this.options.maxPacketsPerFrame }),
       // The phone pings this leg every second: silence means the relay is gone, close or not.
       heartbeat: new Heartbeat({
         ping: (id, sentAt) => {
@@ -131,7 +136,7 @@ export class LaptopTunnel {
   }
 
   private send(relay: Relay, frame: Uint8Array): void {
-    relay.socket.send(toMessage(frame, relay.encoding));
+    relay.queue.sendControl(frame);
   }
 
   private fromTun(packets: Uint8Array[]): void {
@@ -140,21 +145,15 @@ export class LaptopTunnel {
       this.counters.drops.no_relay += packets.length;
       return;
     }
-    if (relay.socket.bufferedAmount > MAX_SEND_BUFFER_BYTES) {
-      this.counters.drops.send_buffer_full += packets.length;
-      return;
-    }
     let ipv4 = packets;
     if (!packets.every(isIpv4)) {
       ipv4 = packets.filter(isIpv4);
       this.counters.drops.not_ipv4 += packets.length - ipv4.length;
     }
-    let bytes = 0;
-    for (const packet of ipv4) bytes += packet.length;
-    const oversized = packDataFrames(ipv4, (frame) => this.send(relay, frame));
-    this.counters.drops.too_large += oversized;
-    this.counters.packetsUp += ipv4.length - oversized;
-    this.counters.bytesUp += bytes;
+    const sent = relay.queue.sendPackets(ipv4);
+    if (sent.reason) this.counters.drops[sent.reason] += sent.dropped;
+    this.counters.packetsUp += sent.packets;
+    this.counters.bytesUp += sent.bytes;
   }
 
   private fromRelay(relay: Relay, data: RawData, isBinary: boolean): void {

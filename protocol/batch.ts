@@ -8,13 +8,17 @@ import { MAX_FRAME_BYTES, MAX_PACKET_BYTES, MAX_PACKETS_PER_FRAME } from "./limi
  * Calls `send` with each DATA frame for `packets`, in order. Packets over MAX_PACKET_BYTES are
  * skipped and counted in the return value (they cannot be framed); everything else is sent.
  */
-export function packDataFrames(packets: readonly Uint8Array[], send: (frame: Uint8Array) => void): number {
+export function packDataFrames(
+  packets: readonly Uint8Array[],
+  send: (frame: Uint8Array) => void,
+  maxPacketsPerFrame = MAX_PACKETS_PER_FRAME,
+): number {
   let oversized = 0;
   let start = 0;
   while (start < packets.length) {
     let end = start;
     let bytes = 0;
-    while (end < packets.length && end - start < MAX_PACKETS_PER_FRAME) {
+    while (end < packets.length && end - start < maxPacketsPerFrame) {
       const length = packets[end]!.length;
       if (length > MAX_PACKET_BYTES || length === 0) {
         if (end === start) {

@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import { CODEL_INTERVAL_MS } from "./codel.js";
+import { MAX_SEND_BUFFER_BYTES, SendQueue } from "./send-queue.js";
+
+/** A socket that takes frames only when the test says so, like a congested link. */
+function slowSocket() {
+  const waiting: (() => void)[] = [];
+  return {
+    bufferedAmount: 0,
+    sent: [] as (Uint8Array | string)[],
+    send(data: Uint8Array | string, callback: () => void) {
+      this.sent.push(data);
+      waiting.push(callback);
+    },
+    drain() {
+      for (const callback of waiting.splice(0)) callback();
+    },
+    takeOne() {
+      waiting.shift()?.();
+    },
+  };
+}
+
+const packet = () => new Uint8Array(100).fill(0x45);
+
+describe("a tunnel end's send queue", () => {
+  it("sends the packets ready together as one DATA frame", () => {
+    const socket = slowSocket();
+    const queue = new SendQueue(socket, "binary");
+    const result = queue.sendPackets([packet(), packet(), packet()]);
+    expect(result).toEqual({ packets: 3, bytes: 300, dropped: 0, reason: undefined });
+    expect(socket.sent).toHaveLength(1);
+  });
+
+  it("drops DATA, counted as queue_delay, once frames have waited past the target for an interval", () => {
+    let now = 0;
+    const socket = slowSocket();
+    const queue = new SendQueue(socket, "binary", { now: () => now });
+    const results = [];
+    for (; now < 3 * CODEL_INTERVAL_MS; now += 10) {
+      results.push(queue.sendPackets([packet()]));
+      if (now % 20 === 0) socket.takeOne(); // the link takes half of what is offered: a standing queue
+    }
+    const dropped = results.filter((r) => r.reason === "queue_delay");
+    expect(dropped.length).toBeGreaterThan(0);
+    expect(dropped.every((r) => r.dropped === 1 && r.packets === 0)).toBe(true);
+    expect(queue.codel.drops).toBe(dropped.length);
+  });
+
+  it("never drops while the socket keeps up", () => {
+    let now = 0;
+    const socket = slowSocket();
+    const queue = new SendQueue(socket, "binary", { now: () => now });
+    for (; now < 10 * CODEL_INTERVAL_MS; now += 1) {
+      expect(queue.sendPackets([packet()]).reason).toBeUndefined();
+      socket.drain();
+    }
+  });
+
+  it("always sends control frames, and drops DATA past the byte cap", () => {
+    const socket = slowSocket();
+    const queue = new SendQueue(socket, "base64");
+    socket.bufferedAmount = MAX_SEND_BUFFER_BYTES + 1;
+    expect(queue.sendPackets([packet()]).reason).toBe("send_buffer_full");
+    queue.sendControl(new Uint8Array([7, 0, 0, 0, 0, 0, 0, 2, 0, 1]));
+    expect(socket.sent).toEqual(["BwAAAAAAAAIAAQ=="]);
+  });
+
+  it("turns batching off when told one packet per frame", () => {
+    const socket = slowSocket();
+    new SendQueue(socket, "binary", { maxPacketsPerFrame: 1 }).sendPackets([packet(), packet()]);
+    expect(socket.sent).toHaveLength(2);
+  });
+});

@@ -1,0 +1,92 @@
+// The send side of a tunnel leg at a Node end (laptop or exit): frames in the leg's encoding,
+// DATA packed from whatever packets are ready, and the socket's queue held short in time by CoDel
+// and in bytes by a hard cap. Control frames (handshake, PING, CLOSE) are never dropped.
+// It needs only `send(data, callback)` and `bufferedAmount` of the socket (ws's WebSocket).
+import { packDataFrames } from "./batch.js";
+import { CoDel } from "./codel.js";
+import { type Encoding, toMessage } from "./encoding.js";
+import { MAX_PACKET_BYTES, MAX_PACKETS_PER_FRAME } from "./limits.js";
+
+/**
+ * Most bytes the socket may hold unsent before DATA is dropped whatever CoDel says: a backstop for
+ * a socket that stops draining altogether (the heartbeat then closes it within seconds).
+ */
+export const MAX_SEND_BUFFER_BYTES = 4 * 1024 * 1024;
+
+export type SendDropReason = "queue_delay" | "send_buffer_full" | "frame_too_large";
+
+export interface FrameSocket {
+  readonly bufferedAmount: number;
+  send(data: Uint8Array | string, callback: (error?: Error) => void): void;
+}
+
+export interface SendResult {
+  /** Packets and IP bytes handed to the socket. */
+  packets: number;
+  bytes: number;
+  /** Packets dropped, and why (one reason per call: a batch is dropped whole or not at all). */
+  dropped: number;
+  reason: SendDropReason | undefined;
+}
+
+export interface SendQueueOptions {
+  /** Packets per DATA frame at most (1 turns batching off, for measurements). */
+  maxPacketsPerFrame?: number;
+  now?: () => number;
+}
+
+export class SendQueue {
+  readonly codel = new CoDel();
+  private pending = 0;
+  private readonly maxPacketsPerFrame: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly socket: FrameSocket,
+    private readonly encoding: Encoding,
+    options: SendQueueOptions = {},
+  ) {
+    this.maxPacketsPerFrame = options.maxPacketsPerFrame ?? MAX_PACKETS_PER_FRAME;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Frames in the socket's queue that it has not taken yet. */
+  get queued(): number {
+    return this.pending;
+  }
+
+  /** A handshake, PING or CLOSE frame: always sent. */
+  sendControl(frame: Uint8Array): void {
+    this.write(frame);
+  }
+
+  /** IP packets, packed into DATA frames, unless the queue is too long (then dropped, counted). */
+  sendPackets(packets: readonly Uint8Array[]): SendResult {
+    const now = this.now();
+    if (this.socket.bufferedAmount > MAX_SEND_BUFFER_BYTES) {
+      return { packets: 0, bytes: 0, dropped: packets.length, reason: "send_buffer_full" };
+    }
+    if (this.pending === 0) this.codel.drained();
+    else if (this.codel.shouldDrop(now)) {
+      return { packets: 0, bytes: 0, dropped: packets.length, reason: "queue_delay" };
+    }
+    let bytes = 0;
+    for (const packet of packets) if (packet.length <= MAX_PACKET_BYTES) bytes += packet.length;
+    const oversized = packDataFrames(packets, (frame) => this.write(frame), this.maxPacketsPerFrame);
+    return {
+      packets: packets.length - oversized,
+      bytes,
+      dropped: oversized,
+      reason: oversized ? "frame_too_large" : undefined,
+    };
+  }
+
+  private write(frame: Uint8Array): void {
+    const queuedAt = this.now();
+    this.pending++;
+    this.socket.send(toMessage(frame, this.encoding), () => {
+      this.pending--;
+      this.codel.observe(this.now() - queuedAt, this.now());
+    });
+  }
+}
