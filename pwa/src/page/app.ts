@@ -122,6 +122,8 @@ export class App {
   // ── the relay ───────────────────────────────────────────────────────────────────────────────
 
   private lockHeld(): void {
+    // Another tab may have counted bytes while this one waited.
+    void this.recorder.load().catch(() => undefined);
     if (this.pairing) this.startRelay(this.pairing);
   }
 
@@ -198,10 +200,11 @@ export class App {
         nudge();
         this.draw();
       } else {
-        void this.recorder.flush().catch(() => undefined);
+        void this.recorder.save().catch(() => undefined);
       }
     });
-    window.addEventListener("pagehide", () => void this.recorder.flush().catch(() => undefined));
+    // An unloading page gets no second turn: save() issues its writes before returning.
+    window.addEventListener("pagehide", () => void this.recorder.save().catch(() => undefined));
     setInterval(() => this.tick(), SAMPLE_INTERVAL_MS);
     setInterval(() => void this.recorder.flush().catch(() => undefined), USAGE_FLUSH_MS);
   }

@@ -37,14 +37,23 @@ export class MemoryStorage implements Storage {
     else this.settings.set(key, value);
   }
 
-  async addUsage(day: string, month: string, usage: Usage): Promise<void> {
+  async addUsage(day: string, month: string, usage: Usage): Promise<{ today: Usage; month: Usage }> {
     this.writes++;
     const plus = (old: Usage | undefined): Usage => ({
       up: (old?.up ?? 0) + usage.up,
       down: (old?.down ?? 0) + usage.down,
     });
-    this.days.set(day, plus(this.days.get(day)));
-    this.months.set(month, plus(this.months.get(month)));
+    const today = plus(this.days.get(day));
+    const thisMonth = plus(this.months.get(month));
+    this.days.set(day, today);
+    this.months.set(month, thisMonth);
+    return { today: { ...today }, month: { ...thisMonth } };
+  }
+
+  async putUsage(day: string, month: string, totals: { today: Usage; month: Usage }): Promise<void> {
+    this.writes++;
+    this.days.set(day, { ...totals.today });
+    this.months.set(month, { ...totals.month });
   }
 
   async usage(day: string, month: string): Promise<{ today: Usage; month: Usage }> {

@@ -105,21 +105,31 @@ export class IdbStorage implements Storage {
     else await this.db.put("settings", value, key);
   }
 
-  async addUsage(day: string, month: string, usage: Usage): Promise<void> {
+  async addUsage(day: string, month: string, usage: Usage): Promise<{ today: Usage; month: Usage }> {
     const tx = this.db.transaction(["days", "months"], "readwrite");
     const days = tx.objectStore("days");
     const months = tx.objectStore("months");
     const [oldDay, oldMonth] = await Promise.all([days.get(day), months.get(month)]);
-    await Promise.all([
-      days.put({ day, up: (oldDay?.up ?? 0) + usage.up, down: (oldDay?.down ?? 0) + usage.down }),
-      months.put({ month, up: (oldMonth?.up ?? 0) + usage.up, down: (oldMonth?.down ?? 0) + usage.down }),
-    ]);
+    const today = { up: (oldDay?.up ?? 0) + usage.up, down: (oldDay?.down ?? 0) + usage.down };
+    const thisMonth = { up: (oldMonth?.up ?? 0) + usage.up, down: (oldMonth?.down ?? 0) + usage.down };
+    await Promise.all([days.put({ day, ...today }), months.put({ month, ...thisMonth })]);
     if (!this.pruned) {
       // Once per run: days past the window go (a bounded store, whatever the phone's age).
       this.pruned = true;
       await days.delete(IDBKeyRange.upperBound(oldestDayKept(Date.now(), USAGE_DAYS_KEPT), true));
     }
     await tx.done;
+    return { today, month: thisMonth };
+  }
+
+  putUsage(day: string, month: string, totals: { today: Usage; month: Usage }): Promise<void> {
+    // Both puts are issued before this returns: nothing waits on a read.
+    const tx = this.db.transaction(["days", "months"], "readwrite");
+    void tx.objectStore("days").put({ day, ...totals.today });
+    void tx.objectStore("months").put({ month, ...totals.month });
+    // Commit now rather than when this task ends: an unloading page may not see it end.
+    tx.commit();
+    return tx.done;
   }
 
   async usage(day: string, month: string): Promise<{ today: Usage; month: Usage }> {

@@ -130,4 +130,40 @@ describe("the usage recorder", () => {
     recorder.observe(260, 200);
     expect(recorder.totals().today).toEqual({ up: 60, down: 0 });
   });
+
+  it("saves the totals outright when the page hides, in one write with no read first", async () => {
+    const store = new MemoryStorage();
+    const recorder = new UsageRecorder(store, clock(at(2026, 7, 14)).now);
+    await store.addUsage("2026-07-14", "2026-07", { up: 1_000, down: 1_000 });
+    await recorder.load();
+    recorder.observe(10, 20);
+    await recorder.save();
+    expect(store.days.get("2026-07-14")).toEqual({ up: 1_010, down: 1_020 });
+    expect(store.months.get("2026-07")).toEqual({ up: 1_010, down: 1_020 });
+    const writes = store.writes;
+    await recorder.save(); // nothing new: no write
+    expect(store.writes).toBe(writes);
+  });
+
+  it("counts bytes being written in the totals, so the view never dips during a flush", async () => {
+    const store = new MemoryStorage();
+    const recorder = new UsageRecorder(store, clock(at(2026, 7, 14)).now);
+    recorder.observe(100, 100);
+    const flushing = recorder.flush();
+    expect(recorder.totals().today).toEqual({ up: 100, down: 100 });
+    await flushing;
+    expect(recorder.totals().today).toEqual({ up: 100, down: 100 });
+  });
+
+  it("does not let a flush begun before a save roll the totals back when it ends", async () => {
+    const store = new MemoryStorage();
+    const recorder = new UsageRecorder(store, clock(at(2026, 7, 14)).now);
+    recorder.observe(100, 0);
+    const flushing = recorder.flush(); // adds 100 (the page is then hidden before it ends)
+    recorder.observe(150, 0);
+    await recorder.save(); // writes 150 outright
+    await flushing;
+    expect(recorder.totals().today).toEqual({ up: 150, down: 0 });
+    expect(store.days.get("2026-07-14")).toEqual({ up: 150, down: 0 });
+  });
 });

@@ -46,8 +46,13 @@ export const total = (usage: Usage): number => usage.up + usage.down;
 
 /** The storage the recorder writes through (IndexedDB in the app, memory in tests). */
 export interface UsageStore {
-  /** Adds bytes to a day and its month, in one transaction. */
-  addUsage(day: string, month: string, usage: Usage): Promise<void>;
+  /** Adds bytes to a day and its month in one transaction; resolves with their new totals. */
+  addUsage(day: string, month: string, usage: Usage): Promise<{ today: Usage; month: Usage }>;
+  /**
+   * Sets a day's and a month's totals, with every request issued before this returns: the one
+   * write that still lands when the page is being unloaded (no read, so no round trip first).
+   */
+  putUsage(day: string, month: string, totals: { today: Usage; month: Usage }): Promise<void>;
   /** The totals of one day and one month (zero when nothing is stored). */
   usage(day: string, month: string): Promise<{ today: Usage; month: Usage }>;
   /** Forgets every count. */
@@ -61,11 +66,22 @@ export interface UsageTotals {
   thisMonth: Usage;
 }
 
+/**
+ * Counts in three parts: `stored` (what the store holds, as of the last write), `inflight` (being
+ * added now) and `pending` (not written yet). Every few seconds flush() adds pending to the store
+ * (read, add, write: correct even if another tab wrote meanwhile). When the page is hidden or
+ * unloaded, save() writes the totals outright, in requests issued at once, since an unloading page
+ * gets no second turn for a read-then-write; only the relaying tab has bytes to count (one relay
+ * per phone), so its totals are the store's.
+ */
 export class UsageRecorder {
   private stored: UsageTotals;
-  private pending: Usage = { up: 0, down: 0 };
+  private inflight: Usage = zero();
+  private pending: Usage = zero();
   private last: Usage | undefined;
   private flushing: Promise<void> | undefined;
+  /** Bumped by save() and reset(): a flush begun before them must not touch `stored` after. */
+  private epoch = 0;
 
   constructor(
     private readonly store: UsageStore,
@@ -91,44 +107,49 @@ export class UsageRecorder {
   observe(up: number, down: number): void {
     const last = this.last;
     this.last = { up, down };
-    if (!last) {
-      this.pending.up += up;
-      this.pending.down += down;
-      return;
-    }
-    this.pending.up += up >= last.up ? up - last.up : up;
-    this.pending.down += down >= last.down ? down - last.down : down;
+    this.pending.up += last && up >= last.up ? up - last.up : up;
+    this.pending.down += last && down >= last.down ? down - last.down : down;
   }
 
-  /** Today's and this month's totals, stored and pending, as of now (a new day starts at zero). */
+  /** Today's and this month's totals, stored and not, as of now (a new day starts at zero). */
   totals(): UsageTotals {
     const at = this.now();
     const day = dayKey(at);
     const month = monthKey(at);
-    const today = day === this.stored.day ? this.stored.today : zero();
-    const thisMonth = month === this.stored.month ? this.stored.thisMonth : zero();
-    return { day, month, today: add(today, this.pending), thisMonth: add(thisMonth, this.pending) };
+    const unwritten = add(this.inflight, this.pending);
+    return {
+      day,
+      month,
+      today: add(day === this.stored.day ? this.stored.today : zero(), unwritten),
+      thisMonth: add(month === this.stored.month ? this.stored.thisMonth : zero(), unwritten),
+    };
   }
 
-  /** Writes the pending sum; one write at a time, and nothing when nothing is pending. */
+  /** Adds the pending bytes to the store; one write at a time, none when nothing is pending. */
   flush(): Promise<void> {
     if (this.flushing) return this.flushing.then(() => this.flush());
     if (this.pending.up === 0 && this.pending.down === 0) return Promise.resolve();
-    const pending = this.pending;
+    const epoch = this.epoch;
+    const batch = this.pending;
+    this.inflight = batch;
     this.pending = zero();
     const at = this.now();
     const day = dayKey(at);
     const month = monthKey(at);
     this.flushing = this.store
-      .addUsage(day, month, pending)
+      .addUsage(day, month, batch)
       .then(
-        () => {
-          const base = this.totalsAt(day, month);
-          this.stored = { day, month, today: add(base.today, pending), thisMonth: add(base.month, pending) };
+        (stored) => {
+          if (epoch !== this.epoch) return;
+          this.stored = { day, month, today: stored.today, thisMonth: stored.month };
+          this.inflight = zero();
         },
         (error: unknown) => {
-          // Kept for the next try rather than lost.
-          this.pending = add(this.pending, pending);
+          if (epoch === this.epoch) {
+            // Kept for the next try rather than lost.
+            this.pending = add(this.pending, this.inflight);
+            this.inflight = zero();
+          }
           throw error;
         },
       )
@@ -138,20 +159,32 @@ export class UsageRecorder {
     return this.flushing;
   }
 
+  /** Writes the totals outright, at once: for a page being hidden or unloaded. */
+  save(): Promise<void> {
+    if (
+      this.pending.up === 0 &&
+      this.pending.down === 0 &&
+      this.inflight.up === 0 &&
+      this.inflight.down === 0
+    )
+      return Promise.resolve();
+    this.epoch++;
+    const totals = this.totals();
+    this.stored = totals;
+    this.inflight = zero();
+    this.pending = zero();
+    return this.store.putUsage(totals.day, totals.month, { today: totals.today, month: totals.thisMonth });
+  }
+
   /** Forgets every count, stored and pending. */
   async reset(): Promise<void> {
+    this.epoch++;
     await this.flushing?.catch(() => undefined);
     this.pending = zero();
+    this.inflight = zero();
     await this.store.resetUsage();
     const at = this.now();
     this.stored = { day: dayKey(at), month: monthKey(at), today: zero(), thisMonth: zero() };
-  }
-
-  private totalsAt(day: string, month: string): { today: Usage; month: Usage } {
-    return {
-      today: day === this.stored.day ? this.stored.today : zero(),
-      month: month === this.stored.month ? this.stored.thisMonth : zero(),
-    };
   }
 }
 
