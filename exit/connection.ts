@@ -21,6 +21,7 @@ import {
   RESUME_TOKEN_BYTES,
   SESSION_ID_BYTES,
 } from "../protocol/limits.js";
+import { SendQueue } from "../protocol/send-queue.js";
 import type { TunDevice } from "../tun/device.js";
 import type { EgressGuard } from "./egress-guard.js";
 import type { Admission } from "./limits.js";
@@ -29,7 +30,6 @@ import type { ExitMetrics, HandshakeResult } from "./metrics.js";
 import type { AddressPool } from "./pool.js";
 import type { SessionRateLimiter } from "./rate-limit.js";
 import { type Leg, Session, type SessionTable, sendFrame } from "./session.js";
-import { SendQueue } from "../protocol/send-queue.js";
 
 export interface ExitContext {
   /** The client's secret, read fresh each handshake so a revoked key stops working at once. */

@@ -138,8 +138,14 @@ export class Relay {
   private fromLaptop(data: ArrayBuffer | string): void {
     const header = peekHeader(data);
     if (header?.type === FrameType.DATA) {
-      if (!this.exit.open) return this.drop("exit_leg_down");
-      if (this.exit.bufferedAmount > MAX_LEG_BUFFER_BYTES) return this.drop("exit_leg_backlog");
+      if (!this.exit.open) {
+        this.drop("exit_leg_down");
+        return;
+      }
+      if (this.exit.bufferedAmount > MAX_LEG_BUFFER_BYTES) {
+        this.drop("exit_leg_backlog");
+        return;
+      }
       this.exit.send(data);
       this.stats.packetsUp += header.count;
       this.stats.bytesUp += size(data);
@@ -152,8 +158,14 @@ export class Relay {
   private fromExit(data: ArrayBuffer | string): void {
     const header = peekHeader(data);
     if (header?.type === FrameType.DATA) {
-      if (!this.laptop.open) return this.drop("laptop_leg_down");
-      if (this.laptop.bufferedAmount > MAX_LEG_BUFFER_BYTES) return this.drop("laptop_leg_backlog");
+      if (!this.laptop.open) {
+        this.drop("laptop_leg_down");
+        return;
+      }
+      if (this.laptop.bufferedAmount > MAX_LEG_BUFFER_BYTES) {
+        this.drop("laptop_leg_backlog");
+        return;
+      }
       this.laptop.send(data);
       this.stats.packetsDown += header.count;
       this.stats.bytesDown += size(data);
