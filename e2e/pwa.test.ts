@@ -267,6 +267,50 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
     }
   });
 
+  it('notifies "Tether paused" when the relay stops while the app is hidden, and takes it back on resuming', async () => {
+    // Headless Chromium shows every page as visible: the page is told it is hidden the way the
+    // browser would tell it (visibilityState and a visibilitychange event).
+    const hide = (hidden: boolean) =>
+      page.evaluate(`(() => {
+        if (${hidden}) Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+        else delete document.visibilityState;
+        document.dispatchEvent(new Event("visibilitychange"));
+      })()`);
+    const notifications = () =>
+      page.evaluate(
+        `navigator.serviceWorker.ready.then((r) => r.getNotifications({ tag: "tether-paused" })).then((list) => list.map((n) => n.title + ": " + n.body))`,
+      ) as Promise<string[]>;
+    await phone.context.grantPermissions(["local-network-access", "notifications"], { origin: exit.origin });
+    const carrier = topology.ifname.phone.carrier;
+    await hide(true);
+    const stopped = Date.now();
+    await topology.exec("phone", ["ip", "link", "set", carrier, "down"], { check: true });
+    let shown: string[] = [];
+    try {
+      for (let deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+        shown = await notifications();
+        if (shown.length > 0) break;
+        await page.waitForTimeout(250);
+      }
+      expect(shown).toEqual(["Tether paused: Your laptop is offline. Tap to resume relaying."]);
+      console.log(
+        `[pwa] "${shown[0]}" shown ${Date.now() - stopped} ms after the phone lost its carrier link`,
+      );
+    } finally {
+      await topology.exec("phone", ["ip", "link", "set", carrier, "up"], { check: true });
+      await topology.exec("phone", ["ip", "route", "replace", "default", "via", topology.addr.carrier.exit], {
+        check: true,
+      });
+    }
+    await waitForRelaying(page);
+    await page.waitForFunction(
+      `navigator.serviceWorker.ready.then((r) => r.getNotifications({ tag: "tether-paused" })).then((l) => l.length === 0)`,
+      undefined,
+      { timeout: SHOW_TIMEOUT_MS, polling: 250 },
+    );
+    await hide(false);
+  });
+
   it("tells a phone that does not trust the laptop's certificate what to do, with a button to the laptop's page", async () => {
     // Another phone: it trusts the exit, not (yet) the laptop.
     const untrusting: BrowserContext = await launchPhoneBrowser(topology, [

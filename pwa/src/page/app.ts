@@ -40,7 +40,7 @@ export class App {
   private recorder = new UsageRecorder(this.storage);
   private readonly meter = new RateMeter();
   private readonly wake = new ScreenAwake();
-  private readonly notifier = new PauseNotifier(() => serviceWorkerRegistration());
+  private readonly notifier = new PauseNotifier(serviceWorkerRegistration());
   private readonly updates = new Updates(() => this.idle());
   private readonly single = new SingleRelay({
     held: () => this.lockHeld(),
@@ -255,7 +255,10 @@ export class App {
     this.lastProbeAt = now;
     try {
       const page = laptopPageUrl(pairing.laptopUrl);
-      const [probe, localNetwork] = await Promise.all([probeLaptop(page), localNetworkPermission()]);
+      const pairingRefused = this.relay?.stats.laptop.lastClose.startsWith("PAIRING_FAILED") ?? false;
+      const [probe, localNetwork] = pairingRefused
+        ? (["answered", "granted"] as const)
+        : await Promise.all([probeLaptop(page), localNetworkPermission()]);
       if (this.relay?.stats.laptop.state === "open" || pairing !== this.pairing) return;
       this.diagnosis = diagnose({
         laptop: new URL(page).host,
@@ -264,6 +267,7 @@ export class App {
         connectedBefore: pairing.connectedAt !== undefined,
         online: navigator.onLine,
         ios: isIos(navigator.userAgent, navigator.maxTouchPoints),
+        pairingRefused,
       });
       this.chrome();
     } finally {
@@ -412,7 +416,8 @@ function exitTunnelUrl(): string {
   return `${scheme}//${location.host}/tunnel`;
 }
 
+/** The service worker's registration once it is active (the notifications' owner). */
 async function serviceWorkerRegistration(): Promise<ServiceWorkerRegistration | undefined> {
   if (!("serviceWorker" in navigator)) return undefined;
-  return navigator.serviceWorker.getRegistration();
+  return navigator.serviceWorker.ready;
 }

@@ -1,23 +1,23 @@
 // "Tether paused, tap to resume": when the relay stops while the app is hidden (the phone locked
 // its screen, the user switched apps, the browser froze the page), the laptop is offline and the
-// user cannot see why. Where notifications are permitted, one says so; a tap (handled by the
-// service worker) brings the app back, which resumes by itself.
+// user cannot see why. Where notifications are permitted, one says so (PauseWatch decides when); a
+// tap, handled by the service worker, brings the app back, which resumes by itself.
+import { PauseWatch } from "../shared/pause.js";
 
-/** Legs often come back by themselves within this, ms: no notification for a blip. */
-export const PAUSE_NOTICE_DELAY_MS = 5_000;
 export const PAUSE_TAG = "tether-paused";
 
 export class PauseNotifier {
   onChange: () => void = () => undefined;
-  private relayedOnce = false;
-  private pausedSince: number | undefined;
-  private shown = false;
+  private readonly watch = new PauseWatch();
+  /** Held from the start: a page being frozen gets no turn to wait for it. */
+  private registration: ServiceWorkerRegistration | undefined;
 
-  constructor(private readonly registration: () => Promise<ServiceWorkerRegistration | undefined>) {
-    // The browser is about to freeze this hidden page: the relay stops now, say so while we can.
-    document.addEventListener("freeze", () => {
-      if (this.pausedSince === undefined && this.relayedOnce) void this.show();
+  constructor(registration: Promise<ServiceWorkerRegistration | undefined>) {
+    void registration.then((r) => {
+      this.registration = r;
     });
+    // Synchronous on purpose: no promise resolves in a frozen page.
+    document.addEventListener("freeze", () => this.act(this.watch.freezing()));
   }
 
   get permission(): NotificationPermission | "unsupported" {
@@ -48,35 +48,28 @@ export class PauseNotifier {
 
   /** Called at every sample. */
   tick(relaying: boolean, hidden: boolean, now: number): void {
-    if (relaying) {
-      this.relayedOnce = true;
-      this.pausedSince = undefined;
-      if (this.shown) void this.close();
-      return;
+    this.act(this.watch.tick(relaying, hidden, now));
+  }
+
+  private act(action: "show" | "close" | undefined): void {
+    const registration = this.registration;
+    if (!action || !registration || this.permission !== "granted") return;
+    if (action === "show") {
+      registration
+        .showNotification("Tether paused", {
+          body: "Your laptop is offline. Tap to resume relaying.",
+          tag: PAUSE_TAG,
+          icon: "/icons/icon-192.png",
+          data: { url: "/" },
+        })
+        .catch(() => undefined);
+    } else {
+      void registration
+        .getNotifications({ tag: PAUSE_TAG })
+        .then((list) => {
+          for (const notification of list) notification.close();
+        })
+        .catch(() => undefined);
     }
-    if (!this.relayedOnce) return;
-    this.pausedSince ??= now;
-    if (hidden && !this.shown && now - this.pausedSince >= PAUSE_NOTICE_DELAY_MS) void this.show();
-  }
-
-  private async show(): Promise<void> {
-    if (this.permission !== "granted") return;
-    this.shown = true;
-    const registration = await this.registration();
-    await registration
-      ?.showNotification("Tether paused", {
-        body: "Your laptop is offline. Tap to resume relaying.",
-        tag: PAUSE_TAG,
-        icon: "/icons/icon-192.png",
-        data: { url: "/" },
-      })
-      .catch(() => undefined);
-  }
-
-  private async close(): Promise<void> {
-    this.shown = false;
-    const registration = await this.registration();
-    for (const notification of (await registration?.getNotifications({ tag: PAUSE_TAG })) ?? [])
-      notification.close();
   }
 }

@@ -46,6 +46,12 @@ describe("the trust diagnosis", () => {
     expect(diagnose(clues({ probe: "answered" })).cause).toBe("refused");
   });
 
+  it("says the link is out of date when the laptop closed the leg with PAIRING_FAILED", () => {
+    const d = diagnose(clues({ pairingRefused: true, probe: "answered" }));
+    expect(d.cause).toBe("refused");
+    expect(d.title).toMatch(/refused this phone's pairing/);
+  });
+
   it("puts a denied local-network permission first, whatever the probe says", () => {
     for (const probe of ["failed", "timeout", "answered"] as const) {
       expect(diagnose(clues({ probe, localNetwork: "denied" })).cause).toBe("local-network-denied");

@@ -4,7 +4,9 @@
 //     runs and this phone trusts the certificate; a fast failure is a refused connection or an
 //     untrusted certificate; no answer at all is a wrong address or another network;
 //   - Chrome's local-network-access permission, where the browser tells it;
-//   - whether this pairing ever connected (the certificate was trusted then, and stays so).
+//   - whether this pairing ever connected (the certificate was trusted then, and stays so);
+//   - the close code, when the laptop got far enough to send one (PAIRING_FAILED: wrong secret or
+//     origin), which settles it without guessing.
 // It names the most likely cause; the steps also cover the next likeliest.
 
 export type ProbeOutcome = "answered" | "failed" | "timeout";
@@ -21,6 +23,8 @@ export interface TrustClues {
   online: boolean;
   /** iPhone or iPad: trust comes from a configuration profile, not a warning page. */
   ios: boolean;
+  /** The laptop closed the leg with PAIRING_FAILED: it answered, and refused this pairing. */
+  pairingRefused?: boolean;
 }
 
 export type Cause =
@@ -80,6 +84,15 @@ export function diagnose(clues: TrustClues): Diagnosis {
       "Turn on the phone's Wi-Fi hotspot (or USB tethering) and join it from the laptop.",
       "Tether connects by itself once the laptop is reachable.",
     ]);
+  }
+  if (clues.pairingRefused) {
+    return answer(
+      "refused",
+      `The laptop at ${clues.laptop} refused this phone's pairing: the link is out of date.`,
+      [
+        "Open the link tether prints now on the laptop, or scan its QR code again (its pairing secret changed, or the app is served from another exit).",
+      ],
+    );
   }
   if (clues.localNetwork === "denied") {
     return answer("local-network-denied", "This app is not allowed to reach devices on your local network.", [
