@@ -1,0 +1,171 @@
+// The network side of the bench: iperf3 and ping from the laptop's namespace to the internet's
+// iperf3 server, the 20 Mbit/s bottleneck on the phone<->exit link, and the direct path (the same
+// namespaces, the phone routing like a tethering phone would, no Tether) switched on and off.
+import { type IperfResult, type PingResult, parseIperf, parsePing } from "./bench-stats.js";
+import { ADDR, IFNAME, type Topology } from "./topology.js";
+
+/** The tunnel's MTU (the exit's default), which the direct path copies so both carry the same TCP MSS. */
+export const TUNNEL_MTU = 1400;
+/** TCP payload in one tunnel-MTU packet: IPv4 20 + TCP 20 + timestamps 12 bytes of headers. */
+export const TCP_PAYLOAD_PER_PACKET = TUNNEL_MTU - 52;
+
+/** The bottleneck, as the issue and the peers' table make it, applied on both ends of the carrier link. */
+export const BOTTLENECK_TBF = ["tbf", "rate", "20mbit", "burst", "32kbit", "latency", "50ms"] as const;
+
+/** Between two pings, s: every 50 ms, as in the peers' measurements. */
+const PING_INTERVAL_S = "0.05";
+/** Allowance on top of a measurement's own length for start-up, connection and the final report, ms. */
+const COMMAND_SLACK_MS = 20_000;
+
+const SERVER = ADDR.egress.internet;
+
+export type Direction = "up" | "down";
+
+export interface IperfOptions {
+  direction: Direction;
+  seconds: number;
+  /** The inner TCP's congestion control at the sender; the namespace default (cubic) when absent. */
+  congestion?: string | undefined;
+}
+
+/** One iperf3 transfer laptop -> internet (up) or internet -> laptop (down, -R). */
+export async function iperf(topology: Topology, options: IperfOptions): Promise<IperfResult> {
+  const argv = ["iperf3", "-c", SERVER, "-p", "5201", "-t", String(options.seconds), "-J"];
+  if (options.direction === "down") argv.push("-R");
+  if (options.congestion !== undefined) argv.push("-C", options.congestion);
+  const { stdout } = await topology.exec("laptop", argv, {
+    timeoutMs: options.seconds * 1000 + COMMAND_SLACK_MS,
+  });
+  return parseIperf(stdout);
+}
+
+/** Pings the internet from the laptop every 50 ms for `seconds` (root may ping that often). */
+export async function ping(topology: Topology, seconds: number): Promise<PingResult> {
+  const { stdout } = await topology.exec(
+    "laptop",
+    ["ping", "-n", "-i", PING_INTERVAL_S, "-w", String(seconds), "-W", "2", SERVER],
+    { timeoutMs: seconds * 1000 + COMMAND_SLACK_MS },
+  );
+  return parsePing(stdout);
+}
+
+export interface LoadedPing {
+  transfer: IperfResult;
+  ping: PingResult;
+}
+
+/**
+ * A saturating transfer with pings alongside: they start `settleSeconds` into it (past slow start,
+ * when the queues have filled) and stop a second before it ends.
+ */
+export async function pingUnderLoad(
+  topology: Topology,
+  options: IperfOptions,
+  settleSeconds: number,
+): Promise<LoadedPing> {
+  const transfer = iperf(topology, options);
+  await sleep(settleSeconds * 1000);
+  const pinging = ping(topology, Math.max(1, options.seconds - settleSeconds - 1));
+  const [t, p] = await Promise.all([transfer, pinging]);
+  return { transfer: t, ping: p };
+}
+
+/** Puts the bottleneck on the carrier link, both ways (the phone's rmnet0 out, the exit's eth0 out). */
+export async function shape(topology: Topology): Promise<void> {
+  await topology.exec(
+    "phone",
+    ["tc", "qdisc", "replace", "dev", IFNAME.phone.carrier, "root", ...BOTTLENECK_TBF],
+    {
+      check: true,
+    },
+  );
+  await topology.exec(
+    "exit",
+    ["tc", "qdisc", "replace", "dev", IFNAME.exit.carrier, "root", ...BOTTLENECK_TBF],
+    {
+      check: true,
+    },
+  );
+}
+
+export async function unshape(topology: Topology): Promise<void> {
+  await topology.exec("phone", ["tc", "qdisc", "del", "dev", IFNAME.phone.carrier, "root"]);
+  await topology.exec("exit", ["tc", "qdisc", "del", "dev", IFNAME.exit.carrier, "root"]);
+}
+
+/**
+ * The direct path, in the same namespaces: the phone forwards (as a phone that tethers would), the
+ * exit and the internet route the hotspot subnet back (no NAT: plain kernel routing), and the laptop
+ * reaches the iperf3 server through its Wi-Fi with the tunnel's MTU on that one route (a /32, more
+ * specific than Tether's 0/1 halves, so nothing else leaves the tunnel). Undone by directOff.
+ */
+export async function directOn(topology: Topology): Promise<void> {
+  const hotspot = ADDR.hotspot.subnet;
+  await topology.exec("exit", ["ip", "route", "replace", hotspot, "via", ADDR.carrier.phone], {
+    check: true,
+  });
+  await topology.exec("internet", ["ip", "route", "replace", hotspot, "via", ADDR.egress.exit], {
+    check: true,
+  });
+  await topology.exec("phone", ["sh", "-ec", "echo 1 > /proc/sys/net/ipv4/ip_forward"], { check: true });
+  await topology.exec(
+    "laptop",
+    [
+      "ip",
+      "route",
+      "replace",
+      `${SERVER}/32`,
+      "via",
+      ADDR.hotspot.phone,
+      "dev",
+      IFNAME.laptop.hotspot,
+      "mtu",
+      String(TUNNEL_MTU),
+    ],
+    { check: true },
+  );
+}
+
+/** Back to the topology's shape: the phone does not forward and the internet knows no hotspot. */
+export async function directOff(topology: Topology): Promise<void> {
+  await topology.exec("laptop", ["ip", "route", "del", `${SERVER}/32`]);
+  await topology.exec("phone", ["sh", "-ec", "echo 0 > /proc/sys/net/ipv4/ip_forward"], { check: true });
+  await topology.exec("internet", ["ip", "route", "del", ADDR.hotspot.subnet]);
+  await topology.exec("exit", ["ip", "route", "del", ADDR.hotspot.subnet]);
+}
+
+/** Runs `measure` over the direct path, always switching it off again. */
+export async function overDirect<T>(topology: Topology, measure: () => Promise<T>): Promise<T> {
+  await directOn(topology);
+  try {
+    return await measure();
+  } finally {
+    if (!topology.destroyed) await directOff(topology);
+  }
+}
+
+/** Congestion controls the kernel offers (bbr only if its module is there). */
+export async function availableCongestionControls(topology: Topology): Promise<string[]> {
+  const { stdout } = await topology.exec("laptop", [
+    "cat",
+    "/proc/sys/net/ipv4/tcp_available_congestion_control",
+  ]);
+  return stdout.trim().split(/\s+/);
+}
+
+/** Waits until a ping from the laptop gets through (the tunnel is up and routed), bounded. */
+export async function waitForPath(topology: Topology, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { code } = await topology.exec("laptop", ["ping", "-n", "-c", "1", "-W", "1", SERVER], {
+      timeoutMs: 5_000,
+    });
+    if (code === 0) return;
+    if (Date.now() > deadline) throw new Error(`no path from the laptop to ${SERVER} within ${timeoutMs} ms`);
+    await sleep(200);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
