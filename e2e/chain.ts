@@ -263,7 +263,12 @@ export interface PageRelayStats {
 export async function relayStats(page: Page): Promise<PageRelayStats | undefined> {
   return page.evaluate(`(() => {
     const relay = globalThis.tether?.relay;
-    if (!relay) return undefined;
+    // A page still starting (or reloading) has no relay yet: that is "not relaying", from zero.
+    if (!relay) {
+      const idle = { state: "idle", lastClose: "", rttMs: undefined, opens: 0 };
+      return { relaying: false, session: "none", address: undefined, packetsUp: 0, packetsDown: 0,
+        laptop: idle, exit: idle, endToEndRttMs: undefined };
+    }
     const s = relay.sample();
     const leg = (l) => ({ state: l.state, lastClose: l.lastClose, rttMs: l.rttMs, opens: l.opens });
     return { relaying: relay.relaying, session: s.session, address: s.address, packetsUp: s.packetsUp,
