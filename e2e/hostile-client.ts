@@ -1,0 +1,318 @@
+// A hostile (and, for comparison, an honest) client of a running exit or laptop, run inside a
+// namespace by the e2e tests: `node --import tsx e2e/hostile-client.ts COMMAND JSON-ARGS`.
+// It prints one JSON line: what each attempt got back (a close code, an HTTP status, a frame).
+//
+//   handshake {url, key, bind?}                  an honest laptop's handshake: WELCOME or close code
+//   exit {url, wrongKey, key, bind}              malformed frames, wrong versions, slow and wrong
+//                                                handshakes, egress and spoofing after a good one
+//   laptop-pairing {url, secret, origin, bind?}  wrong secret, wrong origin, wrong path
+//   laptop-frames {url, secret, origin}          malformed frames at the laptop, as a paired phone
+//
+// Every wait is bounded (ATTEMPT_TIMEOUT_MS); every socket is closed before the script exits.
+
+import { createHmac } from "node:crypto";
+import { WebSocket } from "ws";
+import { parseClientKey } from "../protocol/client-key.js";
+import { authMessage, decodeFrame, encodeFrame } from "../protocol/codec.js";
+import { fromMessage } from "../protocol/encoding.js";
+import { type Frame, FrameType, Hop } from "../protocol/frames.js";
+import { HEADER_BYTES, MAX_FRAME_BYTES } from "../protocol/limits.js";
+
+/** Longest any one attempt may take, ms (slow handshakes wait for the exit's timeout). */
+const ATTEMPT_TIMEOUT_MS = 20_000;
+
+interface Outcome {
+  /** Close code the peer closed with, if it did. */
+  close?: number;
+  /** HTTP status of a refused upgrade. */
+  status?: number;
+  /** Types of the frames received, in order. */
+  frames: number[];
+  /** The address of a WELCOME. */
+  address?: string;
+  error?: string;
+}
+
+interface Dial {
+  socket: WebSocket;
+  frames: Frame[];
+  done: Promise<Outcome>;
+}
+
+function dial(url: string, options: { bind?: string; origin?: string } = {}): Dial {
+  const socket = new WebSocket(url, {
+    rejectUnauthorized: false,
+    ...(options.bind ? { localAddress: options.bind } : {}),
+    ...(options.origin ? { origin: options.origin } : {}),
+    maxPayload: 2 * MAX_FRAME_BYTES,
+  });
+  const frames: Frame[] = [];
+  const outcome: Outcome = { frames: [] };
+  socket.on("message", (data, isBinary) => {
+    try {
+      const frame = decodeFrame(fromMessage(isBinary ? (data as Buffer) : data.toString()));
+      if (!frame) return;
+      frames.push(frame);
+      outcome.frames.push(frame.type);
+      if (frame.type === FrameType.WELCOME) outcome.address = frame.address;
+    } catch (error) {
+      outcome.error = String(error);
+    }
+  });
+  const done = new Promise<Outcome>((resolve) => {
+    const timer = setTimeout(() => {
+      outcome.error = "timeout";
+      socket.terminate();
+    }, ATTEMPT_TIMEOUT_MS);
+    socket.once("unexpected-response", (_request, response) => {
+      outcome.status = response.statusCode;
+      socket.terminate();
+    });
+    socket.on("error", (error) => {
+      outcome.error ??= error.message;
+    });
+    socket.once("close", (code) => {
+      clearTimeout(timer);
+      if (outcome.status === undefined) outcome.close = code;
+      resolve(outcome);
+    });
+  });
+  return { socket, frames, done };
+}
+
+function opened(d: Dial): Promise<boolean> {
+  if (d.socket.readyState === WebSocket.OPEN) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    d.socket.once("open", () => resolve(true));
+    d.socket.once("close", () => resolve(false));
+  });
+}
+
+async function frame(d: Dial, type: number): Promise<Frame | undefined> {
+  const deadline = Date.now() + ATTEMPT_TIMEOUT_MS;
+  while (Date.now() < deadline && d.socket.readyState <= WebSocket.OPEN) {
+    const found = d.frames.find((f) => f.type === type);
+    if (found) return found;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return d.frames.find((f) => f.type === type);
+}
+
+/** Sends `message` once the socket is open; resolves with how it ended. */
+async function sendAndWait(d: Dial, ...messages: (Uint8Array | string)[]): Promise<Outcome> {
+  if (await opened(d)) for (const message of messages) d.socket.send(message);
+  return d.done;
+}
+
+function header(type: number, count: number, payloadLength: number, payload = new Uint8Array(0)): Uint8Array {
+  const bytes = new Uint8Array(HEADER_BYTES + payload.length);
+  const view = new DataView(bytes.buffer);
+  view.setUint8(0, type);
+  view.setUint16(2, count);
+  view.setUint32(4, payloadLength);
+  bytes.set(payload, HEADER_BYTES);
+  return bytes;
+}
+
+function hello(key: string, nonce: Uint8Array, versions: [number, number] = [1, 1]): Uint8Array {
+  const { clientId, secret } = parseClientKey(key);
+  const mac = new Uint8Array(createHmac("sha256", secret).update(authMessage(nonce, clientId)).digest());
+  return encodeFrame({
+    type: FrameType.HELLO,
+    versionMin: versions[0],
+    versionMax: versions[1],
+    capabilities: 0,
+    clientId,
+    mac,
+  });
+}
+
+/** An honest handshake; resolves with the open dial (WELCOME received) or its outcome. */
+async function handshake(url: string, key: string, bind?: string): Promise<Dial> {
+  const d = dial(url, bind ? { bind } : {});
+  const challenge = await frame(d, FrameType.CHALLENGE);
+  if (challenge?.type === FrameType.CHALLENGE) d.socket.send(hello(key, challenge.nonce));
+  await frame(d, FrameType.WELCOME);
+  return d;
+}
+
+function ipv4Packet(source: string, destination: string): Uint8Array {
+  const packet = new Uint8Array(28);
+  packet[0] = 0x45;
+  packet[3] = 28;
+  packet[8] = 64;
+  packet[9] = 17;
+  packet.set(source.split(".").map(Number), 12);
+  packet.set(destination.split(".").map(Number), 16);
+  return packet;
+}
+
+type Args = Record<string, string>;
+
+async function exitAttacks(a: Args): Promise<Record<string, unknown>> {
+  const url = `${a.url}/tunnel`;
+  const results: Record<string, unknown> = {};
+  const at = (source: string) => ({ bind: source });
+  const malformed = a.bind!;
+
+  results.truncatedHeader = await sendAndWait(dial(url, at(malformed)), new Uint8Array([4, 0, 0]));
+  results.lengthPastLimit = await sendAndWait(
+    dial(url, at(malformed)),
+    header(FrameType.DATA, 1, 0xffff_ffff),
+  );
+  results.frameTooLarge = await sendAndWait(
+    dial(url, at(malformed)),
+    header(FrameType.DATA, 1, MAX_FRAME_BYTES, new Uint8Array(MAX_FRAME_BYTES)),
+  );
+  results.hugeMessage = await sendAndWait(dial(url, at(malformed)), new Uint8Array(8 * 1024 * 1024));
+  // Inner lengths that lie: the second packet says 1000 bytes, 4 are there.
+  const lying = new Uint8Array([0, 4, 0x45, 0, 0, 0, 0x03, 0xe8, 1, 2, 3, 4]);
+  results.lyingBatch = await sendAndWait(
+    dial(url, at(malformed)),
+    header(FrameType.DATA, 2, lying.length, lying),
+  );
+  results.badBase64 = await sendAndWait(dial(`${url}?encoding=base64`, at(malformed)), "!!!!not*base64");
+  {
+    // An unknown type is skipped: the same socket still answers the phone's ping.
+    const d = dial(url, at(malformed));
+    await opened(d);
+    d.socket.send(header(99, 0, 4, new Uint8Array(4)));
+    d.socket.send(encodeFrame({ type: FrameType.PING, hop: Hop.EXIT_LEG, id: 7, sentAt: 1 }));
+    const pong = await frame(d, FrameType.PONG);
+    d.socket.close(1000);
+    results.unknownType = { answeredPingAfterIt: pong?.type === FrameType.PONG, ...(await d.done) };
+  }
+  {
+    const d = dial(url, at(malformed));
+    const challenge = await frame(d, FrameType.CHALLENGE);
+    if (challenge?.type === FrameType.CHALLENGE) d.socket.send(hello(a.key!, challenge.nonce, [7, 9]));
+    results.wrongVersion = await d.done;
+  }
+
+  // Slow handshakes: a crowd of sockets that never say HELLO, from their own address.
+  const slow = Array.from({ length: Number(a.slowCount ?? 20) }, () => dial(url, at(a.slowBind!)));
+  const slowOutcomes = await Promise.all(slow.map((d) => d.done));
+  results.slowHandshakes = tally(slowOutcomes);
+
+  // Wrong keys, again and again, from one address.
+  const wrong: Outcome[] = [];
+  for (let i = 0; i < Number(a.wrongCount ?? 15); i++) {
+    const d = dial(url, at(a.wrongBind!));
+    const challenge = await frame(d, FrameType.CHALLENGE);
+    if (challenge?.type === FrameType.CHALLENGE) d.socket.send(hello(a.wrongKey!, challenge.nonce));
+    wrong.push(await d.done);
+  }
+  results.wrongKeys = wrong.map((o) => o.close);
+
+  // With a valid key: packets the egress guard refuses, a spoofed source, then a lying batch.
+  {
+    const d = await handshake(url, a.key!, a.keyBind);
+    const address = d.frames.find((f) => f.type === FrameType.WELCOME);
+    if (address?.type === FrameType.WELCOME) {
+      const me = address.address;
+      d.socket.send(
+        encodeFrame({
+          type: FrameType.DATA,
+          packets: [
+            ipv4Packet(me, "169.254.169.254"),
+            ipv4Packet(me, "10.0.0.1"),
+            ipv4Packet(me, "192.168.43.2"),
+            ipv4Packet(me, "127.0.0.53"),
+            ipv4Packet(me, "198.51.100.1"),
+            ipv4Packet(me, "203.0.113.1"),
+            ipv4Packet(me, "224.0.0.1"),
+            ipv4Packet(me, "255.255.255.255"),
+            ipv4Packet("198.51.100.77", "198.51.100.2"),
+          ],
+        }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      d.socket.send(header(FrameType.DATA, 2, lying.length, lying));
+    }
+    results.afterHandshake = {
+      address: (address as { address?: string } | undefined)?.address,
+      ...(await d.done),
+    };
+  }
+  // Sessions per key: the limit is set low for this run.
+  {
+    const kept: Dial[] = [];
+    const closes: (number | undefined)[] = [];
+    for (let i = 0; i < Number(a.perKey ?? 2) + 1; i++) {
+      const d = await handshake(url, a.key!, a.keyBind);
+      if (d.frames.some((f) => f.type === FrameType.WELCOME)) kept.push(d);
+      else closes.push((await d.done).close);
+    }
+    for (const d of kept) d.socket.close(1000);
+    await Promise.all(kept.map((d) => d.done));
+    results.sessionsPerKey = { welcomed: kept.length, refused: closes };
+  }
+  return results;
+}
+
+function tally(outcomes: Outcome[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const o of outcomes) {
+    const key = o.status !== undefined ? `http ${o.status}` : `close ${o.close}`;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}
+
+async function laptopPairing(a: Args): Promise<Record<string, unknown>> {
+  const relay = `${a.url}/relay`;
+  const options = (origin?: string) => ({
+    ...(a.bind ? { bind: a.bind } : {}),
+    ...(origin ? { origin } : {}),
+  });
+  return {
+    wrongSecret: await dial(`${relay}?secret=not-the-secret`, options(a.origin)).done,
+    wrongOrigin: await dial(
+      `${relay}?secret=${encodeURIComponent(a.secret!)}`,
+      options("https://evil.example"),
+    ).done,
+    noOrigin: await dial(`${relay}?secret=${encodeURIComponent(a.secret!)}`, options()).done,
+    wrongPath: await dial(`${a.url}/tunnel?secret=${encodeURIComponent(a.secret!)}`, options(a.origin)).done,
+  };
+}
+
+async function laptopFrames(a: Args): Promise<Record<string, unknown>> {
+  const relay = `${a.url}/relay?secret=${encodeURIComponent(a.secret!)}`;
+  const o = { origin: a.origin! };
+  const lying = new Uint8Array([0, 4, 0x45, 0, 0, 0, 0x03, 0xe8, 1, 2, 3, 4]);
+  return {
+    truncatedHeader: await sendAndWait(dial(relay, o), new Uint8Array([4, 0, 0])),
+    lengthPastLimit: await sendAndWait(dial(relay, o), header(FrameType.DATA, 1, 0xffff_ffff)),
+    hugeMessage: await sendAndWait(dial(relay, o), new Uint8Array(8 * 1024 * 1024)),
+    lyingBatch: await sendAndWait(dial(relay, o), header(FrameType.DATA, 2, lying.length, lying)),
+    badBase64: await sendAndWait(dial(`${relay}&encoding=base64`, o), "!!!!not*base64"),
+    dataBeforeWelcome: await sendAndWait(
+      dial(relay, o),
+      encodeFrame({ type: FrameType.DATA, packets: [ipv4Packet("198.51.100.2", "10.77.0.2")] }),
+    ),
+  };
+}
+
+async function main(): Promise<void> {
+  const [command, json = "{}"] = process.argv.slice(2);
+  const args = JSON.parse(json) as Args;
+  let result: unknown;
+  if (command === "handshake") {
+    const d = await handshake(args.url!.replace(/\/?$/, "/tunnel"), args.key!, args.bind);
+    const welcomed = d.frames.some((f) => f.type === FrameType.WELCOME);
+    if (welcomed) d.socket.close(1000);
+    result = { welcomed, ...(await d.done) };
+  } else if (command === "exit") result = await exitAttacks(args);
+  else if (command === "laptop-pairing") result = await laptopPairing(args);
+  else if (command === "laptop-frames") result = await laptopFrames(args);
+  else throw new Error(`unknown command ${command}`);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    process.stderr.write(`hostile-client: ${error instanceof Error ? error.stack : error}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,267 @@
+// Hostile clients against the running chain: while a good laptop downloads a file through the
+// phone and the exit, clients in the phone namespace (on addresses of their own, so the exit's
+// per-address limits do not touch the good phone) throw malformed frames, slow and wrong handshakes,
+// refused destinations and spoofed packets at the exit, and wrong secrets and origins at the
+// laptop. Each must get its stable close code, the transfer must finish with the right hash, and
+// the exit's memory must stay bounded. Then, as a paired phone gone bad, malformed frames at the
+// laptop: each closes with its code, the laptop keeps running, and the real phone gets back in.
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorCodes } from "../protocol/errors.js";
+import {
+  type Exit,
+  LAPTOP_PORT,
+  type Laptop,
+  outputOf,
+  type Phone,
+  ROOT,
+  startExit,
+  startLaptop,
+  startPhone,
+  waitForOutput,
+} from "./chain.js";
+import { expectedSha256, type Internet, startInternet } from "./internet.js";
+import { canRunPrivileged } from "./privileged.js";
+import { createTopology, type Topology } from "./topology.js";
+
+/** The good transfer: long enough (rate-limited by curl) to outlast every attack. */
+const FILE_BYTES = 48 * 1024 * 1024;
+const CURL_RATE = "3M";
+/** Addresses the attackers use on the phone's carrier link, one per kind of attack. */
+const ATTACKERS = {
+  malformed: "203.0.113.66",
+  slow: "203.0.113.67",
+  wrong: "203.0.113.68",
+  key: "203.0.113.69",
+};
+/** Limits set low for this run, so the attacks reach them quickly. */
+const LIMITS = { maxHandshakes: 16, handshakeTimeoutS: 3, perKey: 2, burst: 10 };
+const SLOW_SOCKETS = 20;
+const WRONG_KEYS = 15;
+/** How much the exit's resident memory may grow during the attacks. */
+const RSS_GROWTH_BOUND_BYTES = 96 * 1024 * 1024;
+
+function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) * 1024;
+}
+
+function metric(text: string, name: string, labels = ""): number {
+  const line = text.split("\n").find((l) => l.startsWith(labels ? `${name}{${labels}} ` : `${name} `));
+  return line ? Number(line.split(" ").pop()) : 0;
+}
+
+function tetherMetrics(text: string): string {
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith("tether_exit_") && !l.endsWith(" 0"))
+    .join("\n");
+}
+
+describe.skipIf(!canRunPrivileged)("hostile clients against a running exit and laptop (needs root)", () => {
+  let topology: Topology;
+  let internet: Internet;
+  let exit: Exit;
+  let laptop: Laptop;
+  let phone: Phone;
+  let attackerKey: string;
+  let secret: string;
+
+  const client = async (command: string, args: Record<string, unknown>, timeoutMs = 120_000) => {
+    const { stdout, stderr, code } = await topology.exec(
+      "phone",
+      ["node", "--import", "tsx", "e2e/hostile-client.ts", command, JSON.stringify(args)],
+      { cwd: ROOT, timeoutMs },
+    );
+    if (code !== 0) throw new Error(`hostile-client ${command} failed (${code}):\n${stderr}\n${stdout}`);
+    // biome-ignore lint/suspicious/noExplicitAny: the client's JSON report, checked field by field below
+    return JSON.parse(stdout.trim().split("\n").pop()!) as Record<string, any>;
+  };
+
+  beforeAll(async () => {
+    topology = await createTopology({ tag: "hostile" });
+    for (const address of Object.values(ATTACKERS)) {
+      await topology.exec(
+        "phone",
+        ["ip", "addr", "add", `${address}/24`, "dev", topology.ifname.phone.carrier],
+        {
+          check: true,
+        },
+      );
+    }
+    internet = await startInternet(topology, { iperf3: false });
+    exit = await startExit(topology, [
+      "--max-handshakes",
+      String(LIMITS.maxHandshakes),
+      "--handshake-timeout",
+      String(LIMITS.handshakeTimeoutS),
+      "--max-sessions-per-key",
+      String(LIMITS.perKey),
+      "--failed-handshake-burst",
+      String(LIMITS.burst),
+      "--failed-handshake-interval",
+      "60",
+    ]);
+    laptop = await startLaptop(topology, exit, await exit.addKey("good-laptop"));
+    attackerKey = await exit.addKey("attacker");
+    secret = new URLSearchParams(laptop.link.slice(laptop.link.indexOf("#") + 1)).get("secret") ?? "";
+    phone = await startPhone(topology, exit, laptop);
+    await phone.open(laptop.link);
+    await waitForOutput(
+      laptop.process,
+      /tether: connected \(address 10\.77\.0\.\d+/,
+      "the laptop to connect",
+    );
+  });
+
+  afterAll(async () => {
+    await topology?.destroy();
+  });
+
+  it("keeps a good transfer going while hostile clients hit the exit and the laptop; each gets its code", async () => {
+    const pid = exit.process.pid!;
+    const rssBefore = rssBytes(pid);
+    let rssPeak = rssBefore;
+    const sampler = setInterval(() => {
+      rssPeak = Math.max(rssPeak, rssBytes(pid));
+    }, 200);
+    const url = `${internet.url}/bytes/${FILE_BYTES}?seed=hostile`;
+    const started = Date.now();
+    const transfer = topology.exec(
+      "laptop",
+      ["sh", "-c", `curl -sS --fail --max-time 150 --limit-rate ${CURL_RATE} '${url}' | sha256sum`],
+      { timeoutMs: 160_000 },
+    );
+    try {
+      const laptopUrl = `wss://${topology.addr.hotspot.laptop}:${LAPTOP_PORT}`;
+      const [atExit, atLaptop] = await Promise.all([
+        client("exit", {
+          url: exit.origin.replace(/^https/, "wss"),
+          key: attackerKey,
+          wrongKey: `attacker:${Buffer.alloc(32, 1).toString("base64url")}`,
+          bind: ATTACKERS.malformed,
+          slowBind: ATTACKERS.slow,
+          slowCount: SLOW_SOCKETS,
+          wrongBind: ATTACKERS.wrong,
+          wrongCount: WRONG_KEYS,
+          keyBind: ATTACKERS.key,
+          perKey: LIMITS.perKey,
+        }),
+        client("laptop-pairing", {
+          url: laptopUrl,
+          secret,
+          origin: exit.origin,
+          bind: topology.addr.hotspot.phone,
+        }),
+      ]);
+      const metricsDuring = await exit.get("/metrics");
+      const { stdout, code, stderr } = await transfer;
+      const seconds = (Date.now() - started) / 1000;
+      clearInterval(sampler);
+      rssPeak = Math.max(rssPeak, rssBytes(pid));
+      const metricsAfter = await exit.get("/metrics");
+
+      console.log(`[hostile] at the exit: ${JSON.stringify(atExit, null, 1)}`);
+      console.log(`[hostile] at the laptop: ${JSON.stringify(atLaptop, null, 1)}`);
+      console.log(`[hostile] exit metrics while under attack:\n${tetherMetrics(metricsDuring)}`);
+      console.log(`[hostile] exit metrics after:\n${tetherMetrics(metricsAfter)}`);
+      console.log(
+        `[hostile] good transfer: ${FILE_BYTES} bytes in ${seconds.toFixed(1)} s; exit RSS ${(rssBefore / 2 ** 20).toFixed(0)} MiB before, ${(rssPeak / 2 ** 20).toFixed(0)} MiB at most`,
+      );
+
+      expect(code, stderr).toBe(0);
+      expect(stdout.split(" ")[0]).toBe(expectedSha256(FILE_BYTES, "hostile"));
+      expect(rssPeak - rssBefore).toBeLessThan(RSS_GROWTH_BOUND_BYTES);
+
+      const close = (code: keyof typeof ErrorCodes) => ErrorCodes[code].close;
+      expect(atExit.truncatedHeader.close).toBe(close("TRUNCATED"));
+      expect(atExit.lengthPastLimit.close).toBe(close("LENGTH_MISMATCH"));
+      expect(atExit.frameTooLarge.close).toBe(close("FRAME_TOO_LARGE"));
+      expect(atExit.hugeMessage.close).toBe(1009); // ws: past maxPayload, refused at its header
+      expect(atExit.lyingBatch.close).toBe(close("TRUNCATED"));
+      expect(atExit.badBase64.close).toBe(close("BAD_BASE64"));
+      expect(atExit.unknownType.answeredPingAfterIt).toBe(true);
+      expect(atExit.wrongVersion.close).toBe(close("UNSUPPORTED_VERSION"));
+      expect(atExit.slowHandshakes).toEqual({
+        [`close ${close("HANDSHAKE_TIMEOUT")}`]: LIMITS.maxHandshakes,
+        [`close ${close("EXIT_BUSY")}`]: SLOW_SOCKETS - LIMITS.maxHandshakes,
+      });
+      expect(atExit.wrongKeys).toEqual([
+        ...new Array(LIMITS.burst).fill(close("AUTH_FAILED")),
+        ...new Array(WRONG_KEYS - LIMITS.burst).fill(close("RATE_LIMITED")),
+      ]);
+      expect(atExit.afterHandshake.address).toMatch(/^10\.77\./);
+      expect(atExit.afterHandshake.close).toBe(close("TRUNCATED"));
+      // The session the lying batch ended is detached, not gone: it keeps its address (and its
+      // place in the key's limit) for the grace period, so one fewer is welcomed.
+      expect(atExit.sessionsPerKey).toEqual({
+        welcomed: LIMITS.perKey - 1,
+        refused: [close("SESSION_LIMIT"), close("SESSION_LIMIT")],
+      });
+      for (const refusal of ["wrongSecret", "wrongOrigin", "noOrigin"]) {
+        expect(atLaptop[refusal].close, refusal).toBe(close("PAIRING_FAILED"));
+      }
+      expect(atLaptop.wrongPath.status).toBe(404);
+
+      for (const reason of [
+        "egress_link_local",
+        "egress_private",
+        "egress_loopback",
+        "egress_own_address",
+        "egress_multicast",
+        "egress_reserved",
+        "spoofed_source",
+      ]) {
+        expect(metric(metricsAfter, "tether_exit_drops_total", `reason="${reason}"`), reason).toBeGreaterThan(
+          0,
+        );
+      }
+      expect(metric(metricsAfter, "tether_exit_drops_total", 'reason="egress_own_address"')).toBe(2);
+      expect(metric(metricsAfter, "tether_exit_handshakes_total", 'result="auth_failed"')).toBe(LIMITS.burst);
+      expect(metric(metricsAfter, "tether_exit_handshakes_total", 'result="rate_limited"')).toBe(
+        WRONG_KEYS - LIMITS.burst,
+      );
+      expect(metric(metricsAfter, "tether_exit_handshakes_total", 'result="timeout"')).toBe(
+        LIMITS.maxHandshakes,
+      );
+      expect(metric(metricsAfter, "tether_exit_handshakes_total", 'result="busy"')).toBe(
+        SLOW_SOCKETS - LIMITS.maxHandshakes,
+      );
+      expect(metric(metricsAfter, "tether_exit_handshakes_total", 'result="session_limit"')).toBe(2);
+      expect(metric(metricsAfter, "tether_exit_handshakes_in_progress")).toBe(0);
+    } finally {
+      clearInterval(sampler);
+    }
+  });
+
+  it("answers malformed frames from a paired phone gone bad with their codes; the laptop keeps serving", async () => {
+    const from = outputOf(laptop.process).length;
+    const atLaptop = await client("laptop-frames", {
+      url: `wss://${topology.addr.hotspot.laptop}:${LAPTOP_PORT}`,
+      secret,
+      origin: exit.origin,
+    });
+    console.log(`[hostile] malformed frames at the laptop: ${JSON.stringify(atLaptop, null, 1)}`);
+    const close = (code: keyof typeof ErrorCodes) => ErrorCodes[code].close;
+    expect(atLaptop.truncatedHeader.close).toBe(close("TRUNCATED"));
+    expect(atLaptop.lengthPastLimit.close).toBe(close("LENGTH_MISMATCH"));
+    expect(atLaptop.hugeMessage.close).toBe(1009);
+    expect(atLaptop.lyingBatch.close).toBe(close("TRUNCATED"));
+    expect(atLaptop.badBase64.close).toBe(close("BAD_BASE64"));
+    expect(atLaptop.dataBeforeWelcome.close).toBe(close("UNEXPECTED_FRAME"));
+    expect(laptop.process.exitCode).toBeNull();
+    // Each bad socket replaced the real phone's; the phone dials again and the laptop resumes.
+    const deadline = Date.now() + 60_000;
+    while (!/tether: connected/.test(outputOf(laptop.process).slice(from)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(outputOf(laptop.process).slice(from)).toMatch(/tether: connected/);
+    const { stdout, code } = await topology.exec("laptop", [
+      "sh",
+      "-c",
+      `curl -sS --fail --max-time 30 '${internet.url}/bytes/1048576?seed=after' | sha256sum`,
+    ]);
+    expect(code).toBe(0);
+    expect(stdout.split(" ")[0]).toBe(expectedSha256(1024 * 1024, "after"));
+  });
+});
