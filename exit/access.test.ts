@@ -296,13 +296,16 @@ describe("where laptops' packets may go", () => {
 });
 
 describe("operating the exit", () => {
-  it("says ready on /healthz and serves Prometheus metrics with the new series", async () => {
+  it("says ready on /healthz and serves Prometheus metrics, queue delay included", async () => {
     const t = await testExit();
     const health = await fetch(`http://127.0.0.1:${t.exit.port}/healthz`);
     expect(health.status).toBe(200);
+    await session(t.exit, t.key);
     const metrics = await (await fetch(`http://127.0.0.1:${t.exit.port}/metrics`)).text();
     expect(metrics).toContain("tether_exit_handshakes_in_progress 0");
     expect(metrics).toContain("tether_exit_send_buffer_bytes 0");
+    // CHALLENGE and WELCOME went through the send queue: their waits are in the histogram.
+    expect(await metricValue(t.exit, "tether_exit_queue_delay_seconds_count")).toBeGreaterThanOrEqual(2);
   });
 
   it("writes JSON logs of a session without its key, nonce, mac or resume token", async () => {

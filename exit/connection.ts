@@ -79,7 +79,10 @@ export class ExitConnection {
     this.leg = {
       socket,
       encoding,
-      queue: new SendQueue(socket, encoding, { maxPacketsPerFrame: context.maxPacketsPerFrame }),
+      queue: new SendQueue(socket, encoding, {
+        maxPacketsPerFrame: context.maxPacketsPerFrame,
+        sojourn: (ms) => context.metrics.queueDelay.observe(ms / 1000),
+      }),
     };
     socket.on("message", (data, isBinary) => this.receive(data, isBinary));
     socket.on("close", () => this.closed());

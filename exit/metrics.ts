@@ -1,6 +1,6 @@
 // Everything the exit counts, as Prometheus metrics. One registry per Exit, so tests can run
 // several exits in one process.
-import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { EgressRefusal } from "./egress-guard.js";
 
 export type DropReason =
@@ -63,6 +63,12 @@ export class ExitMetrics {
     registers: [this.registry],
   });
 
+  readonly queueDelay = new Histogram({
+    name: "tether_exit_queue_delay_seconds",
+    help: "How long frames to the phones waited in the send queue before their socket took them.",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
   readonly revoked = new Counter({
     name: "tether_exit_sessions_revoked_total",
     help: "Sessions ended because their client key was revoked.",

@@ -33,6 +33,8 @@ export interface SendQueueOptions {
   /** Packets per DATA frame at most (1 turns batching off, for measurements). */
   maxPacketsPerFrame?: number;
   now?: () => number;
+  /** Told each frame's sojourn (queued to taken by the socket), ms: for a queue-delay metric. */
+  sojourn?: ((ms: number) => void) | undefined;
 }
 
 export class SendQueue {
@@ -40,6 +42,7 @@ export class SendQueue {
   private pending = 0;
   private readonly maxPacketsPerFrame: number;
   private readonly now: () => number;
+  private readonly sojourn: ((ms: number) => void) | undefined;
 
   constructor(
     private readonly socket: FrameSocket,
@@ -48,6 +51,7 @@ export class SendQueue {
   ) {
     this.maxPacketsPerFrame = options.maxPacketsPerFrame ?? MAX_PACKETS_PER_FRAME;
     this.now = options.now ?? Date.now;
+    this.sojourn = options.sojourn;
   }
 
   /** Frames in the socket's queue that it has not taken yet. */
@@ -86,7 +90,9 @@ export class SendQueue {
     this.pending++;
     this.socket.send(toMessage(frame, this.encoding), () => {
       this.pending--;
-      this.codel.observe(this.now() - queuedAt, this.now());
+      const now = this.now();
+      this.codel.observe(now - queuedAt, now);
+      this.sojourn?.(now - queuedAt);
     });
   }
 }
