@@ -54,7 +54,7 @@ function metric(text: string, name: string, labels = ""): number {
 function tetherMetrics(text: string): string {
   return text
     .split("\n")
-    .filter((l) => l.startsWith("tether_exit_") && !l.endsWith(" 0"))
+    .filter((l) => l.startsWith("tether_exit_") && !l.endsWith(" 0") && !l.includes("_bucket{"))
     .join("\n");
 }
 
