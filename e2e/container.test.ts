@@ -10,7 +10,9 @@
 //     exit), /dev/net/tun present, and the bounding set the ENTRYPOINT starts with is root's (setpriv
 //     reduces it to NET_ADMIN, which is what the test checks).
 // It proves: the exit runs as uid 1000 with NET_ADMIN alone, the HEALTHCHECK says ready, the TUN
-// and the nftables table exist, a laptop's handshake gets WELCOME, and SIGTERM removes both.
+// and the nftables table exist, a laptop's handshake gets WELCOME, SIGHUP swaps the certificate,
+// and SIGTERM removes the TUN and the table.
+import { X509Certificate } from "node:crypto";
 import { chownSync, copyFileSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -141,7 +143,7 @@ describe.skipIf(!canRunPrivileged)("the exit as its container runs it (needs roo
     console.log(`[container] ENV ${JSON.stringify(runtime.env)}`);
   });
 
-  it("runs as uid 1000 with NET_ADMIN alone, is healthy, sets up TUN and NAT, welcomes a laptop, and cleans up on SIGTERM", async () => {
+  it("runs as uid 1000 with NET_ADMIN alone, is healthy, sets up TUN and NAT, welcomes a laptop, reloads its certificate on SIGHUP and cleans up on SIGTERM", async () => {
     // `docker compose run --rm exit node dist/node/exit/cli.js keys add NAME`: the ENTRYPOINT stays.
     const keyRun = await topology.exec(
       "exit",
@@ -199,6 +201,36 @@ describe.skipIf(!canRunPrivileged)("the exit as its container runs it (needs roo
     expect(handshake.address).toMatch(/^10\.77\./);
     console.log(
       `[container] healthz 200; ${link.stdout.trim()}; nft table tether_exit up; laptop welcomed as ${handshake.address}`,
+    );
+
+    // SIGHUP (`docker compose kill -s HUP exit`): the renewed certificate in the volume is served
+    // to new connections, without a restart.
+    const renewed = await loadOrCreateCertificate(
+      topology.tempDir("cert2"),
+      [topology.addr.carrier.exit],
+      "exit",
+    );
+    for (const [from, to] of [
+      [join(renewed.dir, "exit-cert.pem"), host(runtime.env.TETHER_EXIT_CERT!)],
+      [join(renewed.dir, "exit-key.pem"), host(runtime.env.TETHER_EXIT_TLS_KEY!)],
+    ] as const) {
+      copyFileSync(from, to);
+      chownSync(to, NODE_UID, NODE_UID);
+    }
+    exit.kill("SIGHUP");
+    await waitForOutput(exit, /TLS certificate reloaded/, "the certificate reload");
+    const served = await topology.exec(
+      "phone",
+      [
+        "node",
+        "-e",
+        `const s = require("node:tls").connect({ host: "${topology.addr.carrier.exit}", port: ${EXIT_PORT}, rejectUnauthorized: false }, () => { console.log(s.getPeerX509Certificate().fingerprint256); s.end(); });`,
+      ],
+      { check: true },
+    );
+    expect(served.stdout.trim()).toBe(new X509Certificate(renewed.cert).fingerprint256);
+    console.log(
+      `[container] SIGHUP: the renewed certificate (${served.stdout.trim().slice(0, 23)}...) is served`,
     );
 
     exit.kill("SIGTERM");
