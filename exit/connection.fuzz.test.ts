@@ -12,7 +12,7 @@ import { authMessage, decodeFrame, encodeFrame } from "../protocol/codec.js";
 import { type Encoding, fromMessage } from "../protocol/encoding.js";
 import { ErrorCodes, ProtocolError } from "../protocol/errors.js";
 import { FrameType } from "../protocol/frames.js";
-import { FUZZ_RUNS, hostileBytes, hostileText } from "../protocol/fuzz-inputs.js";
+import { FUZZ_RUNS, hostileBytes, hostileText, must } from "../protocol/fuzz-inputs.js";
 import { createFakeTun } from "../tun/fake.js";
 import { ExitConnection } from "./connection.js";
 import { EgressGuard } from "./egress-guard.js";
@@ -153,7 +153,10 @@ async function feed(socket: FakeSocket, messages: (Uint8Array | string)[], wait:
       isBinary,
     );
     if (expected.error) {
-      expect(socket.closeCode).toBe(expected.error.closeCode);
+      must(
+        socket.closeCode === expected.error.closeCode,
+        () => `closed ${socket.closeCode}, codec said ${expected.error?.code}`,
+      );
       outcomes.closedByCodec++;
     }
     // A HELLO is checked asynchronously: let it finish before the next message.
@@ -161,7 +164,10 @@ async function feed(socket: FakeSocket, messages: (Uint8Array | string)[], wait:
   }
   if (socket.closeCode !== undefined && !codecErrorSeen(socket)) outcomes.closedOtherwise++;
   if (socket.closeCode === undefined) outcomes.open++;
-  expect(socket.closeCode === undefined || CLOSE_CODES.has(socket.closeCode)).toBe(true);
+  must(
+    socket.closeCode === undefined || CLOSE_CODES.has(socket.closeCode),
+    () => `close code ${socket.closeCode}`,
+  );
   socket.close(1000);
   tun.written.length = 0;
 }
@@ -193,7 +199,7 @@ describe(`fuzz: the exit's message handler (${FUZZ_RUNS} cases)`, () => {
       await fc.assert(
         fc.asyncProperty(cases, async ([encoding, messages]) => {
           const socket = connect(encoding);
-          expect(await authenticate(socket)).toBe(true);
+          must(await authenticate(socket), () => "no WELCOME for a valid HELLO");
           outcomes.established++;
           await feed(socket, messages, true);
         }),

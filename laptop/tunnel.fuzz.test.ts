@@ -4,18 +4,20 @@
 // close code is one of ours; only a refused key or version is ever fatal.
 import { EventEmitter } from "node:events";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import type { WebSocket } from "ws";
 import { parseClientKey } from "../protocol/client-key.js";
 import { decodeFrame, encodeFrame } from "../protocol/codec.js";
 import { type Encoding, fromMessage } from "../protocol/encoding.js";
 import { ErrorCodes, ProtocolError } from "../protocol/errors.js";
 import { FrameType } from "../protocol/frames.js";
-import { FUZZ_RUNS, hostileBytes, hostileText } from "../protocol/fuzz-inputs.js";
+import { FUZZ_RUNS, hostileBytes, hostileText, must } from "../protocol/fuzz-inputs.js";
 import { createFakeTun } from "../tun/fake.js";
 import { LaptopTunnel, type TunnelError } from "./tunnel.js";
 
 const PARTS = 4;
+const STATES = new Set(["waiting", "handshaking", "established"]);
+const FATAL = new Set(["AUTH_FAILED", "UNSUPPORTED_VERSION"]);
 const CLOSE_CODES = new Set([1000, 1006, ...Object.values(ErrorCodes).map((e) => e.close)]);
 
 /** Just enough of a ws WebSocket for the tunnel and its send queue. */
@@ -102,14 +104,20 @@ function feed(socket: FakeSocket, messages: (Uint8Array | string)[]): void {
       isBinary,
     );
     if (expected) {
-      expect(socket.closeCode).toBe(expected.closeCode);
+      must(
+        socket.closeCode === expected.closeCode,
+        () => `closed ${socket.closeCode}, codec said ${expected.code}`,
+      );
       outcomes.closedByCodec++;
     }
   }
   if (socket.closeCode === undefined) outcomes.open++;
-  expect(socket.closeCode === undefined || CLOSE_CODES.has(socket.closeCode)).toBe(true);
-  expect(["waiting", "handshaking", "established"]).toContain(tunnel.state);
-  for (const error of fatal.splice(0)) expect(["AUTH_FAILED", "UNSUPPORTED_VERSION"]).toContain(error.code);
+  must(
+    socket.closeCode === undefined || CLOSE_CODES.has(socket.closeCode),
+    () => `close code ${socket.closeCode}`,
+  );
+  must(STATES.has(tunnel.state), () => `state ${tunnel.state}`);
+  for (const error of fatal.splice(0)) must(FATAL.has(error.code), () => `fatal ${error.code}`);
   socket.close(1000);
   tun.written.length = 0;
 }
@@ -143,7 +151,7 @@ describe(`fuzz: the laptop's message handler (${FUZZ_RUNS} cases)`, () => {
           socket.emit("message", Buffer.from(WELCOME), true);
           await Promise.resolve();
           await Promise.resolve();
-          expect(tunnel.state).toBe("established");
+          must(tunnel.state === "established", () => `state ${tunnel.state} after WELCOME`);
           outcomes.established++;
           feed(socket, messages);
         }),

@@ -16,6 +16,14 @@ import {
 } from "./limits.js";
 import { toText } from "./text.js";
 
+/**
+ * A check for the fuzz tests' hot loops: vitest's expect costs more than the case it checks, and
+ * fast-check reports the failing input either way.
+ */
+export function must(condition: boolean, message: () => string): void {
+  if (!condition) throw new Error(message());
+}
+
 /** Cases per decoder in the fuzz tests (the issue asks for at least 100k). */
 export const FUZZ_RUNS = 100_000;
 
