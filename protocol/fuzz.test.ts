@@ -3,6 +3,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { decodeFrame } from "./codec.js";
+import { fromMessage, peekHeader } from "./encoding.js";
 import { ErrorCodes, ProtocolError } from "./errors.js";
 import { FrameType } from "./frames.js";
 import { FUZZ_RUNS, hostileBytes, hostileText, must } from "./fuzz-inputs.js";
@@ -41,6 +42,25 @@ describe(`fuzz (${FUZZ_RUNS} cases per decoder)`, () => {
           if (frame) must(KNOWN_TYPES.has(frame.type), () => `decoded type ${frame.type}`);
         }),
         { numRuns: FUZZ_RUNS / PARTS, seed: 0x7e7e + part },
+      );
+    });
+
+    it(`peekHeader (the phone's only look into a frame) never throws, and agrees with decodeFrame (part ${part + 1}/${PARTS})`, () => {
+      fc.assert(
+        fc.property(fc.oneof(hostileBytes, hostileText), (message) => {
+          const header = peekHeader(message);
+          const bytes = contract(() => fromMessage(message));
+          const frame = bytes && contract(() => decodeFrame(bytes));
+          if (frame) {
+            must(
+              header?.type === frame.type,
+              () => `peekHeader says ${header?.type}, frame is ${frame.type}`,
+            );
+            if (frame.type === FrameType.DATA)
+              must(header.count === frame.packets.length, () => "count differs");
+          }
+        }),
+        { numRuns: FUZZ_RUNS / PARTS, seed: 0x7e80 + part },
       );
     });
 
