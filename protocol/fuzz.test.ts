@@ -57,7 +57,7 @@ describe(`fuzz (${FUZZ_RUNS} cases per decoder)`, () => {
               () => `peekHeader says ${header?.type}, frame is ${frame.type}`,
             );
             if (frame.type === FrameType.DATA)
-              must(header.count === frame.packets.length, () => "count differs");
+              must(header?.count === frame.packets.length, () => "count differs");
           }
         }),
         { numRuns: FUZZ_RUNS / PARTS, seed: 0x7e80 + part },
