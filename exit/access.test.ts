@@ -169,6 +169,19 @@ describe("who gets into the exit", () => {
     expect(await metricValue(t.exit, "tether_exit_handshakes_total", 'result="rate_limited"')).toBe(2);
   });
 
+  it("counts a message ws refuses itself (past maxPayload, 1009) as a failed handshake", async () => {
+    const t = await testExit();
+    const client = new Client(t.exit);
+    await client.opened;
+    client.socket.send(new Uint8Array(2 * 1024 * 1024));
+    expect(await client.closed).toBe(1009);
+    await until(
+      async () =>
+        (await metricValue(t.exit, "tether_exit_handshakes_total", 'result="protocol_error"')) === 1,
+      "the failed handshake counted",
+    );
+  });
+
   it("refuses handshakes past --max-handshakes with EXIT_BUSY, and times out the silent ones", async () => {
     const t = await testExit({ limits: { ...EXIT_LIMITS, maxHandshakes: 2 }, handshakeTimeoutMs: 300 });
     const silent = [new Client(t.exit), new Client(t.exit)];

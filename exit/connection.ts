@@ -86,7 +86,15 @@ export class ExitConnection {
     };
     socket.on("message", (data, isBinary) => this.receive(data, isBinary));
     socket.on("close", () => this.closed());
-    socket.on("error", (error) => context.log.warn({ remote, err: error.message }, "relay socket error"));
+    socket.on("error", (error) => {
+      context.log.warn({ remote, err: error.message }, "relay socket error");
+      // ws refused a message itself (past maxPayload: close 1009; bad WebSocket framing) before
+      // the handshake ended: a failed handshake, counted and charged to its source like the others.
+      if (this.state === "awaiting-hello" || this.state === "authenticating") {
+        context.metrics.handshake("protocol_error");
+        context.admission?.done(false);
+      }
+    });
     this.handshakeTimer = setTimeout(
       () => this.refuse("HANDSHAKE_TIMEOUT", "timeout"),
       context.handshakeTimeoutMs,
