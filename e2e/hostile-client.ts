@@ -11,6 +11,8 @@
 // Every wait is bounded (ATTEMPT_TIMEOUT_MS); every socket is closed before the script exits.
 
 import { createHmac } from "node:crypto";
+import { connect as tcpConnect } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { WebSocket } from "ws";
 import { parseClientKey } from "../protocol/client-key.js";
 import { authMessage, decodeFrame, encodeFrame } from "../protocol/codec.js";
@@ -149,9 +151,44 @@ function ipv4Packet(source: string, destination: string): Uint8Array {
 
 type Args = Record<string, string>;
 
+/**
+ * A connection that never becomes a request: `tls`, TCP without a TLS handshake; `headers`, TLS
+ * and then half a request header (slowloris). Resolves with how long the server let it live.
+ */
+function slowConnection(
+  url: string,
+  bind: string,
+  mode: "tls" | "headers",
+): Promise<{ closedAfterMs: number; answer: string }> {
+  const { hostname: host, port } = new URL(url.replace(/^wss:/, "https:"));
+  const started = Date.now();
+  return new Promise((resolve) => {
+    let answer = "";
+    const tcp = tcpConnect({ host, port: Number(port), localAddress: bind });
+    const socket =
+      mode === "tls"
+        ? tcp
+        : tlsConnect({ socket: tcp, rejectUnauthorized: false }, () =>
+            socket.write("GET / HTTP/1.1\r\nHost: exit\r\nX-Slow: "),
+          );
+    const timer = setTimeout(() => socket.destroy(), ATTEMPT_TIMEOUT_MS);
+    socket.on("data", (chunk: Buffer) => {
+      answer += chunk.toString("latin1").split("\r\n")[0];
+    });
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve({ closedAfterMs: Date.now() - started, answer });
+    });
+  });
+}
+
 async function exitAttacks(a: Args): Promise<Record<string, unknown>> {
   const url = `${a.url}/tunnel`;
   const results: Record<string, unknown> = {};
+  // Slow connections run alongside everything below: they end when the exit cuts them off.
+  const slowTls = slowConnection(a.url!, a.slowBind!, "tls");
+  const slowHeaders = slowConnection(a.url!, a.slowBind!, "headers");
   const at = (source: string) => ({ bind: source });
   const malformed = a.bind!;
 
@@ -247,6 +284,8 @@ async function exitAttacks(a: Args): Promise<Record<string, unknown>> {
     await Promise.all(kept.map((d) => d.done));
     results.sessionsPerKey = { welcomed: kept.length, refused: closes };
   }
+  results.slowTls = await slowTls;
+  results.slowHeaders = await slowHeaders;
   return results;
 }
 

@@ -198,6 +198,13 @@ describe.skipIf(!canRunPrivileged)("hostile clients against a running exit and l
         welcomed: LIMITS.perKey - 1,
         refused: [close("SESSION_LIMIT"), close("SESSION_LIMIT")],
       });
+      // Connections that never become a request are cut off: no TLS handshake after 10 s, half a
+      // header (slowloris) after 10 s (Node checks every second), with 408.
+      expect(atExit.slowTls.closedAfterMs).toBeGreaterThan(9_000);
+      expect(atExit.slowTls.closedAfterMs).toBeLessThan(13_000);
+      expect(atExit.slowHeaders.closedAfterMs).toBeGreaterThan(9_000);
+      expect(atExit.slowHeaders.closedAfterMs).toBeLessThan(13_000);
+      expect(atExit.slowHeaders.answer).toMatch(/^HTTP\/1\.1 408/);
       for (const refusal of ["wrongSecret", "wrongOrigin", "noOrigin"]) {
         expect(atLaptop[refusal].close, refusal).toBe(close("PAIRING_FAILED"));
       }

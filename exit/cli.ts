@@ -49,6 +49,8 @@ Access and abuse limits (the exit is a public server that sends traffic from its
                        default (the exit's own addresses, 10/8, 172.16/12, 192.168/16,
                        100.64/10, 169.254/16, 127/8, 224/4, 0/8, 240/4)
                                                                  TETHER_EXIT_ALLOW_EGRESS
+  --metrics-allow LIST CIDRs that may read /metrics besides this machine and private networks,
+                       or "any"                                  TETHER_EXIT_METRICS_ALLOW
   --session-rate-limit MBIT  per session, each way; over it packets are dropped
                                                                  TETHER_EXIT_SESSION_RATE_LIMIT [off]
   --handshake-timeout SECONDS  a laptop must finish its handshake this soon
@@ -94,6 +96,7 @@ const FLAGS = {
   "pwa-dir": { type: "string", env: "TETHER_EXIT_PWA_DIR" },
   "log-level": { type: "string", env: "TETHER_EXIT_LOG_LEVEL" },
   "allow-egress": { type: "string", env: "TETHER_EXIT_ALLOW_EGRESS" },
+  "metrics-allow": { type: "string", env: "TETHER_EXIT_METRICS_ALLOW" },
   "session-rate-limit": { type: "string", env: "TETHER_EXIT_SESSION_RATE_LIMIT" },
   "handshake-timeout": { type: "string", env: "TETHER_EXIT_HANDSHAKE_TIMEOUT" },
   "max-handshakes": { type: "string", env: "TETHER_EXIT_MAX_HANDSHAKES" },
@@ -211,10 +214,17 @@ async function options(get: (flag: Flag) => string | undefined): Promise<ExitOpt
   if (rate !== undefined && sessionRateLimitMbit === undefined)
     throw new UsageError(`--session-rate-limit wants megabits per second, more than 0: ${rate}`);
   let allowEgress: Cidr[] | undefined;
+  let metricsAllow: Cidr[] | "any" | undefined;
   try {
     allowEgress = parseCidrList(get("allow-egress") ?? "");
   } catch (error) {
     throw new UsageError(`--allow-egress: ${(error as Error).message}`);
+  }
+  try {
+    const text = get("metrics-allow") ?? "";
+    metricsAllow = text.trim() === "any" ? "any" : parseCidrList(text);
+  } catch (error) {
+    throw new UsageError(`--metrics-allow: ${(error as Error).message}`);
   }
   const limits: ExitLimits = {
     maxHandshakes: parseCount("--max-handshakes", get("max-handshakes"), EXIT_LIMITS.maxHandshakes),
@@ -249,6 +259,7 @@ async function options(get: (flag: Flag) => string | undefined): Promise<ExitOpt
       EXIT_DEFAULTS.handshakeTimeoutMs,
     limits,
     allowEgress,
+    metricsAllow,
     sessionRateLimitMbit,
     graceMs: parseSeconds("--grace", get("grace")) ?? EXIT_DEFAULTS.graceMs,
     maxPacketsPerFrame: parseMaxPackets(process.env.TETHER_MAX_PACKETS_PER_FRAME),

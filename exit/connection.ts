@@ -53,6 +53,9 @@ export interface ExitContext {
   maxPacketsPerFrame?: number | undefined;
 }
 
+/** Stands in for the key of a client the exit does not know, so its refusal takes as long. */
+const UNKNOWN_CLIENT_SECRET = new Uint8Array(randomBytes(32));
+
 /** The handshake result each limit's refusal is counted under. */
 const LIMIT_RESULTS: Partial<Record<ErrorCode, HandshakeResult>> = {
   EXIT_BUSY: "busy",
@@ -165,8 +168,15 @@ export class ExitConnection {
       );
     }
     const secret = await context.secretFor(hello.clientId);
-    const valid =
-      secret !== undefined && (await verifyHelloMac(secret, this.nonce, hello.clientId, hello.mac));
+    // An unknown client costs the same HMAC as a known one: the time of a refusal must not tell
+    // which client names exist.
+    const macOk = await verifyHelloMac(
+      secret ?? UNKNOWN_CLIENT_SECRET,
+      this.nonce,
+      hello.clientId,
+      hello.mac,
+    );
+    const valid = secret !== undefined && macOk;
     if (this.state !== "authenticating") return; // closed while we checked
     if (!valid) {
       return this.refuse(

@@ -23,6 +23,7 @@ import type { TunDevice } from "../tun/device.js";
 import { openTun } from "../tun/index.js";
 import { ExitConnection } from "./connection.js";
 import { type Cidr, EgressGuard, interfaceAddresses } from "./egress-guard.js";
+import { maxConnections, metricsAllowed, SERVER_TIMEOUTS, TLS_HANDSHAKE_TIMEOUT_MS } from "./http-guard.js";
 import { checkKeysFileMode, loadKeys } from "./keys.js";
 import { watchKeys } from "./keys-watch.js";
 import { AccessLimits, EXIT_LIMITS, type ExitLimits } from "./limits.js";
@@ -79,6 +80,8 @@ export interface ExitOptions {
   allowEgress?: Cidr[] | undefined;
   /** Per-session rate limit, each way, Mbit/s; none when not given (--session-rate-limit). */
   sessionRateLimitMbit?: number | undefined;
+  /** Who may read /metrics besides this machine and private networks (--metrics-allow). */
+  metricsAllow?: Cidr[] | "any" | undefined;
   /** For tests: a TUN to use instead of opening one, and no NAT (no root needed). */
   tun?: TunDevice;
   nat?: boolean;
@@ -183,14 +186,25 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
     const serveStatic = createStaticHandler(options.pwaDir);
     let ready = false;
     const handler = (request: IncomingMessage, response: ServerResponse) => {
-      void handleHttp(request, response, serveStatic, metrics, () => ready).catch((error) => {
+      const mayScrape = () =>
+        metricsAllowed(request.socket.remoteAddress, options.metricsAllow ?? [], ownAddresses);
+      void handleHttp(request, response, serveStatic, metrics, () => ready, mayScrape).catch((error) => {
         log.error({ err: String(error) }, "http handler failed");
         if (!response.headersSent) response.writeHead(500).end();
       });
     };
     const server: HttpServer = options.tls
-      ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler)
-      : createServer(handler);
+      ? createHttpsServer(
+          {
+            cert: options.tls.cert,
+            key: options.tls.key,
+            handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+            ...SERVER_TIMEOUTS,
+          },
+          handler,
+        )
+      : createServer(SERVER_TIMEOUTS, handler);
+    server.maxConnections = maxConnections(options.limits ?? EXIT_LIMITS);
     const wss = new WebSocketServer({
       noServer: true,
       perMessageDeflate: false,
@@ -280,6 +294,7 @@ async function handleHttp(
   serveStatic: (request: IncomingMessage, response: ServerResponse) => Promise<boolean>,
   metrics: ExitMetrics,
   ready: () => boolean,
+  mayScrape: () => boolean,
 ): Promise<void> {
   const path = new URL(request.url ?? "/", "http://x").pathname;
   if (path === "/healthz") {
@@ -288,6 +303,8 @@ async function handleHttp(
     response
       .writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" })
       .end(ok ? '{"status":"ok"}\n' : '{"status":"stopping"}\n');
+  } else if (path === "/metrics" && !mayScrape()) {
+    response.writeHead(403, { "content-type": "text/plain" }).end("metrics are for this machine's network\n");
   } else if (path === "/metrics") {
     response
       .writeHead(200, { "content-type": metrics.registry.contentType })
