@@ -6,13 +6,14 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { formatClientKey } from "../protocol/client-key.js";
+import { formatClientKey, isValidClientId } from "../protocol/client-key.js";
 import { ipv4ToInt } from "../protocol/ipv4.js";
 import { MAX_PACKETS_PER_FRAME } from "../protocol/limits.js";
 import { type Cidr, parseCidrList } from "./egress-guard.js";
 import { EXIT_DEFAULTS, type ExitOptions, startExit } from "./exit.js";
 import { addKey, loadKeys, revokeKey } from "./keys.js";
 import { EXIT_LIMITS, type ExitLimits } from "./limits.js";
+import { PoolError, parsePrefix } from "./pool.js";
 import { parseMegabits } from "./rate-limit.js";
 import { readTls } from "./tls.js";
 
@@ -183,6 +184,16 @@ function parseCount(flag: string, text: string | undefined, fallback: number, ma
   return value;
 }
 
+function checkedPool(cidr: string): string {
+  try {
+    parsePrefix(cidr);
+  } catch (error) {
+    if (error instanceof PoolError) throw new UsageError(`--pool: ${error.message}`);
+    throw error;
+  }
+  return cidr;
+}
+
 /** TETHER_MAX_PACKETS_PER_FRAME: a measurement knob (1 turns batching off). */
 function parseMaxPackets(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -247,7 +258,7 @@ async function options(get: (flag: Flag) => string | undefined): Promise<ExitOpt
     ...listen,
     tls: cert && tlsKey ? await readTls({ certFile: cert, keyFile: tlsKey }) : undefined,
     keysFile: get("keys-file") ?? defaultKeysFile(),
-    pool: get("pool") ?? EXIT_DEFAULTS.pool,
+    pool: checkedPool(get("pool") ?? EXIT_DEFAULTS.pool),
     egress: get("egress"),
     dns: dns ? parseDnsList(dns) : await systemResolvers(),
     mtu: parseMtu(get("mtu") ?? String(EXIT_DEFAULTS.mtu)),
@@ -270,6 +281,8 @@ async function options(get: (flag: Flag) => string | undefined): Promise<ExitOpt
 async function keysCommand(args: string[], keysFile: string): Promise<void> {
   const [action, name] = args;
   if (action === "add" && name) {
+    if (!isValidClientId(name))
+      throw new UsageError(`key name must be 1-64 letters, digits, '.', '_' or '-': ${JSON.stringify(name)}`);
     const key = await addKey(keysFile, name);
     process.stdout.write(
       `Added key "${key.name}" to ${keysFile}. It is shown only this once:\n\n  ${formatClientKey(key.name, key.key)}\n\n` +

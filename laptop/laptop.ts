@@ -9,8 +9,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
-import { type ClientKey, parseClientKey } from "../protocol/client-key.js";
-import { ProtocolError } from "../protocol/errors.js";
+import { type ClientKey, ClientKeyError, parseClientKey } from "../protocol/client-key.js";
 import type { TunDevice } from "../tun/device.js";
 import { openTun } from "../tun/index.js";
 import { loadOrCreateCertificate } from "./certificate.js";
@@ -76,14 +75,19 @@ function parseKey(text: string): ClientKey {
   try {
     return parseClientKey(text);
   } catch (error) {
-    if (error instanceof ProtocolError) throw new ConfigError(`--key: ${error.message}`);
+    if (error instanceof ClientKeyError) throw new ConfigError(`--key: ${error.message}`);
     throw error;
   }
 }
 
 export async function startLaptop(config: LaptopConfig, events: LaptopEvents): Promise<RunningLaptop> {
   const key = parseKey(config.key);
-  const appOrigin = appOriginOf(config.exit);
+  let appOrigin: string;
+  try {
+    appOrigin = appOriginOf(config.exit);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
   const addresses = config.listen.length ? config.listen : localAddresses();
   if (addresses.length === 0) {
     throw new ConfigError(

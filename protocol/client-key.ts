@@ -1,6 +1,5 @@
 // A client key as the laptop is given it: "NAME:SECRET", where NAME is the client id the exit
 // knows it by and SECRET is base64url of 32 random bytes. One string to paste, one place to parse.
-import { ProtocolError } from "./errors.js";
 import { MAX_CLIENT_ID_BYTES } from "./limits.js";
 
 export interface ClientKey {
@@ -22,20 +21,22 @@ export function formatClientKey(clientId: string, secret: string): string {
   return `${clientId}:${secret}`;
 }
 
-/** Parses "NAME:SECRET"; a malformed key is a BAD_FIELD ProtocolError saying what is wrong. */
+/** A client key that is not of the form the exit prints; the message says what is wrong. */
+export class ClientKeyError extends Error {
+  override name = "ClientKeyError";
+}
+
+/** Parses "NAME:SECRET"; a malformed key is a ClientKeyError saying what is wrong. */
 export function parseClientKey(text: string): ClientKey {
   const colon = text.indexOf(":");
   const clientId = colon < 0 ? "" : text.slice(0, colon);
   const secretText = colon < 0 ? "" : text.slice(colon + 1);
   if (!isValidClientId(clientId) || !BASE64URL_PATTERN.test(secretText)) {
-    throw new ProtocolError(
-      "BAD_FIELD",
-      "a client key looks like NAME:SECRET, as `tether-exit keys add NAME` prints it",
-    );
+    throw new ClientKeyError("a client key looks like NAME:SECRET, as `tether-exit keys add NAME` prints it");
   }
   const secret = base64UrlToBytes(secretText);
   if (secret.length !== CLIENT_SECRET_BYTES) {
-    throw new ProtocolError("BAD_FIELD", `a client key's secret is ${CLIENT_SECRET_BYTES} bytes`);
+    throw new ClientKeyError(`a client key's secret is ${CLIENT_SECRET_BYTES} bytes`);
   }
   return { clientId, secret };
 }
