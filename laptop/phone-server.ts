@@ -17,6 +17,20 @@ import { type TrustFile, trustFiles } from "./trust-page.js";
 export const RELAY_PATH = "/relay";
 export const SECRET_PARAM = "secret";
 
+/**
+ * What a stranger on the same Wi-Fi may hold: 10 s to finish TLS and to send request headers
+ * (checked every second), and a bounded number of connections (one phone needs one or two; the
+ * bound keeps a stranger from using up the process's file descriptors).
+ */
+const SLOW_CLIENT_TIMEOUT_MS = 10_000;
+const MAX_CONNECTIONS = 256;
+const SERVER_LIMITS = {
+  handshakeTimeout: SLOW_CLIENT_TIMEOUT_MS,
+  headersTimeout: SLOW_CLIENT_TIMEOUT_MS,
+  requestTimeout: 3 * SLOW_CLIENT_TIMEOUT_MS,
+  connectionsCheckingInterval: 1_000,
+} as const;
+
 export interface PhoneServerOptions {
   addresses: string[];
   port: number;
@@ -46,9 +60,10 @@ export class PhoneServer {
   async listen(): Promise<void> {
     for (const address of this.options.addresses) {
       const server = createServer(
-        { cert: this.options.certificate.cert, key: this.options.certificate.key },
+        { cert: this.options.certificate.cert, key: this.options.certificate.key, ...SERVER_LIMITS },
         (request, response) => this.page(request, response),
       );
+      server.maxConnections = MAX_CONNECTIONS;
       server.on("upgrade", (request, socket, head) => this.upgrade(request, socket, head));
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
