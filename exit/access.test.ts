@@ -196,6 +196,20 @@ describe("who gets into the exit", () => {
     expect(await metricValue(t.exit, "tether_exit_handshakes_total", 'result="timeout"')).toBe(2);
   });
 
+  it("gives up a key's oldest detached session for a new one at the per-key limit", async () => {
+    const t = await testExit({ limits: { ...EXIT_LIMITS, maxSessionsPerKey: 1 } });
+    const first = await session(t.exit, t.key);
+    first.client.socket.close(1000);
+    await first.client.closed;
+    await until(
+      () => [...t.exit.sessions.all()].some((s) => s.detachedAt !== undefined) || undefined,
+      "detach",
+    );
+    const { welcome } = await session(t.exit, t.key);
+    expect(welcome.address).not.toBe(first.welcome.address);
+    expect(t.exit.sessions.size).toBe(1);
+  });
+
   it("refuses a key's session past --max-sessions-per-key with SESSION_LIMIT", async () => {
     const t = await testExit({ limits: { ...EXIT_LIMITS, maxSessionsPerKey: 2 } });
     await session(t.exit, t.key);

@@ -24,7 +24,7 @@ import {
 import { SendQueue } from "../protocol/send-queue.js";
 import type { TunDevice } from "../tun/device.js";
 import type { EgressGuard } from "./egress-guard.js";
-import type { Admission } from "./limits.js";
+import { type Admission, oldestDetached } from "./limits.js";
 import type { Logger } from "./log.js";
 import type { ExitMetrics, HandshakeResult } from "./metrics.js";
 import type { AddressPool } from "./pool.js";
@@ -188,9 +188,21 @@ export class ExitConnection {
     const resumed = hello.resumeToken
       ? context.sessions.byResumeToken(hello.resumeToken, hello.clientId)
       : undefined;
-    const limit = resumed
+    let limit = resumed
       ? undefined
       : context.admission?.sessionRefusal(hello.clientId, context.sessions.all());
+    const evict =
+      limit === "SESSION_LIMIT" ? oldestDetached(hello.clientId, context.sessions.all()) : undefined;
+    if (evict) {
+      // At its per-key limit, a key gives up its oldest session without a relay for the new one.
+      context.sessions.remove(evict);
+      context.pool.release(evict.address);
+      context.log.info(
+        { client: evict.clientId, address: evict.address },
+        "detached session given up for a new one",
+      );
+      limit = undefined;
+    }
     if (limit) {
       context.admission?.done(true); // a good key at its limit: not charged as a failure
       return this.refuse(limit, LIMIT_RESULTS[limit] ?? "busy");

@@ -5,6 +5,7 @@ import {
   EXIT_LIMITS,
   type ExitLimits,
   MAX_TRACKED_SOURCES,
+  oldestDetached,
   sourceKey,
 } from "./limits.js";
 
@@ -70,6 +71,18 @@ describe("access limits at the exit", () => {
     expect(admission.sessionRefusal("k2", [{ clientId: "k1" }, { clientId: "k1" }, { clientId: "k3" }])).toBe(
       "EXIT_BUSY",
     );
+  });
+
+  it("names a key's oldest detached session to give up, never an attached one or another key's", () => {
+    const sessions = [
+      { clientId: "k1", detachedAt: undefined, name: "attached" },
+      { clientId: "k1", detachedAt: 200, name: "newer" },
+      { clientId: "k1", detachedAt: 100, name: "older" },
+      { clientId: "k2", detachedAt: 50, name: "other key" },
+    ];
+    expect(oldestDetached("k1", sessions)?.name).toBe("older");
+    expect(oldestDetached("k3", sessions)).toBeUndefined();
+    expect(oldestDetached("k1", [sessions[0]!])).toBeUndefined();
   });
 
   it("remembers at most MAX_TRACKED_SOURCES sources, forgetting the oldest", () => {

@@ -48,6 +48,23 @@ export interface Admission {
   sessionRefusal(clientId: string, sessions: Iterable<{ clientId: string }>): ErrorCode | undefined;
 }
 
+/**
+ * The session to give up so that `clientId` may start a new one at its per-key limit: its oldest
+ * detached session (most likely the same laptop's earlier life: a restarted `tether` has no resume
+ * token), or undefined when all its sessions have a relay.
+ */
+export function oldestDetached<S extends { clientId: string; detachedAt: number | undefined }>(
+  clientId: string,
+  sessions: Iterable<S>,
+): S | undefined {
+  let oldest: S | undefined;
+  for (const session of sessions) {
+    if (session.clientId !== clientId || session.detachedAt === undefined) continue;
+    if (!oldest || session.detachedAt < oldest.detachedAt!) oldest = session;
+  }
+  return oldest;
+}
+
 /** The key a source is counted under: its IPv4 address, or its IPv6 /64. */
 export function sourceKey(address: string): string {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
