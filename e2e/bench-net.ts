@@ -1,7 +1,8 @@
 // The network side of the bench: iperf3 and ping from the laptop's namespace to the internet's
 // iperf3 server, the 20 Mbit/s bottleneck on the phone<->exit link, and the direct path (the same
 // namespaces, the phone routing like a tethering phone would, no Tether) switched on and off.
-import { type IperfResult, type PingResult, parseIperf, parsePing } from "./bench-stats.js";
+import { IperfError, type IperfResult, type PingResult, parseIperf, parsePing } from "./bench-stats.js";
+import { waitForListening } from "./probe.js";
 import { ADDR, IFNAME, type Topology } from "./topology.js";
 
 /** The tunnel's MTU (the exit's default), which the direct path copies so both carry the same TCP MSS. */
@@ -18,6 +19,8 @@ const PING_INTERVAL_S = "0.05";
 const COMMAND_SLACK_MS = 20_000;
 
 const SERVER = ADDR.egress.internet;
+/** The bench's own one-off iperf3 servers listen here (startInternet's long-running one is not used). */
+const IPERF_PORT = 5202;
 
 export type Direction = "up" | "down";
 
@@ -30,13 +33,40 @@ export interface IperfOptions {
 
 /** One iperf3 transfer laptop -> internet (up) or internet -> laptop (down, -R). */
 export async function iperf(topology: Topology, options: IperfOptions): Promise<IperfResult> {
-  const argv = ["iperf3", "-c", SERVER, "-p", "5201", "-t", String(options.seconds), "-J"];
-  if (options.direction === "down") argv.push("-R");
-  if (options.congestion !== undefined) argv.push("-C", options.congestion);
-  const { stdout } = await topology.exec("laptop", argv, {
-    timeoutMs: options.seconds * 1000 + COMMAND_SLACK_MS,
-  });
-  return parseIperf(stdout);
+  const args = ["-t", String(options.seconds)];
+  if (options.direction === "down") args.push("-R");
+  if (options.congestion !== undefined) args.push("-C", options.congestion);
+  return parseIperf(await iperfJson(topology, args, options.seconds));
+}
+
+/**
+ * Runs `iperf3 -c <internet> -J ARGS` from the laptop against a fresh one-off server
+ * (`iperf3 -s -1`), so a server left in a bad state by an earlier test (iperf3 3.12 has stopped
+ * listening after one) cannot fail the next. Returns the client's JSON; on failure, with the server's
+ * words appended to an IperfError.
+ */
+export async function iperfJson(
+  topology: Topology,
+  args: readonly string[],
+  seconds: number,
+): Promise<string> {
+  const server = topology.spawn("internet", ["iperf3", "-s", "-1", "-B", SERVER, "-p", String(IPERF_PORT)]);
+  try {
+    await waitForListening(topology, "internet", { proto: "tcp", port: IPERF_PORT, child: server });
+    const { stdout } = await topology.exec(
+      "laptop",
+      ["iperf3", "-c", SERVER, "-p", String(IPERF_PORT), "-J", ...args],
+      { timeoutMs: seconds * 1000 + COMMAND_SLACK_MS },
+    );
+    if (/"error"\s*:/.test(stdout) || !stdout.trim().startsWith("{")) {
+      throw new IperfError(
+        `iperf3 ${args.join(" ")}: ${stdout.slice(0, 500)}\nserver: ${topology.logTail(server)}`,
+      );
+    }
+    return stdout;
+  } finally {
+    if (!topology.destroyed) await topology.kill(server, 1_000);
+  }
 }
 
 /** Pings the internet from the laptop every 50 ms for `seconds` (root may ping that often). */
@@ -168,4 +198,23 @@ export async function waitForPath(topology: Topology, timeoutMs: number): Promis
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Packets the kernel dropped on a TUN device because its reader did not keep up (TX dropped: the
+ * device's queue toward the Node process was full); undefined if the device is not there.
+ */
+export async function tunTxDropped(
+  topology: Topology,
+  ns: "laptop" | "exit",
+  device: string,
+): Promise<number | undefined> {
+  const { stdout, code } = await topology.exec(ns, ["ip", "-j", "-s", "link", "show", "dev", device]);
+  if (code !== 0) return undefined;
+  try {
+    const [link] = JSON.parse(stdout) as { stats64?: { tx?: { dropped?: number } } }[];
+    return link?.stats64?.tx?.dropped;
+  } catch {
+    return undefined;
+  }
 }

@@ -174,6 +174,20 @@ export function summarize(
       renderer: round(series.max("rss.renderer"), 1),
       exit: round(series.max("rss.exit"), 1),
     },
+    losses: Object.fromEntries(
+      ["tether", "base64", "unbatched"].flatMap((kind) =>
+        ["up", "down"].map((dir) => [
+          `${kind}_${dir}`,
+          {
+            inner_tcp_retransmits: r(`${kind}.${dir}.retransmits`, 0),
+            laptop_tun_tx_dropped: r(`${kind}.${dir}.laptop_tun_drops`, 0),
+            exit_tun_tx_dropped: r(`${kind}.${dir}.exit_tun_drops`, 0),
+            relay_drops: r(`${kind}.${dir}.relay_drops`, 0),
+            exit_drops: r(`${kind}.${dir}.exit_drops`, 0),
+          },
+        ]),
+      ),
+    ),
     soak_rss_growth_pct: soak === null ? null : (soak.rss_growth_pct ?? null),
     soak,
     samples: series.toJSON(),
@@ -321,6 +335,24 @@ export function table(summary: Summary, series: Series): string {
   }
   add("total laptop + renderer + exit", fmt(s.cpu_s_per_gbit, 3), "", "", "<= 1.3");
   add("total with all of chromium", fmt(s.cpu_s_per_gbit_with_chromium_other, 3));
+  section(
+    "losses per unshaped transfer: inner TCP retransmits / TUN tx drops laptop, exit / relay / exit drops",
+  );
+  const losses = s.losses as Record<string, Record<string, number | null>>;
+  for (const [name, row] of Object.entries(losses)) {
+    add(
+      name.replace("_", " "),
+      [
+        row.inner_tcp_retransmits,
+        row.laptop_tun_tx_dropped,
+        row.exit_tun_tx_dropped,
+        row.relay_drops,
+        row.exit_drops,
+      ]
+        .map((v) => fmt(v, 0))
+        .join(" / "),
+    );
+  }
   section("peak RSS (VmHWM), MiB");
   const rss = s.peak_rss_mb as Record<string, number | null>;
   add("laptop / renderer / exit", `${fmt(rss.laptop)} / ${fmt(rss.renderer)} / ${fmt(rss.exit)}`);

@@ -34,17 +34,19 @@ import {
   availableCongestionControls,
   type Direction,
   iperf,
+  iperfJson,
   overDirect,
   ping,
   pingUnderLoad,
   shape,
+  tunTxDropped,
   unshape,
 } from "./bench-net.js";
 import { cpuDelta, cpuSnapshot, memory } from "./bench-proc.js";
 import { type Machine, Series, type Settings, summarize, table } from "./bench-report.js";
-import { growthPct, maxDefined, median, round, summarizePing } from "./bench-stats.js";
+import { difference, growthPct, maxDefined, median, round, summarizePing } from "./bench-stats.js";
 import { type Panel, renderChart } from "./bench-svg.js";
-import { ROOT, requireBuild } from "./chain.js";
+import { EXIT_TUN, LAPTOP_TUN, ROOT, requireBuild } from "./chain.js";
 import { startInternet } from "./internet.js";
 import { createTopology, type Topology } from "./topology.js";
 
@@ -197,6 +199,7 @@ async function tetherTransfer(
   const phone = phoneProcesses(ctx.topology);
   const pids = [chain.laptopPid, chain.exitPid, ...phone.map((p) => p.pid)];
   const dropsBefore = await exitDrops(chain);
+  const tunBefore = await tunDrops(ctx.topology);
   const relayBefore = await relayCounters(chain.phone);
   const cpuBefore = cpuSnapshot(pids);
   const t0 = performance.now();
@@ -205,6 +208,7 @@ async function tetherTransfer(
   const cpu = cpuDelta(cpuBefore, cpuSnapshot(pids));
   const relay = countersDelta(relayBefore, await relayCounters(chain.phone));
   const dropsAfter = await exitDrops(chain);
+  const tunAfter = await tunDrops(ctx.topology);
 
   const name = `${prefix}.${direction}`;
   ctx.series.add(`${name}.mbps`, result.mbps);
@@ -220,6 +224,9 @@ async function tetherTransfer(
   let exitDropped = 0;
   for (const [reason, count] of Object.entries(dropsAfter)) exitDropped += count - (dropsBefore[reason] ?? 0);
   ctx.series.add(`${name}.exit_drops`, exitDropped);
+  ctx.series.add(`${name}.laptop_tun_drops`, difference(tunAfter.laptop, tunBefore.laptop));
+  ctx.series.add(`${name}.exit_tun_drops`, difference(tunAfter.exit, tunBefore.exit));
+  ctx.series.add(`${name}.retransmits`, result.retransmits);
 
   const cpuSeconds: Record<Role, number> = {
     laptop: cpu.get(chain.laptopPid) ?? 0,
@@ -244,9 +251,19 @@ async function tetherTransfer(
   log(
     `${name}: ${result.mbps.toFixed(0)} Mbit/s; cores laptop ${(cpuSeconds.laptop / wallSeconds).toFixed(2)}, ` +
       `renderer ${(cpuSeconds.renderer / wallSeconds).toFixed(2)}, chromium other ${(cpuSeconds.chromium_other / wallSeconds).toFixed(2)}, ` +
-      `exit ${(cpuSeconds.exit / wallSeconds).toFixed(2)}`,
+      `exit ${(cpuSeconds.exit / wallSeconds).toFixed(2)}; inner TCP retransmits ${result.retransmits ?? "?"}, ` +
+      `TUN drops laptop ${difference(tunAfter.laptop, tunBefore.laptop) ?? "?"} exit ${difference(tunAfter.exit, tunBefore.exit) ?? "?"}, ` +
+      `relay drops ${relay ? Object.values(relay.drops).reduce((a, b) => a + b, 0) : "?"}, exit drops ${exitDropped}`,
   );
   return { gbit: (result.bytes * 8) / 1e9, wallSeconds, cpuSeconds };
+}
+
+/** TX drops of the laptop's and the exit's TUN devices (their readers fell behind the kernel). */
+async function tunDrops(topology: Topology): Promise<{ laptop?: number; exit?: number }> {
+  return {
+    laptop: await tunTxDropped(topology, "laptop", LAPTOP_TUN),
+    exit: await tunTxDropped(topology, "exit", EXIT_TUN),
+  };
 }
 
 /** CPU-seconds per Gbit of one run's upload and download together, by process and in total. */
@@ -359,22 +376,19 @@ async function soak(ctx: Context, chain: BenchChain, seconds: number): Promise<R
     samples.push(entry);
   };
   const t0 = Date.now();
-  const transfer = ctx.topology.exec(
-    "laptop",
-    ["iperf3", "-c", "198.51.100.2", "-p", "5201", "-t", String(seconds), "--bidir", "-J"],
-    { timeoutMs: seconds * 1000 + 60_000 },
-  );
+  const transfer = iperfJson(ctx.topology, ["-t", String(seconds), "--bidir"], seconds);
   let done = false;
-  void transfer.finally(() => {
+  const settle = () => {
     done = true;
-  });
+  };
+  transfer.then(settle, settle);
   sample();
   while (!done) {
     await Promise.race([transfer.catch(() => undefined), new Promise((r) => setTimeout(r, SOAK_SAMPLE_MS))]);
     if (!done) sample();
   }
   sample();
-  const { stdout } = await transfer;
+  const stdout = await transfer;
   let goodput: { up_mbps: number | null; down_mbps: number | null } = { up_mbps: null, down_mbps: null };
   try {
     const end = (
@@ -644,7 +658,7 @@ async function main(): Promise<void> {
     rendererPid: undefined,
     congestionWarned: new Set(),
   };
-  await startInternet(topology, { dns: false });
+  await startInternet(topology, { dns: false, iperf3: false });
   const available = await availableCongestionControls(topology);
   const ccs = ["reno", ...(available.includes("bbr") ? ["bbr"] : [])];
   let chain = await startBenchChain(topology);
