@@ -78,7 +78,7 @@ const CEILING_BATCH_PACKETS = 32;
 /** The environment variable that turns batching off in the laptop and the exit (one packet per frame). */
 const UNBATCHED_ENV = { TETHER_MAX_PACKETS_PER_FRAME: "1" };
 /** Between two RSS samples during the soak, ms. */
-const SOAK_SAMPLE_MS = 10_000;
+const SOAK_SAMPLE_MS = 5_000;
 /** The soak's RSS windows: the baseline starts this far in (after warm-up) and lasts as long, s. */
 const SOAK_WARMUP_S = 60;
 /** The whole bench at most, beyond its planned measurement time, ms (a hang ends in a teardown). */
@@ -97,27 +97,39 @@ interface Options {
   build: boolean;
 }
 
+class UsageError extends Error {
+  override name = "UsageError";
+}
+
+function parseFlags(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      options: {
+        runs: { type: "string" },
+        quick: { type: "boolean" },
+        soak: { type: "boolean" },
+        "soak-seconds": { type: "string" },
+        "no-tun": { type: "boolean" },
+        build: { type: "boolean" },
+        help: { type: "boolean" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
 function parseOptions(argv: string[]): Options | undefined {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      runs: { type: "string" },
-      quick: { type: "boolean" },
-      soak: { type: "boolean" },
-      "soak-seconds": { type: "string" },
-      "no-tun": { type: "boolean" },
-      build: { type: "boolean" },
-      help: { type: "boolean" },
-    },
-  });
+  const { values } = parseFlags(argv);
   if (values.help) return undefined;
   const quick = values.quick === true;
   const runs = values.runs === undefined ? (quick ? 1 : 3) : Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1 || runs > 20)
-    throw new Error(`--runs wants 1 to 20: ${values.runs}`);
+    throw new UsageError(`--runs wants 1 to 20: ${values.runs}`);
   const soakSeconds = values["soak-seconds"] === undefined ? 600 : Number(values["soak-seconds"]);
   if (!Number.isInteger(soakSeconds) || soakSeconds < 20 || soakSeconds > 3600) {
-    throw new Error(`--soak-seconds wants 20 to 3600: ${values["soak-seconds"]}`);
+    throw new UsageError(`--soak-seconds wants 20 to 3600: ${values["soak-seconds"]}`);
   }
   return {
     runs,
@@ -786,6 +798,10 @@ main().then(
   () => process.exit(0),
   async (error: unknown) => {
     if (shuttingDown) return;
+    if (error instanceof UsageError) {
+      process.stderr.write(`bench: ${error.message} (see --help)\n`);
+      process.exit(2);
+    }
     process.stderr.write(
       `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
     );
