@@ -12,7 +12,7 @@ import { decodeFrame, encodeFrame, fitReason } from "../protocol/codec.js";
 import { type Encoding, fromMessage } from "../protocol/encoding.js";
 import { type ErrorCode, ErrorCodes, ProtocolError } from "../protocol/errors.js";
 import { type DataFrame, FrameType, type HelloFrame, Hop } from "../protocol/frames.js";
-import { Heartbeat } from "../protocol/heartbeat.js";
+import { Heartbeat, PATH_PING_MS, pathPingDue } from "../protocol/heartbeat.js";
 import { ipv4Source, ipv4ToInt, isIpv4 } from "../protocol/ipv4.js";
 import {
   NONCE_BYTES,
@@ -141,6 +141,10 @@ export class ExitConnection {
           }
           return;
         case FrameType.PONG:
+          if (frame.hop === Hop.END_TO_END && this.heartbeat) {
+            this.heartbeat.pong(frame.sentAt);
+            if (this.heartbeat.rttMs !== undefined) this.leg.queue.pathRtt(this.heartbeat.rttMs);
+          }
           return;
         case FrameType.CLOSE:
           this.context.log.info(
@@ -216,7 +220,18 @@ export class ExitConnection {
     context.metrics.sessions.set(context.sessions.attached);
     clearTimeout(this.handshakeTimer);
     context.admission?.done(true);
-    this.heartbeat = new Heartbeat({ dead: () => this.leg.socket.terminate(), intervalMs: 0 });
+    // Silence from the phone means the leg is dead; while packets flow down, end-to-end PINGs
+    // let the send queue see the queue in front of the phone's downlink (SendQueue.pathRtt).
+    let lastPingAt = 0;
+    this.heartbeat = new Heartbeat({
+      ping: (id, sentAt) => {
+        if (this.state !== "established" || !pathPingDue(sentAt, session.lastSentAt, lastPingAt)) return;
+        lastPingAt = sentAt;
+        this.send(encodeFrame({ type: FrameType.PING, hop: Hop.END_TO_END, id, sentAt }));
+      },
+      dead: () => this.leg.socket.terminate(),
+      intervalMs: PATH_PING_MS,
+    });
     this.state = "established";
     const version = Math.min(hello.versionMax, PROTOCOL_VERSION_MAX);
     this.send(

@@ -28,6 +28,8 @@ export class Session {
   readonly resumeToken: Uint8Array;
   readonly started = Date.now();
   leg: Leg | undefined;
+  /** When packets last went to the laptop (Date.now() ms): "flowing" asks for path PINGs. */
+  lastSentAt = 0;
   /** When the session lost its relay (Date.now() ms), while detached. */
   detachedAt: number | undefined;
   expiryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -60,6 +62,7 @@ export class Session {
       return;
     }
     const sent = leg.queue.sendPackets(packets);
+    if (sent.packets) this.lastSentAt = Date.now();
     if (sent.reason) metrics.drop(sent.reason, sent.dropped);
     metrics.relayed("down", sent.packets, sent.bytes);
   }

@@ -19,14 +19,11 @@ import { decodeFrame, encodeFrame } from "../protocol/codec.js";
 import { type Encoding, fromMessage } from "../protocol/encoding.js";
 import { codeForClose, type ErrorCode, ProtocolError } from "../protocol/errors.js";
 import { type ChallengeFrame, FrameType, Hop, type WelcomeFrame } from "../protocol/frames.js";
-import { Heartbeat } from "../protocol/heartbeat.js";
+import { Heartbeat, PATH_PING_MS, pathPingDue } from "../protocol/heartbeat.js";
 import { isIpv4 } from "../protocol/ipv4.js";
 import { PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN } from "../protocol/limits.js";
 import { type SendDropReason, SendQueue } from "../protocol/send-queue.js";
 import type { TunDevice } from "../tun/device.js";
-
-/** Between two end-to-end PINGs while established, ms: the status line's RTT. */
-const END_TO_END_PING_MS = 2_000;
 
 /** Closes that retrying cannot fix. */
 const FATAL_CODES: ReadonlySet<ErrorCode> = new Set(["AUTH_FAILED", "UNSUPPORTED_VERSION"]);
@@ -90,6 +87,8 @@ export class LaptopTunnel {
   };
   /** laptop <-> exit round trip of the last answered end-to-end PING, ms. */
   rttMs: number | undefined;
+  private lastSentAt = 0;
+  private lastPingAt = 0;
   private relay: Relay | undefined;
 
   constructor(
@@ -112,12 +111,13 @@ export class LaptopTunnel {
       // The phone pings this leg every second: silence means the relay is gone, close or not.
       heartbeat: new Heartbeat({
         ping: (id, sentAt) => {
-          if (this.state === "established" && relay === this.relay) {
-            this.send(relay, encodeFrame({ type: FrameType.PING, hop: Hop.END_TO_END, id, sentAt }));
-          }
+          if (this.state !== "established" || relay !== this.relay) return;
+          if (!pathPingDue(sentAt, this.lastSentAt, this.lastPingAt)) return;
+          this.lastPingAt = sentAt;
+          this.send(relay, encodeFrame({ type: FrameType.PING, hop: Hop.END_TO_END, id, sentAt }));
         },
         dead: () => socket.terminate(),
-        intervalMs: END_TO_END_PING_MS,
+        intervalMs: PATH_PING_MS,
       }),
     };
     this.relay = relay;
@@ -151,6 +151,7 @@ export class LaptopTunnel {
       this.counters.drops.not_ipv4 += packets.length - ipv4.length;
     }
     const sent = relay.queue.sendPackets(ipv4);
+    if (sent.packets) this.lastSentAt = Date.now();
     if (sent.reason) this.counters.drops[sent.reason] += sent.dropped;
     this.counters.packetsUp += sent.packets;
     this.counters.bytesUp += sent.bytes;
@@ -193,6 +194,7 @@ export class LaptopTunnel {
           if (frame.hop === Hop.END_TO_END) {
             relay.heartbeat.pong(frame.sentAt);
             this.rttMs = relay.heartbeat.rttMs;
+            if (this.rttMs !== undefined) relay.queue.pathRtt(this.rttMs);
           }
           return;
         case FrameType.CLOSE:

@@ -8,7 +8,7 @@
 // Pure: the caller passes the clock, so tests drive it with numbers.
 
 /** Queue delay the controller holds the queue to, ms. */
-export const CODEL_TARGET_MS = 5;
+export const CODEL_TARGET_MS = 10;
 /** How long the delay must stay above target before dropping starts, ms: about one worst RTT. */
 export const CODEL_INTERVAL_MS = 100;
 

@@ -76,3 +76,19 @@ export class Heartbeat {
     clearTimeout(this.deadTimer);
   }
 }
+
+/** Between two end-to-end PINGs of an idle tunnel, ms: enough for the RTT shown to people. */
+export const END_TO_END_PING_MS = 2_000;
+/**
+ * Between two end-to-end PINGs while packets flow, ms: a sender reads the queue down the path
+ * from their round trips (SendQueue.pathRtt), and must see a standing queue well within CoDel's
+ * interval. Twenty small frames a second, only while the tunnel is busy anyway.
+ */
+export const PATH_PING_MS = 50;
+/** Packets sent within this long count as "flowing", ms. */
+export const BUSY_MS = 500;
+
+/** Whether an end of the tunnel should send an end-to-end PING now (checked every PATH_PING_MS). */
+export function pathPingDue(now: number, lastSentAt: number, lastPingAt: number): boolean {
+  return now - lastSentAt < BUSY_MS || now - lastPingAt >= END_TO_END_PING_MS;
+}

@@ -71,4 +71,35 @@ describe("a tunnel end's send queue", () => {
     new SendQueue(socket, "binary", { maxPacketsPerFrame: 1 }).sendPackets([packet(), packet()]);
     expect(socket.sent).toHaveLength(2);
   });
+
+  it("drops DATA when the queue is down the path: round trips grown above their base for an interval", () => {
+    let now = 0;
+    const socket = slowSocket();
+    const queue = new SendQueue(socket, "binary", { now: () => now });
+    queue.pathRtt(4); // the base: an idle path
+    const results = [];
+    for (; now < 5 * CODEL_INTERVAL_MS; now += 5) {
+      results.push(queue.sendPackets([packet()]));
+      socket.drain(); // this socket keeps up: the queue is further on, in front of a slow uplink
+      if (now % 50 === 0) queue.pathRtt(4 + 60);
+    }
+    expect(results.some((r) => r.reason === "queue_delay")).toBe(true);
+  });
+
+  it("stops dropping once the round trips are back at their base", () => {
+    let now = 0;
+    const socket = slowSocket();
+    const queue = new SendQueue(socket, "binary", { now: () => now });
+    queue.pathRtt(4);
+    for (; now < 3 * CODEL_INTERVAL_MS; now += 5) {
+      queue.pathRtt(64);
+      queue.sendPackets([packet()]);
+      socket.drain();
+    }
+    queue.pathRtt(5);
+    for (const end = now + 10 * CODEL_INTERVAL_MS; now < end; now += 5) {
+      expect(queue.sendPackets([packet()]).reason).toBeUndefined();
+      socket.drain();
+    }
+  });
 });

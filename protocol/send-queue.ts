@@ -3,7 +3,7 @@
 // and in bytes by a hard cap. Control frames (handshake, PING, CLOSE) are never dropped.
 // It needs only `send(data, callback)` and `bufferedAmount` of the socket (ws's WebSocket).
 import { packDataFrames } from "./batch.js";
-import { CoDel } from "./codel.js";
+import { CODEL_TARGET_MS, CoDel } from "./codel.js";
 import { type Encoding, toMessage } from "./encoding.js";
 import { MAX_PACKET_BYTES, MAX_PACKETS_PER_FRAME } from "./limits.js";
 
@@ -37,9 +37,22 @@ export interface SendQueueOptions {
   sojourn?: ((ms: number) => void) | undefined;
 }
 
+/**
+ * How long the smallest round trip seen stands for the path's base delay, ms: long enough to
+ * catch a quiet moment between bursts, short enough to follow a path that really changed.
+ */
+export const BASE_RTT_WINDOW_MS = 10_000;
+
 export class SendQueue {
   readonly codel = new CoDel();
   private pending = 0;
+  /** Latest time a frame waited in the socket here, ms. */
+  private localDelay = 0;
+  /** Latest estimate of the queue further down the path (a round trip above its base), ms. */
+  private pathDelay = 0;
+  /** Smallest round trip in the previous and the current half window: their min is the base. */
+  private readonly rttMins = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
+  private rttWindowStart = 0;
   private readonly maxPacketsPerFrame: number;
   private readonly now: () => number;
   private readonly sojourn: ((ms: number) => void) | undefined;
@@ -70,7 +83,7 @@ export class SendQueue {
     if (this.socket.bufferedAmount > MAX_SEND_BUFFER_BYTES) {
       return { packets: 0, bytes: 0, dropped: packets.length, reason: "send_buffer_full" };
     }
-    if (this.pending === 0) this.codel.drained();
+    if (this.pending === 0 && this.pathDelay < CODEL_TARGET_MS) this.codel.drained();
     else if (this.codel.shouldDrop(now)) {
       return { packets: 0, bytes: 0, dropped: packets.length, reason: "queue_delay" };
     }
@@ -85,14 +98,33 @@ export class SendQueue {
     };
   }
 
+  /**
+   * A round trip measured through this leg to the far end (an end-to-end PING's PONG). The queue
+   * that matters is often not here but downstream, where no socket option reaches: the phone's
+   * kernel buffer in front of a slow uplink. What the round trip has grown above its base is that
+   * queue; CoDel sees it added to the local one.
+   */
+  pathRtt(rttMs: number): void {
+    const now = this.now();
+    if (now - this.rttWindowStart > BASE_RTT_WINDOW_MS / 2) {
+      this.rttMins[0] = this.rttMins[1]!;
+      this.rttMins[1] = Number.POSITIVE_INFINITY;
+      this.rttWindowStart = now;
+    }
+    this.rttMins[1] = Math.min(this.rttMins[1]!, rttMs);
+    this.pathDelay = rttMs - Math.min(this.rttMins[0]!, this.rttMins[1]!);
+    this.codel.observe(this.localDelay + this.pathDelay, now);
+  }
+
   private write(frame: Uint8Array): void {
     const queuedAt = this.now();
     this.pending++;
     this.socket.send(toMessage(frame, this.encoding), () => {
       this.pending--;
       const now = this.now();
-      this.codel.observe(now - queuedAt, now);
-      this.sojourn?.(now - queuedAt);
+      this.localDelay = now - queuedAt;
+      this.codel.observe(this.localDelay + this.pathDelay, now);
+      this.sojourn?.(this.localDelay);
     });
   }
 }
