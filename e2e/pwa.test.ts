@@ -366,9 +366,22 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
       ["openssl", "x509", "-inform", "DER", "-in", derPath, "-noout", "-subject", "-fingerprint", "-sha256"],
       { check: true },
     );
-    const served = new X509Certificate(readFileSync(join(laptop.configDir, "laptop-cert.pem")));
-    expect(openssl.stdout).toContain("Tether laptop");
-    expect(openssl.stdout.toUpperCase()).toContain(served.fingerprint256.toUpperCase());
+    // The profile installs the laptop's own CA (iOS enables full trust only for a CA), and the
+    // certificate the laptop serves is signed by it.
+    const ca = new X509Certificate(readFileSync(join(laptop.configDir, "laptop-ca-cert.pem")));
+    expect(ca.ca).toBe(true);
+    expect(openssl.stdout).toContain("Tether laptop CA");
+    expect(openssl.stdout.toUpperCase()).toContain(ca.fingerprint256.toUpperCase());
+    const caPem = join(dir, "from-profile.pem");
+    writeFileSync(caPem, new X509Certificate(Buffer.from(data, "base64")).toString());
+    const verify = await topology.exec("phone", [
+      "openssl",
+      "verify",
+      "-CAfile",
+      caPem,
+      join(laptop.configDir, "laptop-cert.pem"),
+    ]);
+    expect(verify.stdout).toContain(": OK");
 
     const crtPath = join(dir, "laptop.crt");
     expect(await get("/laptop.crt", crtPath)).toBe("200 application/x-x509-ca-cert");

@@ -1,4 +1,4 @@
-// The laptop's TLS identity for the phone's wss:// leg: a self-signed certificate made once and
+// The laptop's TLS identity for the phone's wss:// leg: a certificate (and a CA of its own) made once and
 // kept in the config folder, so the phone trusts it once. The pairing link carries its SPKI
 // fingerprint, which is what the phone (and a test's Chromium) pins.
 import { createHash, X509Certificate } from "node:crypto";
@@ -10,8 +10,11 @@ import { generate } from "selfsigned";
 const VALIDITY_DAYS = 825;
 
 export interface Certificate {
+  /** PEM of the server certificate. */
   cert: string;
   key: string;
+  /** PEM of the CA that signed it: what a phone installs to trust the laptop (iOS profile). */
+  caCert: string | undefined;
   /** base64 SHA-256 of the certificate's SubjectPublicKeyInfo (what Chromium's SPKI pins use). */
   spkiSha256: string;
   /** Folder the files are in. */
@@ -23,27 +26,60 @@ export function spkiFingerprint(certPem: string): string {
   return createHash("sha256").update(spki).digest("base64");
 }
 
-/** Loads the certificate `${name}-cert.pem` from `dir`, making it first if there is none. */
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+function validity(): { notBeforeDate: Date; notAfterDate: Date } {
+  const now = Date.now();
+  return { notBeforeDate: new Date(now - 60_000), notAfterDate: new Date(now + VALIDITY_DAYS * 86_400_000) };
+}
+
+/**
+ * Loads `${name}-cert.pem` (and the CA that signed it) from `dir`, making them first if there are
+ * none. The certificate is signed by a small CA of its own, made beside it and never used for
+ * anything else: iOS lets a user turn on full trust only for a CA, and the CA is what the phone's
+ * profile installs. Certificates made before there was a CA are kept as they are (self-signed).
+ */
 export async function loadOrCreateCertificate(
   dir: string,
   addresses: string[],
   name = "laptop",
 ): Promise<Certificate> {
-  const certPath = join(dir, `${name}-cert.pem`);
-  const keyPath = join(dir, `${name}-key.pem`);
-  try {
-    const [cert, key] = await Promise.all([readFile(certPath, "utf8"), readFile(keyPath, "utf8")]);
-    return { cert, key, spkiSha256: spkiFingerprint(cert), dir };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-  }
-  const now = new Date();
-  const generated = await generate([{ name: "commonName", value: `Tether ${name}` }], {
+  const paths = {
+    cert: join(dir, `${name}-cert.pem`),
+    key: join(dir, `${name}-key.pem`),
+    caCert: join(dir, `${name}-ca-cert.pem`),
+    caKey: join(dir, `${name}-ca-key.pem`),
+  };
+  const [cert, key, caCert] = await Promise.all([
+    readIfExists(paths.cert),
+    readIfExists(paths.key),
+    readIfExists(paths.caCert),
+  ]);
+  if (cert && key) return { cert, key, caCert, spkiSha256: spkiFingerprint(cert), dir };
+
+  const ca = await generate([{ name: "commonName", value: `Tether ${name} CA` }], {
     keyType: "ec",
     curve: "P-256",
     algorithm: "sha256",
-    notBeforeDate: new Date(now.getTime() - 60_000),
-    notAfterDate: new Date(now.getTime() + VALIDITY_DAYS * 86_400_000),
+    ...validity(),
+    extensions: [
+      { name: "basicConstraints", cA: true, pathLenConstraint: 0, critical: true },
+      { name: "keyUsage", keyCertSign: true, cRLSign: true, critical: true },
+    ],
+  });
+  const leaf = await generate([{ name: "commonName", value: `Tether ${name}` }], {
+    keyType: "ec",
+    curve: "P-256",
+    algorithm: "sha256",
+    ...validity(),
+    ca: { key: ca.private, cert: ca.cert },
     extensions: [
       { name: "basicConstraints", cA: false },
       { name: "keyUsage", digitalSignature: true, keyEncipherment: true },
@@ -55,7 +91,14 @@ export async function loadOrCreateCertificate(
     ],
   });
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFile(keyPath, generated.private, { mode: 0o600 });
-  await writeFile(certPath, generated.cert, { mode: 0o644 });
-  return { cert: generated.cert, key: generated.private, spkiSha256: spkiFingerprint(generated.cert), dir };
+  await writeFile(paths.caKey, ca.private, { mode: 0o600 });
+  await writeFile(paths.caCert, ca.cert, { mode: 0o644 });
+  await writeFile(paths.key, leaf.private, { mode: 0o600 });
+  await writeFile(paths.cert, leaf.cert, { mode: 0o644 });
+  return { cert: leaf.cert, key: leaf.private, caCert: ca.cert, spkiSha256: spkiFingerprint(leaf.cert), dir };
+}
+
+/** What the TLS server sends: the certificate, then the CA that signed it (when there is one). */
+export function certificateChain(certificate: Certificate): string {
+  return certificate.caCert ? `${certificate.cert.trim()}\n${certificate.caCert.trim()}\n` : certificate.cert;
 }

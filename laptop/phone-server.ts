@@ -11,7 +11,7 @@ import { type WebSocket, WebSocketServer } from "ws";
 import { ENCODING_PARAM, type Encoding, parseEncoding } from "../protocol/encoding.js";
 import { ErrorCodes } from "../protocol/errors.js";
 import { MAX_TEXT_FRAME_CHARS } from "../protocol/limits.js";
-import type { Certificate } from "./certificate.js";
+import { type Certificate, certificateChain } from "./certificate.js";
 import { type TrustFile, trustFiles } from "./trust-page.js";
 
 export const RELAY_PATH = "/relay";
@@ -54,13 +54,20 @@ export class PhoneServer {
 
   constructor(private readonly options: PhoneServerOptions) {
     this.secret = Buffer.from(options.pairingSecret);
-    this.files = trustFiles(options.certificate.cert, options.allowedOrigins[0] ?? "");
+    this.files = trustFiles(
+      options.certificate.caCert ?? options.certificate.cert,
+      options.allowedOrigins[0] ?? "",
+    );
   }
 
   async listen(): Promise<void> {
     for (const address of this.options.addresses) {
       const server = createServer(
-        { cert: this.options.certificate.cert, key: this.options.certificate.key, ...SERVER_LIMITS },
+        {
+          cert: certificateChain(this.options.certificate),
+          key: this.options.certificate.key,
+          ...SERVER_LIMITS,
+        },
         (request, response) => this.page(request, response),
       );
       server.maxConnections = MAX_CONNECTIONS;
