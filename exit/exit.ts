@@ -9,7 +9,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
 import { parseClientKey } from "../protocol/client-key.js";
@@ -21,6 +21,7 @@ import { intToIpv4, ipv4Destination, isIpv4 } from "../protocol/ipv4.js";
 import { MAX_TEXT_FRAME_CHARS } from "../protocol/limits.js";
 import type { TunDevice } from "../tun/device.js";
 import { openTun } from "../tun/index.js";
+import { limitUnsent } from "../tun/tcp-tuning.js";
 import { ExitConnection } from "./connection.js";
 import { type Cidr, EgressGuard, interfaceAddresses } from "./egress-guard.js";
 import { maxConnections, metricsAllowed, SERVER_TIMEOUTS, TLS_HANDSHAKE_TIMEOUT_MS } from "./http-guard.js";
@@ -217,6 +218,7 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
         socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n");
         return;
       }
+      void limitUnsent(socket as Socket);
       wss.handleUpgrade(request, socket, head, (ws) => {
         const remote = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
         const admission = access.admit(request.socket.remoteAddress ?? "");

@@ -6,11 +6,13 @@
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type WebSocket, WebSocketServer } from "ws";
 import { ENCODING_PARAM, type Encoding, parseEncoding } from "../protocol/encoding.js";
 import { ErrorCodes } from "../protocol/errors.js";
 import { MAX_TEXT_FRAME_CHARS } from "../protocol/limits.js";
+import { limitUnsent } from "../tun/tcp-tuning.js";
 import { type Certificate, certificateChain } from "./certificate.js";
 import { type TrustFile, trustFiles } from "./trust-page.js";
 
@@ -121,6 +123,7 @@ export class PhoneServer {
     } else if (!this.options.allowedOrigins.includes(origin)) {
       refusePairing(`origin ${origin || "(none)"} is not the exit's`);
     } else {
+      void limitUnsent(socket as Socket);
       this.wss.handleUpgrade(request, socket, head, (ws) => this.options.onRelay(ws, encoding, remote));
     }
   }

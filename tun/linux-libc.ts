@@ -65,6 +65,8 @@ export interface Libc {
   /** poll over `count` pollfd structs laid out in `fds`. */
   poll(fds: Uint8Array, count: number, timeoutMs: number): number;
   eventfd(initial: number, flags: number): number;
+  /** setsockopt with an int value. */
+  setsockoptInt(fd: number, level: number, name: number, value: number): number;
   /** The calling thread's errno after the last call. */
   errno(): number;
 }
@@ -82,6 +84,9 @@ export function libc(): Libc {
   const close = lib.func("int close(int fd)");
   const poll = lib.func("int poll(void *fds, unsigned long nfds, int timeout)");
   const eventfd = lib.func("int eventfd(unsigned int initval, int flags)");
+  const setsockopt = lib.func(
+    "int setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen)",
+  );
   bound = {
     open: (path, flags) => open(path, flags) as number,
     ioctlPtr: (fd, request, arg) => ioctl(fd, request, "void *", arg) as number,
@@ -90,6 +95,8 @@ export function libc(): Libc {
     close: (fd) => close(fd) as number,
     poll: (fds, count, timeoutMs) => poll(fds, count, timeoutMs) as number,
     eventfd: (initial, flags) => eventfd(initial, flags) as number,
+    setsockoptInt: (fd, level, name, value) =>
+      setsockopt(fd, level, name, new Int32Array([value]), 4) as number,
     errno: () => koffi.errno(),
   };
   return bound;
