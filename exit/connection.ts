@@ -299,6 +299,7 @@ export class ExitConnection {
       }
     }
     metrics.relayed("up", packets, bytes);
+    this.leg.queue.received(bytes);
   }
 
   /**

@@ -175,14 +175,17 @@ export class LaptopTunnel {
         case FrameType.DATA: {
           if (this.state !== "established")
             throw new ProtocolError("UNEXPECTED_FRAME", "DATA before WELCOME");
+          let bytes = 0;
           for (const packet of frame.packets) {
             if (this.tun.write(packet)) {
               this.counters.packetsDown++;
-              this.counters.bytesDown += packet.length;
+              bytes += packet.length;
             } else {
               this.counters.drops.tun_write_failed++;
             }
           }
+          this.counters.bytesDown += bytes;
+          relay.queue.received(bytes);
           return;
         }
         case FrameType.PING:

@@ -102,4 +102,17 @@ describe("a tunnel end's send queue", () => {
       socket.drain();
     }
   });
+
+  it("leaves the ACKs alone: a round trip grown by the other direction's queue drops nothing here", () => {
+    let now = 0;
+    const socket = slowSocket();
+    const queue = new SendQueue(socket, "binary", { now: () => now });
+    queue.pathRtt(4);
+    for (; now < 5 * CODEL_INTERVAL_MS; now += 5) {
+      expect(queue.sendPackets([new Uint8Array(40).fill(0x45)]).reason).toBeUndefined(); // ACKs out
+      queue.received(20 * 1400); // bulk data in: the queue is on the way here
+      socket.drain();
+      if (now % 50 === 0) queue.pathRtt(64);
+    }
+  });
 });

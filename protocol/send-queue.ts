@@ -53,6 +53,9 @@ export class SendQueue {
   /** Smallest round trip in the previous and the current half window: their min is the base. */
   private readonly rttMins = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
   private rttWindowStart = 0;
+  /** IP bytes sent and received since the last round trip: which way the traffic mostly goes. */
+  private sentSinceRtt = 0;
+  private receivedSinceRtt = 0;
   private readonly maxPacketsPerFrame: number;
   private readonly now: () => number;
   private readonly sojourn: ((ms: number) => void) | undefined;
@@ -90,6 +93,7 @@ export class SendQueue {
     let bytes = 0;
     for (const packet of packets) if (packet.length <= MAX_PACKET_BYTES) bytes += packet.length;
     const oversized = packDataFrames(packets, (frame) => this.write(frame), this.maxPacketsPerFrame);
+    this.sentSinceRtt += bytes;
     return {
       packets: packets.length - oversized,
       bytes,
@@ -112,8 +116,19 @@ export class SendQueue {
       this.rttWindowStart = now;
     }
     this.rttMins[1] = Math.min(this.rttMins[1]!, rttMs);
-    this.pathDelay = rttMs - Math.min(this.rttMins[0]!, this.rttMins[1]!);
+    // A round trip grows with the queues of both directions. Only the direction carrying most of
+    // the bytes has a queue worth acting on; the other carries its ACKs, which must not be
+    // dropped for the far side's queue.
+    const sendingMost = this.sentSinceRtt >= this.receivedSinceRtt;
+    this.sentSinceRtt = 0;
+    this.receivedSinceRtt = 0;
+    this.pathDelay = sendingMost ? rttMs - Math.min(this.rttMins[0]!, this.rttMins[1]!) : 0;
     this.codel.observe(this.localDelay + this.pathDelay, now);
+  }
+
+  /** IP bytes arrived from the far end (for pathRtt: which way the traffic mostly goes). */
+  received(bytes: number): void {
+    this.receivedSinceRtt += bytes;
   }
 
   private write(frame: Uint8Array): void {
