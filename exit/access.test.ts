@@ -22,25 +22,12 @@ import { parseCidrList } from "./egress-guard.js";
 import { EXIT_DEFAULTS, type ExitOptions, type RunningExit, startExit } from "./exit.js";
 import { addKey, revokeKey } from "./keys.js";
 import { EXIT_LIMITS } from "./limits.js";
+import { until } from "./testing.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-async function until<T>(
-  probe: () => T | false | undefined | Promise<T | false | undefined>,
-  what: string,
-  timeoutMs = 5_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 interface TestExit {
   exit: RunningExit;

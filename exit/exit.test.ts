@@ -14,6 +14,7 @@ import { intToIpv4, ipv4Destination, ipv4Source, ipv4ToInt } from "../protocol/i
 import { createFakeTun, type FakeTun } from "../tun/fake.js";
 import { EXIT_DEFAULTS, type RunningExit, startExit } from "./exit.js";
 import { addKey } from "./keys.js";
+import { until } from "./testing.js";
 
 function ipv4Packet(source: string, destination: string, payload = 8): Uint8Array {
   const packet = new Uint8Array(20 + payload);
@@ -25,16 +26,6 @@ function ipv4Packet(source: string, destination: string, payload = 8): Uint8Arra
   new DataView(packet.buffer).setUint32(12, ipv4ToInt(source)!);
   new DataView(packet.buffer).setUint32(16, ipv4ToInt(destination)!);
   return packet;
-}
-
-async function until<T>(probe: () => T | false | undefined, what: string, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 interface Chain {
