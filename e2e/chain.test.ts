@@ -9,9 +9,9 @@ import {
   LAPTOP_TUN,
   type Laptop,
   type Phone,
+  pairPhone,
   startExit,
   startLaptop,
-  startPhone,
   waitForOutput,
 } from "./chain.js";
 import { expectedSha256, type Internet, startInternet } from "./internet.js";
@@ -60,13 +60,7 @@ describe.skipIf(!canRunPrivileged)(
       exit = await startExit(topology);
       before = await networkState(topology);
       laptop = await startLaptop(topology, exit, await exit.addKey("e2e-laptop"));
-      phone = await startPhone(topology, exit, laptop);
-      await phone.open(laptop.link);
-      await waitForOutput(
-        laptop.process,
-        /tether: connected \(address 10\.77\.0\.\d+/,
-        "the laptop to connect",
-      );
+      ({ phone } = await pairPhone(topology, exit, laptop));
     });
 
     afterAll(async () => {

@@ -226,6 +226,21 @@ export interface Phone {
   open(link: string, options?: { waitForRelay?: boolean }): Promise<Page>;
 }
 
+/**
+ * The phone opens the laptop's pairing link and relays until the laptop says it is connected:
+ * how every e2e file brings its chain up.
+ */
+export async function pairPhone(
+  topology: Topology,
+  exit: Exit,
+  laptop: Laptop,
+): Promise<{ phone: Phone; page: Page }> {
+  const phone = await startPhone(topology, exit, laptop);
+  const page = await phone.open(laptop.link);
+  await waitForOutput(laptop.process, /tether: connected \(address 10\.77\.0\.\d+/, "the laptop to connect");
+  return { phone, page };
+}
+
 export async function startPhone(topology: Topology, exit: Exit, laptop: Laptop): Promise<Phone> {
   // The phone trusts exactly the exit's and the laptop's certificates, by their key, and lets the
   // exit's page reach the local network, as a user who followed the PWA's steps would.

@@ -13,12 +13,10 @@ import {
   LAPTOP_PORT,
   type Laptop,
   outputOf,
-  type Phone,
+  pairPhone,
   ROOT,
   startExit,
   startLaptop,
-  startPhone,
-  waitForOutput,
 } from "./chain.js";
 import { expectedSha256, type Internet, startInternet } from "./internet.js";
 import { canRunPrivileged } from "./privileged.js";
@@ -63,7 +61,6 @@ describe.skipIf(!canRunPrivileged)("hostile clients against a running exit and l
   let internet: Internet;
   let exit: Exit;
   let laptop: Laptop;
-  let phone: Phone;
   let attackerKey: string;
   let secret: string;
 
@@ -105,13 +102,7 @@ describe.skipIf(!canRunPrivileged)("hostile clients against a running exit and l
     laptop = await startLaptop(topology, exit, await exit.addKey("good-laptop"));
     attackerKey = await exit.addKey("attacker");
     secret = new URLSearchParams(laptop.link.slice(laptop.link.indexOf("#") + 1)).get("secret") ?? "";
-    phone = await startPhone(topology, exit, laptop);
-    await phone.open(laptop.link);
-    await waitForOutput(
-      laptop.process,
-      /tether: connected \(address 10\.77\.0\.\d+/,
-      "the laptop to connect",
-    );
+    await pairPhone(topology, exit, laptop);
   });
 
   afterAll(async () => {

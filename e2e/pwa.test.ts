@@ -15,11 +15,10 @@ import {
   LAPTOP_PORT,
   type Laptop,
   type Phone,
+  pairPhone,
   ROOT,
   startExit,
   startLaptop,
-  startPhone,
-  waitForOutput,
 } from "./chain.js";
 import { launchPhoneBrowser } from "./chromium-netns.js";
 import { expectedSha256, type Internet, startInternet } from "./internet.js";
@@ -114,10 +113,8 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
     internet = await startInternet(topology, { iperf3: false });
     exit = await startExit(topology);
     laptop = await startLaptop(topology, exit, await exit.addKey("pwa-laptop"));
-    phone = await startPhone(topology, exit, laptop);
-    page = await phone.open(laptop.link);
+    ({ phone, page } = await pairPhone(topology, exit, laptop));
     await page.setViewportSize(PHONE_VIEWPORT);
-    await waitForOutput(laptop.process, /tether: connected/, "the laptop to connect");
   });
 
   afterAll(async () => {

@@ -14,10 +14,9 @@ import {
   type Laptop,
   outputOf,
   type PageRelayStats,
-  type Phone,
+  pairPhone,
   startExit,
   startLaptop,
-  startPhone,
   waitForOutput,
   waitForRelay,
 } from "./chain.js";
@@ -39,7 +38,6 @@ describe.skipIf(!canRunPrivileged)("flows survive the phone (needs root)", () =>
   let internet: Internet;
   let exit: Exit;
   let laptop: Laptop;
-  let phone: Phone;
   let page: Page;
   let seed = 0;
 
@@ -107,9 +105,7 @@ describe.skipIf(!canRunPrivileged)("flows survive the phone (needs root)", () =>
     internet = await startInternet(topology, { iperf3: false });
     exit = await startExit(topology);
     laptop = await startLaptop(topology, exit, await exit.addKey("resume-laptop"));
-    phone = await startPhone(topology, exit, laptop);
-    page = await phone.open(laptop.link);
-    await waitForOutput(laptop.process, /tether: connected/, "the laptop to connect");
+    ({ page } = await pairPhone(topology, exit, laptop));
   });
 
   afterAll(async () => {
