@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["{protocol,tun,laptop,exit,pwa}/**/*.test.ts"],
+          include: ["{protocol,tunnel,tun,laptop,exit,pwa,bench}/**/*.test.ts"],
           environment: "node",
           testTimeout: 20_000,
         },
