@@ -6,7 +6,7 @@
 // says what each figure means.
 //
 // Order (the TUN micro-benchmark first, alone, since it wants both cores):
-//   1. tun/bench-tun.ts, --runs times.
+//   1. bench/tun.ts, --runs times.
 //   2. The chain, binary, batched. Per run: the bare relay ceiling (4 ways); TCP up and down through
 //      Tether and over the direct path; idle ping both ways; then the 20 Mbit/s bottleneck: for
 //      each congestion control, upload and download with pings, Tether then direct.
@@ -18,7 +18,10 @@ import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "nod
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { Ceiling, type CeilingOptions } from "./bench-ceiling.js";
+import { EXIT_TUN, LAPTOP_TUN, ROOT, requireBuild } from "../e2e/chain.js";
+import { startInternet } from "../e2e/internet.js";
+import { createTopology, type Topology } from "../e2e/topology.js";
+import { Ceiling, type CeilingOptions } from "./ceiling.js";
 import {
   type BenchChain,
   chainCertificates,
@@ -29,7 +32,7 @@ import {
   startBenchChain,
   stopBenchChain,
   switchEncoding,
-} from "./bench-chain.js";
+} from "./chain.js";
 import {
   availableCongestionControls,
   type Direction,
@@ -41,14 +44,11 @@ import {
   shape,
   tunTxDropped,
   unshape,
-} from "./bench-net.js";
-import { cpuDelta, cpuSnapshot, memory } from "./bench-proc.js";
-import { type Machine, Series, type Settings, summarize, table } from "./bench-report.js";
-import { difference, growthPct, maxDefined, median, round, summarizePing } from "./bench-stats.js";
-import { type Panel, renderChart } from "./bench-svg.js";
-import { EXIT_TUN, LAPTOP_TUN, ROOT, requireBuild } from "./chain.js";
-import { startInternet } from "./internet.js";
-import { createTopology, type Topology } from "./topology.js";
+} from "./net.js";
+import { cpuDelta, cpuSnapshot, memory } from "./proc.js";
+import { type Machine, Series, type Settings, summarize, table } from "./report.js";
+import { difference, growthPct, maxDefined, median, round, summarizePing } from "./stats.js";
+import { type Panel, renderChart } from "./svg.js";
 
 const HELP = `npm run bench [-- OPTIONS]   (as root)
 
@@ -59,7 +59,7 @@ results/bench.svg. See README.md, "Benchmarks".
   --quick         one run, short transfers: a smoke test of the bench (about 4 minutes)
   --soak          also a 10-minute transfer through Tether, reporting RSS growth
   --soak-seconds S  the soak's length (default 600)
-  --no-tun        skip the TUN micro-benchmark (tun/bench-tun.ts)
+  --no-tun        skip the TUN micro-benchmark (bench/tun.ts)
   --build         npm run build first (otherwise dist/ is used as it is)
   --help
 
@@ -446,7 +446,7 @@ async function soak(ctx: Context, chain: BenchChain, seconds: number): Promise<R
 
 function runTunBench(): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "tun/bench-tun.ts")], {
+    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bench/tun.ts")], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -473,7 +473,7 @@ function runTunBench(): Promise<Record<string, number>> {
       } catch {
         // reported below
       }
-      reject(new Error(`tun/bench-tun.ts exited ${code}:\n${out.slice(-2000)}${err}`));
+      reject(new Error(`bench/tun.ts exited ${code}:\n${out.slice(-2000)}${err}`));
     });
   });
 }

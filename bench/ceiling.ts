@@ -1,22 +1,22 @@
 // The bare relay ceiling: the real relay (the built PWA, in the phone's Chromium) between two minimal
-// Node endpoints (bench-relay-endpoint.ts), one in the laptop's namespace and one in the exit's,
+// Node endpoints (relay-endpoint.ts), one in the laptop's namespace and one in the exit's,
 // that send pre-batched DATA frames as fast as the relay takes them and count what comes out. What
 // arrives per second is the most any laptop and exit could get through this relay on this machine.
 //
 // The endpoints reuse the chain's certificates (the exit's for the page's origin, the laptop's for
-// the laptop leg) on ports of their own; the page runs in a Chromium of its own (bench-phone.ts),
+// the laptop leg) on ports of their own; the page runs in a Chromium of its own (phone.ts),
 // started for a block of measurements and stopped after, so it never runs beside a measured Tether.
 import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { ROOT } from "../e2e/chain.js";
+import { ADDR, type Topology } from "../e2e/topology.js";
 import type { Encoding } from "../protocol/encoding.js";
-import { countersDelta, type RelayCounters, relayCounters } from "./bench-chain.js";
-import { sleep, TCP_PAYLOAD_PER_PACKET, TUNNEL_MTU } from "./bench-net.js";
-import { BarePhone } from "./bench-phone.js";
-import { chromiumProcesses, cpuDelta, cpuSnapshot } from "./bench-proc.js";
-import { ROOT } from "./chain.js";
-import { ADDR, type Topology } from "./topology.js";
+import { countersDelta, type RelayCounters, relayCounters } from "./chain.js";
+import { sleep, TCP_PAYLOAD_PER_PACKET, TUNNEL_MTU } from "./net.js";
+import { BarePhone } from "./phone.js";
+import { chromiumProcesses, cpuDelta, cpuSnapshot } from "./proc.js";
 
-const ENDPOINT_SCRIPT = fileURLToPath(new URL("./bench-relay-endpoint.ts", import.meta.url));
+const ENDPOINT_SCRIPT = fileURLToPath(new URL("./relay-endpoint.ts", import.meta.url));
 /** Ports apart from the chain's (7443, 8443), so both run side by side. */
 const LAPTOP_ENDPOINT_PORT = 7444;
 const EXIT_ENDPOINT_PORT = 8444;

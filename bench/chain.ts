@@ -1,13 +1,13 @@
 // The Tether under test, for the bench: the real exit and the real `tether` CLI (chain.ts starts
-// them) and the built PWA in the phone's Chromium (bench-phone.ts), plus what the bench needs to
+// them) and the built PWA in the phone's Chromium (phone.ts), plus what the bench needs to
 // watch them: the pids whose CPU and memory it reads, and the relay's own counters.
 import { dirname, join } from "node:path";
+import { type Exit, type Laptop, startExit, startLaptop } from "../e2e/chain.js";
+import type { Topology } from "../e2e/topology.js";
 import type { Encoding } from "../protocol/encoding.js";
-import { waitForPath } from "./bench-net.js";
-import { BarePhone } from "./bench-phone.js";
-import { type ChromiumProcess, chromiumProcesses, workerPid } from "./bench-proc.js";
-import { type Exit, type Laptop, startExit, startLaptop } from "./chain.js";
-import type { Topology } from "./topology.js";
+import { waitForPath } from "./net.js";
+import { BarePhone } from "./phone.js";
+import { type ChromiumProcess, chromiumProcesses, workerPid } from "./proc.js";
 
 /** How long the tunnel may take to carry a first ping once the page relays, ms. */
 const PATH_TIMEOUT_MS = 20_000;
@@ -15,7 +15,7 @@ const PATH_TIMEOUT_MS = 20_000;
 export interface BenchChain {
   exit: Exit;
   laptop: Laptop;
-  /** The phone: Chromium on the pairing link, no automation attached (see bench-phone.ts). */
+  /** The phone: Chromium on the pairing link, no automation attached (see phone.ts). */
   phone: BarePhone;
   encoding: Encoding;
   /** Extra environment the laptop and the exit were started with. */

@@ -1,9 +1,10 @@
 // The network side of the bench: iperf3 and ping from the laptop's namespace to the internet's
 // iperf3 server, the 20 Mbit/s bottleneck on the phone<->exit link, and the direct path (the same
 // namespaces, the phone routing like a tethering phone would, no Tether) switched on and off.
-import { IperfError, type IperfResult, type PingResult, parseIperf, parsePing } from "./bench-stats.js";
-import { waitForListening } from "./probe.js";
-import { ADDR, IFNAME, type Topology } from "./topology.js";
+
+import { waitForListening } from "../e2e/probe.js";
+import { ADDR, IFNAME, type Topology } from "../e2e/topology.js";
+import { IperfError, type IperfResult, type PingResult, parseIperf, parsePing } from "./stats.js";
 
 /** The tunnel's MTU (the exit's default), which the direct path copies so both carry the same TCP MSS. */
 export const TUNNEL_MTU = 1400;

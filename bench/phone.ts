@@ -15,9 +15,9 @@
 import type { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ROOT } from "./chain.js";
-import { CHROMIUM_PATH, PHONE_BROWSER_ARGS } from "./chromium-netns.js";
-import type { Topology } from "./topology.js";
+import { ROOT } from "../e2e/chain.js";
+import { CHROMIUM_PATH, PHONE_BROWSER_ARGS } from "../e2e/chromium-netns.js";
+import type { Topology } from "../e2e/topology.js";
 
 /** How long Chromium may take to start and write its DevTools port, ms. */
 const LAUNCH_TIMEOUT_MS = 30_000;

@@ -3,7 +3,7 @@
 // Chromium on the machine is never counted).
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
-import { parseProcStatPpid, parseProcStatTicks, parseStatusKb } from "./bench-stats.js";
+import { parseProcStatPpid, parseProcStatTicks, parseStatusKb } from "./stats.js";
 
 let ticksPerSecond: number | undefined;
 

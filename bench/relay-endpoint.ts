@@ -4,7 +4,7 @@
 // phone's heartbeat PINGs for its leg, counts the DATA it receives, and on command sends pre-built
 // DATA frames as fast as its socket drains. No TUN, no handshake, no parsing of packets.
 //
-//   node --import tsx e2e/bench-relay-endpoint.ts --role laptop|exit --host H --port P \
+//   node --import tsx bench/relay-endpoint.ts --role laptop|exit --host H --port P \
 //        --cert PEM --key PEM [--static DIR]
 //
 // Runs inside a namespace, driven by the bench over stdin/stdout, one JSON object per line:

@@ -2,7 +2,7 @@
 // summary is the median of each series, turned into the JSON keys of issue 5 and a table. Ratios
 // and added delays are taken within a run (Tether and its baseline measured back to back) and the
 // median of those is reported, so a slow moment of the machine does not make a false ratio.
-import { difference, maxDefined, median, minDefined, ratio, round } from "./bench-stats.js";
+import { difference, maxDefined, median, minDefined, ratio, round } from "./stats.js";
 
 export class Series {
   readonly values = new Map<string, number[]>();
@@ -363,7 +363,7 @@ export function table(summary: Summary, series: Series): string {
     "",
     "<= 5",
   );
-  section("TUN micro-benchmark (tun/bench-tun.ts), packets/s");
+  section("TUN micro-benchmark (bench/tun.ts), packets/s");
   add("read", fmt(s.tun_read_pps, 0), "", "", ">= 200,000");
   add("write", fmt(s.tun_write_pps, 0), "", "", ">= 250,000");
 

@@ -1,6 +1,6 @@
 // The bench's arithmetic and parsers, on fixtures copied from the tools' real output.
 import { describe, expect, it } from "vitest";
-import { Series } from "./bench-report.js";
+import { Series } from "./report.js";
 import {
   growthPct,
   IperfError,
@@ -12,8 +12,8 @@ import {
   parseStatusKb,
   percentile,
   summarizePing,
-} from "./bench-stats.js";
-import { renderChart } from "./bench-svg.js";
+} from "./stats.js";
+import { renderChart } from "./svg.js";
 
 const PING = `PING 198.51.100.2 (198.51.100.2) 56(84) bytes of data.
 64 bytes from 198.51.100.2: icmp_seq=1 ttl=63 time=0.412 ms

@@ -1,5 +1,5 @@
 // The arithmetic of the benchmark and the parsers of the tools' output: pure functions, no I/O, so
-// they are tested on fixtures (bench-stats.test.ts) and the bench itself only wires them.
+// they are tested on fixtures (stats.test.ts) and the bench itself only wires them.
 
 /** Median of the finite numbers given; undefined when there are none. */
 export function median(values: readonly (number | undefined)[]): number | undefined {

@@ -1,7 +1,7 @@
 // Micro-benchmark of the Linux TUN device: packets/s written and read, against reading with
 // fs.createReadStream (the old way). Needs root.
 //
-//   node --import tsx tun/bench-tun.ts
+//   node --import tsx bench/tun.ts
 //
 // The parent creates a network namespace and runs itself inside it (`ip netns exec`), so every
 // interface, address and route exists only there; the namespace is deleted on every exit path
@@ -29,11 +29,11 @@ import { createReadStream, existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import type { TunDevice } from "./device.js";
-import { attachTun, loadLibc, openLinuxTun } from "./linux.js";
-import { MAX_BATCH_PACKETS, MAX_BATCHES_IN_FLIGHT } from "./linux-reader.js";
-import { stopChild, TestNamespace } from "./test-netns.js";
-import { buildIpv4Udp } from "./test-packets.js";
+import { stopChild, TestNamespace } from "../testing/netns.js";
+import { buildIpv4Udp } from "../testing/packets.js";
+import type { TunDevice } from "../tun/device.js";
+import { attachTun, loadLibc, openLinuxTun } from "../tun/linux.js";
+import { MAX_BATCH_PACKETS, MAX_BATCHES_IN_FLIGHT } from "../tun/linux-reader.js";
 
 /** How long each phase sends. */
 const PHASE_MS = 3_000;
@@ -60,7 +60,7 @@ const FORWARDED_ROUTE = "10.201.0.0/24";
 
 async function outside(): Promise<void> {
   if (process.getuid?.() !== 0 || !existsSync("/dev/net/tun")) {
-    console.error("bench-tun needs root and /dev/net/tun");
+    console.error("bench/tun.ts needs root and /dev/net/tun");
     process.exit(2);
   }
   const namespace = TestNamespace.create(`tether-tunbench-${process.pid}`);
@@ -83,7 +83,7 @@ async function outside(): Promise<void> {
   };
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void stop(130));
   const timer = setTimeout(() => {
-    console.error(`bench-tun: no result within ${BENCH_TIMEOUT_MS} ms`);
+    console.error(`bench/tun.ts: no result within ${BENCH_TIMEOUT_MS} ms`);
     void stop(1);
   }, BENCH_TIMEOUT_MS);
   child.on("exit", (code) => {

@@ -17,12 +17,12 @@ import { decodeFrame, encodeFrame } from "../protocol/codec.js";
 import { ErrorCodes } from "../protocol/errors.js";
 import { type Frame, FrameType, type WelcomeFrame } from "../protocol/frames.js";
 import { ipv4ToInt } from "../protocol/ipv4.js";
+import { until } from "../testing/until.js";
 import { createFakeTun, type FakeTun } from "../tun/fake.js";
 import { parseCidrList } from "./egress-guard.js";
 import { EXIT_DEFAULTS, type ExitOptions, type RunningExit, startExit } from "./exit.js";
 import { addKey, revokeKey } from "./keys.js";
 import { EXIT_LIMITS } from "./limits.js";
-import { until } from "./testing.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {

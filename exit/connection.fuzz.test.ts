@@ -12,7 +12,7 @@ import { authMessage, decodeFrame, encodeFrame } from "../protocol/codec.js";
 import { type Encoding, fromMessage } from "../protocol/encoding.js";
 import { ErrorCodes, ProtocolError } from "../protocol/errors.js";
 import { FrameType } from "../protocol/frames.js";
-import { FUZZ_RUNS, hostileBytes, hostileText, must } from "../protocol/fuzz-inputs.js";
+import { FUZZ_RUNS, hostileBytes, hostileText, must } from "../testing/fuzz-inputs.js";
 import { createFakeTun } from "../tun/fake.js";
 import { ExitConnection } from "./connection.js";
 import { EgressGuard } from "./egress-guard.js";

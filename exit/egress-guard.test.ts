@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ipv4ToInt } from "../protocol/ipv4.js";
-import { buildIpv4Udp } from "../tun/test-packets.js";
+import { buildIpv4Udp } from "../testing/packets.js";
 import { EgressGuard, EgressGuardError, parseCidr, parseCidrList, refusedRange } from "./egress-guard.js";
 
 const udp = (destination: string, destinationPort = 443) =>

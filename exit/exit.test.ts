@@ -11,10 +11,10 @@ import { LaptopTunnel, type TunnelError } from "../laptop/tunnel.js";
 import { formatClientKey, parseClientKey } from "../protocol/client-key.js";
 import type { Encoding } from "../protocol/encoding.js";
 import { intToIpv4, ipv4Destination, ipv4Source, ipv4ToInt } from "../protocol/ipv4.js";
+import { until } from "../testing/until.js";
 import { createFakeTun, type FakeTun } from "../tun/fake.js";
 import { EXIT_DEFAULTS, type RunningExit, startExit } from "./exit.js";
 import { addKey } from "./keys.js";
-import { until } from "./testing.js";
 
 function ipv4Packet(source: string, destination: string, payload = 8): Uint8Array {
   const packet = new Uint8Array(20 + payload);

@@ -11,7 +11,7 @@ import { decodeFrame, encodeFrame } from "../protocol/codec.js";
 import { type Encoding, fromMessage } from "../protocol/encoding.js";
 import { ErrorCodes, ProtocolError } from "../protocol/errors.js";
 import { FrameType } from "../protocol/frames.js";
-import { FUZZ_RUNS, hostileBytes, hostileText, must } from "../protocol/fuzz-inputs.js";
+import { FUZZ_RUNS, hostileBytes, hostileText, must } from "../testing/fuzz-inputs.js";
 import { createFakeTun } from "../tun/fake.js";
 import { LaptopTunnel, type TunnelError } from "./tunnel.js";
 

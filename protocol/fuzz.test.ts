@@ -2,11 +2,11 @@
 // FUZZ_RUNS cases per decoder, split into parts so each test stays well under its timeout.
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, it } from "vitest";
+import { FUZZ_RUNS, hostileBytes, hostileText, must } from "../testing/fuzz-inputs.js";
 import { decodeFrame } from "./codec.js";
 import { fromMessage, peekHeader } from "./encoding.js";
 import { ErrorCodes, ProtocolError } from "./errors.js";
 import { FrameType } from "./frames.js";
-import { FUZZ_RUNS, hostileBytes, hostileText, must } from "./fuzz-inputs.js";
 import { fromText } from "./text.js";
 
 const PARTS = 4;

@@ -3,8 +3,8 @@
 // first checks and reach deeper code: valid frames with a few bytes changed, sane headers over
 // random payloads, DATA batches whose inner lengths lie, plus plain noise and the odd huge message.
 import fc from "fast-check";
-import { encodeFrame } from "./codec.js";
-import { type Frame, FrameType, Hop } from "./frames.js";
+import { encodeFrame } from "../protocol/codec.js";
+import { type Frame, FrameType, Hop } from "../protocol/frames.js";
 import {
   HEADER_BYTES,
   MAC_BYTES,
@@ -13,8 +13,8 @@ import {
   NONCE_BYTES,
   RESUME_TOKEN_BYTES,
   SESSION_ID_BYTES,
-} from "./limits.js";
-import { toText } from "./text.js";
+} from "../protocol/limits.js";
+import { toText } from "../protocol/text.js";
 
 /**
  * A check for the fuzz tests' hot loops: vitest's expect costs more than the case it checks, and

@@ -6,12 +6,12 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { awaitLine, stopChild, TestNamespace } from "../testing/netns.js";
+import { buildIpv4Udp, parseIpv4Udp } from "../testing/packets.js";
 import type { TunDevice } from "./device.js";
 import { TunError } from "./errors.js";
 import { openLinuxTun } from "./linux.js";
 import { MAX_BATCH_PACKETS, MAX_BATCHES_IN_FLIGHT } from "./linux-reader.js";
-import { awaitLine, stopChild, TestNamespace } from "./test-netns.js";
-import { buildIpv4Udp, parseIpv4Udp } from "./test-packets.js";
 
 const required = process.env.TETHER_REQUIRE_PRIVILEGED === "1";
 const canRun =

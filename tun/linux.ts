@@ -88,7 +88,7 @@ export async function openLinuxTun(options: TunOptions = {}): Promise<TunDevice>
 
 /**
  * Opens /dev/net/tun and attaches it to the interface `name` (created if needed): the fd and the
- * name the kernel gave. Blocking reads only for comparisons (bench-tun.ts); the device uses
+ * name the kernel gave. Blocking reads only for comparisons (bench/tun.ts); the device uses
  * nonBlocking. Throws TunError.
  */
 export function attachTun(
