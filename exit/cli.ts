@@ -7,9 +7,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { formatClientKey, isValidClientId } from "../protocol/client-key.js";
-import { ipv4ToInt } from "../protocol/ipv4.js";
+import { IpError, type Ipv4Cidr, parseIpv4, parseIpv4CidrList, tryParseIpv4 } from "../protocol/ip.js";
 import { MAX_PACKETS_PER_FRAME } from "../protocol/limits.js";
-import { type Cidr, parseCidrList } from "./egress-guard.js";
 import { EXIT_DEFAULTS, type ExitOptions, startExit } from "./exit.js";
 import { addKey, loadKeys, revokeKey } from "./keys.js";
 import { EXIT_LIMITS, type ExitLimits } from "./limits.js";
@@ -149,9 +148,7 @@ function parseDnsList(text: string): string[] {
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean);
-  for (const server of servers) {
-    if (ipv4ToInt(server) === undefined) throw new UsageError(`--dns wants IPv4 addresses: ${server}`);
-  }
+  for (const server of servers) usingFlag("--dns", () => parseIpv4(server));
   return servers;
 }
 
@@ -160,7 +157,7 @@ async function systemResolvers(): Promise<string[]> {
   const text = await readFile("/etc/resolv.conf", "utf8").catch(() => "");
   const servers = [...text.matchAll(/^\s*nameserver\s+(\S+)/gm)]
     .map((m) => m[1]!)
-    .filter((s) => ipv4ToInt(s) !== undefined && !s.startsWith("127."));
+    .filter((s) => tryParseIpv4(s) !== undefined && !s.startsWith("127."));
   return servers.length ? servers.slice(0, 4) : ["1.1.1.1", "9.9.9.9"];
 }
 
@@ -184,13 +181,19 @@ function parseCount(flag: string, text: string | undefined, fallback: number, ma
   return value;
 }
 
-function checkedPool(cidr: string): string {
+/** `parse()`, its IpError or PoolError turned into a usage error that names the flag. */
+function usingFlag<T>(flag: string, parse: () => T): T {
   try {
-    parsePrefix(cidr);
+    return parse();
   } catch (error) {
-    if (error instanceof PoolError) throw new UsageError(`--pool: ${error.message}`);
+    if (error instanceof IpError || error instanceof PoolError)
+      throw new UsageError(`${flag}: ${error.message}`);
     throw error;
   }
+}
+
+function checkedPool(cidr: string): string {
+  usingFlag("--pool", () => parsePrefix(cidr));
   return cidr;
 }
 
@@ -224,19 +227,14 @@ async function options(get: (flag: Flag) => string | undefined): Promise<ExitOpt
   const sessionRateLimitMbit = rate === undefined ? undefined : parseMegabits(rate);
   if (rate !== undefined && sessionRateLimitMbit === undefined)
     throw new UsageError(`--session-rate-limit wants megabits per second, more than 0: ${rate}`);
-  let allowEgress: Cidr[] | undefined;
-  let metricsAllow: Cidr[] | "any" | undefined;
-  try {
-    allowEgress = parseCidrList(get("allow-egress") ?? "");
-  } catch (error) {
-    throw new UsageError(`--allow-egress: ${(error as Error).message}`);
-  }
-  try {
-    const text = get("metrics-allow") ?? "";
-    metricsAllow = text.trim() === "any" ? "any" : parseCidrList(text);
-  } catch (error) {
-    throw new UsageError(`--metrics-allow: ${(error as Error).message}`);
-  }
+  const allowEgress: Ipv4Cidr[] = usingFlag("--allow-egress", () =>
+    parseIpv4CidrList(get("allow-egress") ?? "", { bareAddress: true }),
+  );
+  const metricsText = get("metrics-allow") ?? "";
+  const metricsAllow: Ipv4Cidr[] | "any" =
+    metricsText.trim() === "any"
+      ? "any"
+      : usingFlag("--metrics-allow", () => parseIpv4CidrList(metricsText, { bareAddress: true }));
   const limits: ExitLimits = {
     maxHandshakes: parseCount("--max-handshakes", get("max-handshakes"), EXIT_LIMITS.maxHandshakes),
     maxSessions: parseCount("--max-sessions", get("max-sessions"), EXIT_LIMITS.maxSessions),
@@ -348,6 +346,6 @@ main(process.argv.slice(2)).catch((error: unknown) => {
   const message = error instanceof Error ? error.message : String(error);
   const usage =
     error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
-  process.stderr.write(`tether-exit: ${message}\n${usage ? "Try tether-exit --help.\n" : ""}`);
+  process.stderr.write(`tether-exit: ${message}${usage ? " (see tether-exit --help)" : ""}\n`);
   process.exit(usage ? 2 : 1);
 });

@@ -31,7 +31,27 @@ const cases: [string, string[], RegExp][] = [
     /--port wants 1 to 65535/,
   ],
   ["laptop/cli.ts", ["--bogus"], /Unknown option '--bogus'/],
-  ["exit/cli.ts", ["--pool", "10.0.0.0/33"], /pool must be an IPv4 prefix/],
+  [
+    "laptop/cli.ts",
+    ["--exit", "wss://e", "--key", `a:${"A".repeat(43)}`, "--listen", "192.168.043.2"],
+    /listen: not an IP address: "192\.168\.043\.2"/,
+  ],
+  ["exit/cli.ts", ["--pool", "10.0.0.0/33"], /--pool: bad prefix length/],
+  ["exit/cli.ts", ["--pool", "10.0.0.0/8"], /pool must be an IPv4 prefix from \/12 to \/30/],
+  [
+    "exit/cli.ts",
+    ["--pool", "10.77.0.1/16"],
+    /--pool: "10\.77\.0\.1\/16" has host bits set; the prefix is 10\.77\.0\.0\/16/,
+  ],
+  // Accepted here once, it then broke the first WELCOME (whose encoder refuses leading zeros).
+  [
+    "exit/cli.ts",
+    ["--dns", "010.1.1.1"],
+    /--dns: not an IPv4 address: "010\.1\.1\.1" \(part "010" has a leading zero\)/,
+  ],
+  ["exit/cli.ts", ["--dns", "1.1.1.1,256.0.0.1"], /--dns: not an IPv4 address: "256\.0\.0\.1"/],
+  ["exit/cli.ts", ["--allow-egress", "10.0.0.0/08"], /--allow-egress: bad prefix length/],
+  ["exit/cli.ts", ["--metrics-allow", "fd00::/8"], /--metrics-allow: "fd00::\/8" is IPv6/],
   ["exit/cli.ts", ["--mtu", "12"], /--mtu wants 576 to 9000/],
   ["exit/cli.ts", ["keys", "add", "bad name"], /key name must be/],
   ["exit/cli.ts", ["frobnicate"], /unknown command frobnicate/],
@@ -43,6 +63,7 @@ describe("the command lines", () => {
       const { code, stderr } = await run(cli, args);
       expect(stderr).toMatch(message);
       expect(stderr).not.toMatch(/^\s+at /m);
+      expect(stderr.trimEnd().split("\n"), "one line").toHaveLength(1);
       expect(code).toBe(2);
     });
   }

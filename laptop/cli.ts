@@ -167,7 +167,7 @@ main(process.argv.slice(2)).then(
     const message = error instanceof Error ? error.message : String(error);
     const usage =
       error instanceof ConfigError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
-    process.stderr.write(`tether: ${message}\n${usage ? "Try tether --help.\n" : ""}`);
+    process.stderr.write(`tether: ${message}${usage ? " (see tether --help)" : ""}\n`);
     process.exit(usage ? 2 : 1);
   },
 );

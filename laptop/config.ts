@@ -3,6 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { isIpAddress } from "../protocol/ip.js";
 import { MAX_PACKETS_PER_FRAME } from "../protocol/limits.js";
 
 export interface LaptopConfig {
@@ -117,6 +118,14 @@ export function resolveConfig(
     throw new ConfigError(
       `TETHER_MAX_PACKETS_PER_FRAME wants 1 to ${MAX_PACKETS_PER_FRAME}: ${merged.maxPacketsPerFrame}`,
     );
+  }
+  if (!Array.isArray(merged.listen)) {
+    throw new ConfigError(
+      `listen wants a list of addresses, like ["192.168.43.2"]: ${JSON.stringify(merged.listen)}`,
+    );
+  }
+  for (const address of merged.listen) {
+    if (!isIpAddress(address)) throw new ConfigError(`listen: not an IP address: ${JSON.stringify(address)}`);
   }
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(merged.tunName))
     throw new ConfigError(`bad TUN name: ${merged.tunName}`);
