@@ -43,6 +43,7 @@ import {
   type PongFrame,
   type WelcomeFrame,
 } from "./frames.js";
+import { tryParseIpv4 } from "./ip.js";
 import {
   HEADER_BYTES,
   MAC_BYTES,
@@ -534,22 +535,11 @@ export function fitReason(reason: string): string {
 // ---------------------------------------------------------------------------------------------
 // IPv4 addresses: 4 bytes on the wire, a dotted string in a frame value.
 
-const IPV4_OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
-
-/** The 4 bytes of a dotted IPv4 address ("10.64.0.2"); no leading zeros, each part 0..255. */
+/** The 4 bytes of a dotted IPv4 address ("10.64.0.2"), read as protocol/ip.ts reads addresses. */
 export function ipv4ToBytes(s: string): Uint8Array {
-  const parts = typeof s === "string" ? s.split(".") : [];
-  const out = new Uint8Array(4);
-  if (parts.length !== 4) throw new ProtocolError("BAD_FIELD", `not an IPv4 address: ${String(s)}`);
-  for (let i = 0; i < 4; i++) {
-    const part = parts[i]!;
-    const value = Number(part);
-    if (!IPV4_OCTET.test(part) || value > 255) {
-      throw new ProtocolError("BAD_FIELD", `not an IPv4 address: ${s}`);
-    }
-    out[i] = value;
-  }
-  return out;
+  const value = tryParseIpv4(s);
+  if (value === undefined) throw new ProtocolError("BAD_FIELD", `not an IPv4 address: ${String(s)}`);
+  return Uint8Array.of(value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255);
 }
 
 /** The dotted form of the 4 bytes at `offset`. */
