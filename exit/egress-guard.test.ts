@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ipv4ToInt } from "../protocol/ipv4.js";
 import { buildIpv4Udp } from "../testing/packets.js";
-import { EgressGuard, EgressGuardError, parseCidr, parseCidrList, refusedRange } from "./egress-guard.js";
+import { EgressGuard, parseCidrList, refusedRange } from "./egress-guard.js";
 
 const udp = (destination: string, destinationPort = 443) =>
   buildIpv4Udp({
@@ -106,12 +106,23 @@ describe("the egress guard", () => {
     }
   });
 
-  it("parses CIDRs strictly", () => {
-    expect(parseCidr("192.168.1.77/24")).toEqual({ network: ipv4ToInt("192.168.1.0"), mask: 0xffffff00 });
-    expect(parseCidr("1.2.3.4")).toEqual({ network: ipv4ToInt("1.2.3.4"), mask: 0xffffffff });
-    expect(parseCidr("0.0.0.0/0")).toEqual({ network: 0, mask: 0 });
-    for (const bad of ["1.2.3/8", "1.2.3.4/33", "1.2.3.4/", "1.2.3.4/8/9", "fe80::/10", "x", "1.2.3.4/-1"]) {
-      expect(() => parseCidr(bad), bad).toThrow(EgressGuardError);
+  it("reads the allow-list strictly, as protocol/ip.ts does", () => {
+    expect(parseCidrList("192.168.1.0/24, 1.2.3.4")).toMatchObject([
+      { network: ipv4ToInt("192.168.1.0"), mask: 0xffffff00 },
+      { network: ipv4ToInt("1.2.3.4"), mask: 0xffffffff },
+    ]);
+    for (const [bad, code] of [
+      ["1.2.3/8", "IP_BAD_ADDRESS"],
+      ["010.0.0.0/8", "IP_BAD_ADDRESS"],
+      ["1.2.3.4/33", "IP_BAD_PREFIX"],
+      ["1.2.3.4/", "IP_BAD_PREFIX"],
+      ["1.2.3.4/8/9", "IP_BAD_PREFIX"],
+      ["1.2.3.4/-1", "IP_BAD_PREFIX"],
+      ["192.168.1.77/24", "IP_HOST_BITS"],
+      ["fe80::/10", "IP_WRONG_FAMILY"],
+      ["x", "IP_BAD_ADDRESS"],
+    ] as const) {
+      expect(() => parseCidrList(bad), bad).toThrow(expect.objectContaining({ code }));
     }
   });
 });

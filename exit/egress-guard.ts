@@ -15,7 +15,14 @@
 //
 // Pure: `check` looks at one packet against tables built once; the caller counts the verdict.
 import { networkInterfaces } from "node:os";
-import { ipv4Destination, ipv4ToInt } from "../protocol/ipv4.js";
+import {
+  type Ipv4Cidr,
+  ipv4CidrContains,
+  ipv4Destination,
+  parseIpv4Cidr,
+  parseIpv4CidrList,
+  tryParseIpv4,
+} from "../protocol/ip.js";
 
 export type EgressRefusal =
   | "egress_own_address"
@@ -25,12 +32,8 @@ export type EgressRefusal =
   | "egress_multicast"
   | "egress_reserved";
 
-export interface Cidr {
-  /** Network address as a 32-bit unsigned integer. */
-  network: number;
-  /** Netmask as a 32-bit unsigned integer. */
-  mask: number;
-}
+/** An IPv4 prefix, as protocol/ip.ts reads it. */
+export type Cidr = Ipv4Cidr;
 
 /** The ranges refused by default, each with the reason it is counted under. */
 export const REFUSED_RANGES: readonly { cidr: string; reason: EgressRefusal }[] = [
@@ -50,40 +53,9 @@ const DNS_PORT = 53;
 const PROTOCOL_TCP = 6;
 const PROTOCOL_UDP = 17;
 
-export class EgressGuardError extends Error {
-  override name = "EgressGuardError";
-}
-
-/** `a.b.c.d/n` (or a bare address, as /32). Throws EgressGuardError on anything else. */
-export function parseCidr(text: string): Cidr {
-  const [address = "", lengthText, extra] = text.trim().split("/");
-  const length = lengthText === undefined ? 32 : Number(lengthText);
-  const value = ipv4ToInt(address);
-  if (
-    extra !== undefined ||
-    value === undefined ||
-    !Number.isInteger(length) ||
-    length < 0 ||
-    length > 32 ||
-    (lengthText !== undefined && !/^\d{1,2}$/.test(lengthText))
-  ) {
-    throw new EgressGuardError(`not an IPv4 CIDR like 192.168.1.0/24: ${JSON.stringify(text)}`);
-  }
-  const mask = length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0;
-  return { network: (value & mask) >>> 0, mask };
-}
-
-/** A comma-separated list of CIDRs (the --allow-egress flag's value). */
+/** A comma-separated list of IPv4 CIDRs or bare addresses (the --allow-egress flag's value). Throws IpError. */
 export function parseCidrList(text: string): Cidr[] {
-  return text
-    .split(",")
-    .map((part) => part.trim())
-    .filter(Boolean)
-    .map(parseCidr);
-}
-
-function contains(cidr: Cidr, address: number): boolean {
-  return (address & cidr.mask) >>> 0 === cidr.network;
+  return parseIpv4CidrList(text, { bareAddress: true });
 }
 
 interface Range extends Cidr {
@@ -97,7 +69,7 @@ interface Range extends Cidr {
 function buildTable(): (Range[] | undefined)[] {
   const table: (Range[] | undefined)[] = new Array(256).fill(undefined);
   for (const { cidr, reason } of REFUSED_RANGES) {
-    const range: Range = { ...parseCidr(cidr), reason };
+    const range: Range = { ...parseIpv4Cidr(cidr), reason };
     const first = range.network >>> 24;
     const last = (range.network | (~range.mask >>> 0)) >>> 24;
     for (let octet = first; octet <= last; octet++) {
@@ -115,7 +87,7 @@ const REFUSED_BY_FIRST_OCTET = buildTable();
 export function refusedRange(destination: number): EgressRefusal | undefined {
   const ranges = REFUSED_BY_FIRST_OCTET[destination >>> 24];
   if (ranges === undefined) return undefined;
-  for (const range of ranges) if (contains(range, destination)) return range.reason;
+  for (const range of ranges) if (ipv4CidrContains(range, destination)) return range.reason;
   return undefined;
 }
 
@@ -131,7 +103,7 @@ export interface EgressGuardOptions {
 function toInts(addresses: readonly string[]): Set<number> {
   const set = new Set<number>();
   for (const address of addresses) {
-    const value = ipv4ToInt(address);
+    const value = tryParseIpv4(address);
     if (value !== undefined) set.add(value);
   }
   return set;
@@ -156,7 +128,7 @@ export class EgressGuard {
   /** Why this IPv4 packet (already checked to be one) must not leave, or undefined to send it. */
   check(packet: Uint8Array): EgressRefusal | undefined {
     const destination = ipv4Destination(packet);
-    for (const cidr of this.allow) if (contains(cidr, destination)) return undefined;
+    for (const cidr of this.allow) if (ipv4CidrContains(cidr, destination)) return undefined;
     if (this.dns.has(destination) && isDnsPacket(packet)) return undefined;
     if (this.own.has(destination)) return "egress_own_address";
     return refusedRange(destination);
