@@ -1,7 +1,7 @@
-// The pairing link: the exit's PWA URL with everything the phone needs in the fragment (which
-// never leaves the phone): the laptop's wss address, the pairing secret and the certificate's
-// fingerprint. Printed as text and as a QR code for the phone's camera.
+// The pairing link as the laptop prints it: text (its format is protocol/pairing-link.ts, beside
+// the phone app's reader) and a QR code for the phone's camera.
 import QRCode from "qrcode";
+import { formatPairingLink } from "../protocol/pairing-link.js";
 
 export interface Pairing {
   /** The PWA's origin, e.g. https://exit.example:8443 */
@@ -28,13 +28,12 @@ export function appOriginOf(exitUrl: string): string {
 }
 
 export function pairingLink(pairing: Pairing): string {
-  const fragment = new URLSearchParams({
-    v: "1",
-    laptop: pairing.laptopUrl,
+  return formatPairingLink(pairing.appOrigin, {
+    laptopUrl: pairing.laptopUrl,
     secret: pairing.secret,
-    fp: pairing.spkiSha256,
+    fingerprint: pairing.spkiSha256,
+    encoding: "binary",
   });
-  return `${pairing.appOrigin}/#${fragment.toString()}`;
 }
 
 export function pairingQr(link: string): Promise<string> {

@@ -7,8 +7,9 @@
 //   /laptop.crt                   the certificate itself (DER), for anyone who installs it by hand.
 // Pure: certificate and app origin in, responses out (phone-server.ts serves them).
 import { createHash, X509Certificate } from "node:crypto";
+import { PROFILE_PATH } from "../protocol/paths.js";
 
-export const PROFILE_PATH = "/tether-laptop.mobileconfig";
+export { PROFILE_PATH };
 export const CERTIFICATE_PATH = "/laptop.crt";
 /** What iOS Safari needs to offer installing a profile. */
 export const PROFILE_CONTENT_TYPE = "application/x-apple-aspen-config";
