@@ -2,7 +2,9 @@
 // through the whole chain: the stats view moves, the data counters match what crossed the exit and
 // survive a reload, Chromium calls the app installable and opens it offline, only one tab relays,
 // a phone that does not trust the laptop is told what to do, and the laptop serves the trust page
-// and an iOS profile. A screenshot of the stats view lands in e2e/output/ for a person to look at.
+// and an iOS profile; the first screen at a phone's size shows the essentials without scrolling, and
+// a pause keeps the session: a transfer survives it. Screenshots of the first screen, light and dark,
+// relaying and paused, land in e2e/output/ for a person to look at.
 import { X509Certificate } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,9 +16,11 @@ import {
   LAPTOP_CLI,
   LAPTOP_PORT,
   type Laptop,
+  outputOf,
   type Phone,
   pairPhone,
   ROOT,
+  relayStats,
   startExit,
   startLaptop,
 } from "./chain.js";
@@ -32,7 +36,19 @@ const BYTE_TOLERANCE = 0.05;
 /** A phone's viewport (an iPhone 14's CSS pixels), for the screenshot. */
 const PHONE_VIEWPORT = { width: 390, height: 844 };
 const OUTPUT_DIR = join(ROOT, "e2e/output");
-const SCREENSHOT = join(OUTPUT_DIR, "pwa-stats.png");
+/** What the first screen must show without scrolling (issue 15.1), by element id. */
+const AT_A_GLANCE = [
+  "message",
+  "pause-toggle",
+  "rate-up",
+  "rate-down",
+  "usage-today",
+  "usage-month",
+  "cap-text",
+  "rtt-e2e",
+];
+/** The pause in the pause test: short, as a user stepping into a lift would, ms. */
+const PAUSE_MS = 3_000;
 /** Any one wait for the page to show something, ms. */
 const SHOW_TIMEOUT_MS = 20_000;
 
@@ -96,6 +112,41 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
   const waitForRelaying = (p: Page) =>
     p.waitForFunction('document.body.dataset.relaying === "true"', undefined, { timeout: SHOW_TIMEOUT_MS });
 
+  /** The first screen at phone size in both colour schemes: e2e/output/pwa-NAME-{light,dark}.png. */
+  async function screenshots(p: Page, name: string): Promise<string[]> {
+    mkdirSync(OUTPUT_DIR, { recursive: true });
+    const paths: string[] = [];
+    for (const scheme of ["light", "dark"] as const) {
+      await p.emulateMedia({ colorScheme: scheme });
+      await p.waitForTimeout(600); // a draw or two (the chart reads its colours again)
+      const path = join(OUTPUT_DIR, `pwa-${name}-${scheme}.png`);
+      await p.screenshot({ path });
+      paths.push(path);
+    }
+    await p.emulateMedia({ colorScheme: null });
+    return paths;
+  }
+
+  /** Ids of the at-a-glance elements that are not wholly inside the first screen. */
+  async function belowTheFold(p: Page): Promise<string[]> {
+    const outside: string[] = [];
+    for (const id of AT_A_GLANCE) {
+      const box = await p.locator(`#${id}`).boundingBox();
+      if (!box || box.y < 0 || box.y + box.height > PHONE_VIEWPORT.height) outside.push(id);
+    }
+    return outside;
+  }
+
+  /** Waits until the laptop prints a line matching `pattern` after `from` characters of its output. */
+  async function laptopSays(pattern: RegExp, from: number): Promise<string> {
+    for (const deadline = Date.now() + SHOW_TIMEOUT_MS; Date.now() < deadline; ) {
+      const match = outputOf(laptop.process).slice(from).match(pattern);
+      if (match) return match[0];
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`the laptop never said ${pattern}: ${outputOf(laptop.process).slice(from).slice(-2000)}`);
+  }
+
   /** Reads the usage counter until it stops moving (the app samples 4 times a second). */
   async function settledUsage(p: Page): Promise<number> {
     let last = await usageBytes(p);
@@ -140,9 +191,9 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
         throw new Error(`the stats view never showed traffic: ${JSON.stringify(seen)}`);
       await page.waitForTimeout(100);
     }
-    mkdirSync(OUTPUT_DIR, { recursive: true });
     await page.waitForTimeout(1_500); // a few chart points
-    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    expect(await belowTheFold(page)).toEqual([]);
+    const shots = await screenshots(page, "relaying");
     await running;
     expect(await textOf(page, "laptop-state")).toBe("● open");
     expect(await textOf(page, "exit-state")).toBe("● open");
@@ -152,7 +203,7 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
     expect(await page.getAttribute("#chart", "aria-label")).toMatch(/peak down [1-9]/);
     console.log(
       `[pwa] stats view during a transfer: up ${seen["rate-up"]} (${seen["pps-up"]}), down ${seen["rate-down"]} (${seen["pps-down"]}); ` +
-        `rtt laptop leg ${seen["rtt-laptop"]}, exit leg ${seen["rtt-exit"]}, end to end ${seen["rtt-e2e"]}; screenshot ${SCREENSHOT}`,
+        `rtt laptop leg ${seen["rtt-laptop"]}, exit leg ${seen["rtt-exit"]}, end to end ${seen["rtt-e2e"]}; screenshots ${shots.join(", ")}`,
     );
   });
 
@@ -185,6 +236,43 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
     console.log(
       `[pwa] reload: today ${before} B before, ${after} B after (month ${month} B); ` +
         `relaying again from the stored pairing: "${await textOf(page, "message")}"`,
+    );
+  });
+
+  it("pauses from the keyboard: both legs close, the laptop says the phone paused, nothing redials, and a transfer survives", async () => {
+    const before = await relayStats(page);
+    expect(before?.relaying).toBe(true);
+    // About 6 s at 2 MB/s: the pause falls in its middle.
+    const running = transfer(12 * 1024 * 1024, 2_000_000);
+    await page.waitForTimeout(1_500);
+    const logFrom = outputOf(laptop.process).length;
+    await page.focus("#pause-toggle");
+    expect(await page.getAttribute("#pause-toggle", "data-state")).toBe("relaying");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction('document.body.dataset.paused === "true"', undefined, {
+      timeout: SHOW_TIMEOUT_MS,
+    });
+    const said = await laptopSays(
+      /tether: waiting for the phone \((?:relay lost: PAUSED|the phone paused[^)]*)\)/,
+      logFrom,
+    );
+    expect(await textOf(page, "message")).toMatch(/^Paused/);
+    expect(await textOf(page, "pause-toggle")).toBe("Resume relaying");
+    expect(await textOf(page, "pause-hint")).toMatch(/same session and address/);
+    expect(await belowTheFold(page)).toEqual([]);
+    const shots = await screenshots(page, "paused");
+    // Paused means paused: past the longest backoff, still no relay and no new leg at the laptop.
+    await page.waitForTimeout(PAUSE_MS - 1_200);
+    expect(await page.evaluate("globalThis.tether.relay === undefined")).toBe(true);
+    expect(outputOf(laptop.process).slice(logFrom)).not.toMatch(/connecting to the exit/);
+    await page.keyboard.press("Enter"); // the focus stayed on the control
+    await waitForRelaying(page);
+    const after = await relayStats(page);
+    expect(after?.session).toBe("resumed");
+    expect(after?.address).toBe(before?.address);
+    await running; // the right sha256, through the pause
+    console.log(
+      `[pwa] paused for ${PAUSE_MS} ms during a transfer: the laptop said "${said}"; resumed the same session (${after?.address}); the transfer's sha256 matched; screenshots ${shots.join(", ")}`,
     );
   });
 

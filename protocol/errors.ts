@@ -26,6 +26,7 @@ export const ErrorCodes = {
   RELAY_BUSY: { close: 4409, message: "another relay is already connected" },
   SHUTTING_DOWN: { close: 4001, message: "the other end is shutting down" },
   REPLACED: { close: 4002, message: "replaced by a newer connection" },
+  PAUSED: { close: 4003, message: "the phone paused relaying" },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

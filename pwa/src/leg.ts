@@ -101,13 +101,13 @@ export class Leg {
     this.dial();
   }
 
-  /** Close and stay closed until start(). */
-  stop(reason = "stopped"): void {
+  /** Close (with `closeCode`, for the far end) and stay closed until start(). */
+  stop(reason = "stopped", closeCode = 1000): void {
     this.wanted = false;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.backoff.reset();
-    this.teardown(reason);
+    this.teardown(reason, closeCode);
     this.setState("idle");
   }
 
@@ -205,7 +205,7 @@ export class Leg {
     }, wait);
   }
 
-  private teardown(reason: string): void {
+  private teardown(reason: string, closeCode = 1000): void {
     clearTimeout(this.connectTimer);
     this.heartbeat?.stop();
     this.heartbeat = undefined;
@@ -217,7 +217,7 @@ export class Leg {
     this.stats.openedAt = undefined;
     socket.onopen = socket.onmessage = socket.onclose = null;
     if (socket.readyState === WebSocket.CONNECTING || socket.readyState === WebSocket.OPEN)
-      socket.close(1000);
+      socket.close(closeCode, codeForClose(closeCode) ?? "");
     if (wasOpen && !this.wanted) this.options.closed();
   }
 }

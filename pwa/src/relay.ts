@@ -9,6 +9,7 @@
 // When the laptop leg drops, the exit leg is closed too, and both come back in that order.
 import { decodeFrame } from "../../protocol/codec.js";
 import { ENCODING_PARAM, type Encoding, fromMessage, peekHeader } from "../../protocol/encoding.js";
+import { ErrorCodes } from "../../protocol/errors.js";
 import { FrameType, Hop } from "../../protocol/frames.js";
 import { Leg, type LegStats } from "./leg.js";
 
@@ -120,6 +121,17 @@ export class Relay {
     this.running = false;
     this.exit.stop();
     this.laptop.stop();
+  }
+
+  /**
+   * The user paused: both legs close with PAUSED, so the laptop says the phone paused (not that
+   * the relay was lost) and the exit keeps the session detached for its grace period, so a
+   * resume within it gets the same session and address back.
+   */
+  pause(): void {
+    this.running = false;
+    this.exit.stop("paused", ErrorCodes.PAUSED.close);
+    this.laptop.stop("paused", ErrorCodes.PAUSED.close);
   }
 
   /** The network or the page came back: redial waiting legs now. */

@@ -56,6 +56,8 @@ export class App {
   private role: TabRole = "unpaired";
   private capBytes: number | undefined;
   private wakeEnabled = true;
+  /** The user paused: no leg is dialed, even after a reload, until they resume. */
+  private paused = false;
   private persistAsked = false;
   private storageNote = "";
   private diagnosis: Diagnosis | undefined;
@@ -76,14 +78,16 @@ export class App {
       this.storageNote = `This browser keeps no data for Tether (${(error as Error).message}): pairings and counters last only while the page is open.`;
     }
     this.recorder = new UsageRecorder(this.storage);
-    const [pairings, chosenId, cap, wake, persisted] = await Promise.all([
+    const [pairings, chosenId, cap, wake, persisted, paused] = await Promise.all([
       this.storage.pairings(),
       this.storage.getSetting("chosenPairing"),
       this.storage.getSetting("capBytes"),
       this.storage.getSetting("wakeLock"),
       this.storage.getSetting("persisted"),
+      this.storage.getSetting("paused"),
       this.recorder.load(),
     ]);
+    this.paused = paused ?? false;
     this.pairings = pairings;
     this.capBytes = cap;
     this.wakeEnabled = wake ?? true;
@@ -98,6 +102,8 @@ export class App {
       this.view.pairError(error instanceof PairingError ? error.message : String(error));
     }
     if (fromLink) {
+      // Opening a pairing link is asking to relay: it ends a pause.
+      await this.setPaused(false);
       this.pairing = await this.remember(fromLink);
       // The secret stays in storage, not in the address bar, history or a shared screenshot.
       history.replaceState(history.state, "", location.pathname + location.search);
@@ -124,7 +130,8 @@ export class App {
   private lockHeld(): void {
     // Another tab may have counted bytes while this one waited.
     void this.recorder.load().catch(() => undefined);
-    if (this.pairing) this.startRelay(this.pairing);
+    if (this.paused) this.setRole("paused");
+    else if (this.pairing) this.startRelay(this.pairing);
   }
 
   private startRelay(pairing: StoredPairing): void {
@@ -146,12 +153,13 @@ export class App {
     this.wake.want(true);
   }
 
-  private stopRelay(): void {
+  private stopRelay(how: "stop" | "pause" = "stop"): void {
     const relay = this.relay;
     if (!relay) return;
     this.recorder.observe(relay.stats.bytesUp, relay.stats.bytesDown);
     relay.onChange = () => undefined;
-    relay.stop();
+    if (how === "pause") relay.pause();
+    else relay.stop();
     this.relay = undefined;
     this.diagnosis = undefined;
     this.wake.want(false);
@@ -225,7 +233,8 @@ export class App {
       this.followSession(stats);
       this.watchLaptopLeg(stats, now);
     }
-    this.notifier.tick(relay?.relaying ?? false, document.visibilityState === "hidden", now);
+    // A pause the user asked for is no surprise: no "Tether paused" notification for it.
+    this.notifier.tick((relay?.relaying ?? false) || this.paused, document.visibilityState === "hidden", now);
     if (document.visibilityState === "visible") this.drawNow();
   }
 
@@ -293,7 +302,8 @@ export class App {
     const presentation = present({
       role: this.pairing ? this.role : "unpaired",
       stats: relay?.sample(),
-      rates: this.meter.rates(),
+      // No relay, nothing moves: the last window's rates are not "now".
+      rates: relay ? this.meter.rates() : { up: 0, down: 0, upPackets: 0, downPackets: 0 },
       usage: this.recorder.totals(),
       capBytes: this.capBytes,
       sessionRenewed: this.sessionRenewed,
@@ -329,9 +339,16 @@ export class App {
     return stored;
   }
 
+  private async setPaused(paused: boolean): Promise<void> {
+    this.paused = paused;
+    await this.storage.setSetting("paused", paused).catch(() => undefined);
+  }
+
   /** Relay for `pairing` from this tab from now on (taking the relay from another tab). */
   private switchTo(pairing: StoredPairing | undefined): void {
     this.stopRelay();
+    // Pairing or choosing a laptop is asking to relay for it: it ends a pause.
+    void this.setPaused(false);
     this.pairing = pairing;
     this.diagnosis = undefined;
     if (!pairing) this.setRole("unpaired");
@@ -386,6 +403,17 @@ export class App {
       void this.notifier.enable();
     },
     updateNow: (): void => this.updates.applyNow(),
+    togglePause: (): void => {
+      if (this.role === "paused") {
+        void this.setPaused(false);
+        if (this.pairing && this.single.held) this.startRelay(this.pairing);
+        else if (this.pairing) this.single.claim(true);
+      } else if (this.role === "relay") {
+        void this.setPaused(true);
+        this.stopRelay("pause");
+        this.setRole("paused");
+      }
+    },
     relayHere: (): void => {
       if (this.pairing) this.single.claim(true);
     },

@@ -19,6 +19,8 @@ export interface Actions {
   enableNotifications(): void;
   updateNow(): void;
   relayHere(): void;
+  /** The first screen's control: pause while relaying, resume while paused. */
+  togglePause(): void;
   /** Any tap or key on a control: the moment a browser lets the app ask for things. */
   gesture(): void;
 }
@@ -70,6 +72,7 @@ export class View {
     byId("notify-enable").addEventListener("click", () => actions.enableNotifications());
     byId("update-now").addEventListener("click", () => actions.updateNow());
     byId("relay-here").addEventListener("click", () => actions.relayHere());
+    byId("pause-toggle").addEventListener("click", () => actions.togglePause());
     byId("pairings").addEventListener("change", (event) => {
       const target = event.target as HTMLInputElement;
       if (target.name === "pairing") actions.choose(target.value);
@@ -104,9 +107,26 @@ export class View {
     text("rate-down", p.rateDown);
     text("pps-up", p.packetsUp);
     text("pps-down", p.packetsDown);
+    text("bytes-up", p.bytesUp);
+    text("bytes-down", p.bytesDown);
+    byId("bytes-up").dataset.bytes = String(p.bytesUpCount);
+    byId("bytes-down").dataset.bytes = String(p.bytesDownCount);
+    this.control(p.control);
     this.drops(p.drops);
     this.usage(p);
     this.chart(chart, now);
+  }
+
+  private control(control: Presentation["control"]): void {
+    const button = byId("pause-toggle");
+    const visible = control.state !== "hidden";
+    show("pause-toggle", visible);
+    show("pause-hint", visible);
+    if (button.dataset.state !== control.state) button.dataset.state = control.state;
+    if (document.body.dataset.paused !== String(control.state === "paused"))
+      document.body.dataset.paused = String(control.state === "paused");
+    text("pause-toggle", control.label);
+    text("pause-hint", control.hint);
   }
 
   private drops(drops: Presentation["drops"]): void {

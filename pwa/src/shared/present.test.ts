@@ -140,6 +140,29 @@ describe("the stats view's words", () => {
     expect(unpaired.legs.laptop.state).toBe("○ not started");
   });
 
+  it("offers one control: pause while relaying, resume while paused (saying how), none without a pairing", () => {
+    const relaying = present(input());
+    expect(relaying.control).toMatchObject({ state: "relaying", label: "Pause relaying" });
+    expect(relaying.control.hint).toMatch(/keeps the pairing/);
+    const paused = present(input({ role: "paused", stats: undefined }));
+    expect(paused.tone).toBe("idle");
+    expect(paused.headline).toMatch(/^Paused: this phone relays nothing and uses no data/);
+    expect(paused.control).toMatchObject({ state: "paused", label: "Resume relaying" });
+    expect(paused.control.hint).toMatch(/same session and address/);
+    expect(present(input({ role: "unpaired" })).control.state).toBe("hidden");
+    expect(present(input({ role: "other-tab" })).control.state).toBe("hidden");
+  });
+
+  it("counts the bytes relayed each way since relaying started, exactly and in words", () => {
+    const p = present(input({ stats: stats({ bytesUp: 1_234, bytesDown: 5_600_000 }) }));
+    expect([p.bytesUp, p.bytesUpCount, p.bytesDown, p.bytesDownCount]).toEqual([
+      "1.23 kB",
+      1_234,
+      "5.60 MB",
+      5_600_000,
+    ]);
+  });
+
   it("lists drops by reason in words, including reasons it has no words for yet", () => {
     const p = present(input({ stats: stats({ drops: { exit_leg_down: 2, queue_delay: 5 } as never }) }));
     expect(p.drops).toEqual([

@@ -19,8 +19,16 @@ import { type CapLevel, capLevel, total, type UsageTotals } from "./usage.js";
 /** ok: relaying; working: on its way; problem: needs the user; idle: nothing to do here. */
 export type Tone = "ok" | "working" | "problem" | "idle";
 
-/** What this tab does: no pairing yet, another tab relays, or it relays itself. */
-export type TabRole = "unpaired" | "other-tab" | "relay";
+/** What this tab does: no pairing yet, another tab relays, it relays itself, or the user paused it. */
+export type TabRole = "unpaired" | "other-tab" | "relay" | "paused";
+
+/** The one control on the first screen: pause while relaying (or trying to), resume while paused. */
+export interface ControlView {
+  state: "hidden" | "relaying" | "paused";
+  label: string;
+  /** Said under the control: what pausing does, or how to resume. */
+  hint: string;
+}
 
 export interface PresentInput {
   role: TabRole;
@@ -57,6 +65,12 @@ export interface Presentation {
   rateDown: string;
   packetsUp: string;
   packetsDown: string;
+  /** DATA bytes relayed each way since relaying last started (exact counts beside the text). */
+  bytesUp: string;
+  bytesDown: string;
+  bytesUpCount: number;
+  bytesDownCount: number;
+  control: ControlView;
   drops: { reason: string; label: string; count: number }[];
   today: string;
   thisMonth: string;
@@ -114,6 +128,13 @@ function headline(input: PresentInput): { tone: Tone; headline: string; detail: 
       tone: "idle",
       headline:
         "Not paired yet: open the link tether prints on your laptop (or scan its QR code), or paste it below.",
+      detail: "",
+    };
+  if (input.role === "paused")
+    return {
+      tone: "idle",
+      headline:
+        "Paused: this phone relays nothing and uses no data. Your laptop is offline until you resume.",
       detail: "",
     };
   if (input.role === "other-tab")
@@ -196,6 +217,22 @@ function capView(used: number, cap: number | undefined): Presentation["cap"] {
   return { level, fraction, text, warning };
 }
 
+function controlView(role: TabRole): ControlView {
+  if (role === "paused")
+    return {
+      state: "paused",
+      label: "Resume relaying",
+      hint: "Resume within 2 minutes (the exit's usual grace period) and the laptop gets the same session and address back: its connections carry on.",
+    };
+  if (role === "relay")
+    return {
+      state: "relaying",
+      label: "Pause relaying",
+      hint: "Pausing closes both connections and keeps the pairing: no data is used until you resume.",
+    };
+  return { state: "hidden", label: "", hint: "" };
+}
+
 export function present(input: PresentInput): Presentation {
   const { stats, rates, usage, now } = input;
   const head = headline(input);
@@ -219,6 +256,11 @@ export function present(input: PresentInput): Presentation {
     rateDown: formatRate(rates.down),
     packetsUp: formatPps(rates.upPackets),
     packetsDown: formatPps(rates.downPackets),
+    bytesUp: formatBytes(stats?.bytesUp ?? 0),
+    bytesDown: formatBytes(stats?.bytesDown ?? 0),
+    bytesUpCount: stats?.bytesUp ?? 0,
+    bytesDownCount: stats?.bytesDown ?? 0,
+    control: controlView(input.role),
     drops: Object.entries(stats?.drops ?? {}).map(([reason, count]) => ({
       reason,
       label: DROP_LABELS[reason] ?? reason.replaceAll("_", " "),

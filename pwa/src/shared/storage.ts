@@ -22,6 +22,8 @@ export interface Settings {
   wakeLock: boolean;
   /** The result of navigator.storage.persist(), once asked. */
   persisted: boolean;
+  /** The user paused relaying: the app opens paused and dials nothing until they resume. */
+  paused: boolean;
 }
 
 interface TetherSchema extends DBSchema {
