@@ -15,13 +15,19 @@ export interface TunDevice {
    * this call) or dropped and counted (stats.readDropsNoHandler). Packets of one batch may share one
    * buffer: a packet kept for long keeps its batch's memory alive, so copy what is kept for long.
    */
-  onPackets(handler: (packets: Uint8Array[]) => void): void;
+  onPackets(handler: PacketHandler): void;
 
   /**
    * Hands one IP packet to the kernel. Never blocks for long; returns false if the kernel refused it
-   * or the device is closed (counted in stats.writeErrors). The packet is not kept.
+   * or the device is closed (counted in stats.writeErrors). The packet is not kept nor modified.
+   * With `segmentSize` > 0 the packet is a super-packet (gso-split.ts): one TCP or UDP header and
+   * the payload of segments of that size, its checksum complete or partial; the kernel segments it
+   * (offloads on and the start-up probe passed) or the device splits it first.
    */
-  write(packet: Uint8Array): boolean;
+  write(packet: Uint8Array, segmentSize?: number): boolean;
+
+  /** What the device does with super-packets; all false without TunOptions.offload. */
+  readonly offload: TunOffloadState;
 
   /** A snapshot of the counters, taken when read. */
   readonly stats: TunStats;
@@ -34,10 +40,62 @@ export interface TunDevice {
   close(): Promise<void>;
 }
 
+/**
+ * Receives a batch of packets. `segmentSizes` is given only when the device hands super-packets
+ * over (TunOffloadOptions.superPackets): per packet, 0 for an ordinary packet (checksum complete),
+ * else the segment size of a super-packet (its TCP/UDP checksum partial: the pseudo-header sum).
+ */
+export type PacketHandler = (packets: Uint8Array[], segmentSizes?: Uint16Array) => void;
+
 export interface TunOptions {
   /** Interface name, at most 15 bytes; "%d" is completed by the kernel. Default DEFAULT_TUN_NAME. */
   name?: string;
+  /**
+   * Opens the device with IFF_VNET_HDR and TSO (and USO where the kernel has it): the kernel hands
+   * over TSO/GRO super-packets of up to 64 KiB in one read, and segments super-packets written
+   * with a segment size. Off by default.
+   */
+  offload?: TunOffloadOptions;
 }
+
+export interface TunOffloadOptions {
+  /**
+   * Hand super-packets to the handler with their segment sizes (cut to maxSuperPacketBytes)
+   * instead of splitting them into ordinary packets in the reader thread. Default false: callers
+   * see ordinary packets, read many at a time.
+   */
+  superPackets?: boolean;
+  /** Largest super-packet handed over, bytes; bigger ones are cut at segment boundaries. */
+  maxSuperPacketBytes?: number;
+  /** Let the kernel segment written super-packets (default true; the probe may say no). */
+  gsoWrites?: boolean;
+  /** Told, once, why an offload is off although asked for (TunOffloadState.note). */
+  onNote?: (note: string) => void;
+}
+
+export interface TunOffloadState {
+  /** The device reads and writes with a vnet header and the kernel hands over TCP super-packets. */
+  tso: boolean;
+  /** UDP super-packets too (Linux 6.2+). */
+  uso: boolean;
+  /**
+   * Super-packets written go to the kernel whole (else they are split here first). Until the
+   * first super-packet is written this is what was asked for; a probe then checks the kernel.
+   */
+  gsoWrites: boolean;
+  /** Why an offload is off although asked for, once, for the log; undefined when all is well. */
+  note: string | undefined;
+}
+
+/** No offloads. */
+export const NO_OFFLOAD: TunOffloadState = { tso: false, uso: false, gsoWrites: false, note: undefined };
+
+/**
+ * Largest super-packet handed over or carried by default, bytes: one WebSocket message stays
+ * within 64 KiB (Chromium's data pipe on Android; bigger messages cost an extra copy) with room for
+ * the frame header, the per-packet prefixes and an AEAD's nonce and tag.
+ */
+export const SUPER_PACKET_MAX_BYTES = 65_536 - 256;
 
 export interface TunStats {
   /** Packets read from the kernel (handed to the handler, held, or dropped for want of one). */
@@ -56,6 +114,17 @@ export interface TunStats {
    * pauses the kernel queues packets, then drops them (counted by the kernel: `ip -s link`).
    */
   readerStalls: number;
+  /** read() and write() system calls on the device: packets per call is what batching and offloads buy. */
+  readCalls: number;
+  writeCalls: number;
+  /** Super-packets read (each counted once in packetsRead as the packets it was split into, or as one). */
+  superPacketsRead: number;
+  /** Super-packets written whole for the kernel to segment. */
+  superPacketsWritten: number;
+  /** Super-packets (read or to write) refused as malformed, and dropped. */
+  superPacketsRefused: number;
+  /** Packets read whose checksum the kernel left partial (VIRTIO_NET_HDR_F_NEEDS_CSUM), completed. */
+  checksumsCompleted: number;
 }
 
 /** All counters at zero. */
@@ -69,6 +138,12 @@ export function emptyTunStats(): TunStats {
     readErrors: 0,
     readDropsNoHandler: 0,
     readerStalls: 0,
+    readCalls: 0,
+    writeCalls: 0,
+    superPacketsRead: 0,
+    superPacketsWritten: 0,
+    superPacketsRefused: 0,
+    checksumsCompleted: 0,
   };
 }
 

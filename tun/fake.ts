@@ -2,7 +2,15 @@
 // packets into the device; written/onWrite see what the code under test wrote. Same contract and
 // counters as the real device, no privileges, no threads.
 
-import { emptyTunStats, MAX_HELD_BYTES, type TunDevice, type TunStats } from "./device.js";
+import {
+  emptyTunStats,
+  MAX_HELD_BYTES,
+  NO_OFFLOAD,
+  type PacketHandler,
+  type TunDevice,
+  type TunStats,
+} from "./device.js";
+import { gsoSplit } from "./gso-split.js";
 
 export interface FakeTun extends TunDevice {
   /**
@@ -11,7 +19,10 @@ export interface FakeTun extends TunDevice {
    * Returns false, delivering nothing, once the device is closed.
    */
   inject(packets: Uint8Array[]): boolean;
-  /** Copies of the packets write() accepted, in order. Tests may clear it. */
+  /**
+   * Copies of the packets write() accepted, in order; a super-packet as the segments it splits
+   * into (the fake has no offloads, like a kernel without them). Tests may clear it.
+   */
   readonly written: Uint8Array[];
   /**
    * Called with each packet write() is given while open, before it is recorded; returning false
@@ -26,7 +37,7 @@ export interface FakeTun extends TunDevice {
 export function createFakeTun(name = "faketun0"): FakeTun {
   const counts = emptyTunStats();
   const written: Uint8Array[] = [];
-  let handler: ((packets: Uint8Array[]) => void) | undefined;
+  let handler: PacketHandler | undefined;
   let held: Uint8Array[] = [];
   let heldBytes = 0;
   let closed = false;
@@ -34,6 +45,7 @@ export function createFakeTun(name = "faketun0"): FakeTun {
   const fake: FakeTun = {
     name,
     written,
+    offload: NO_OFFLOAD,
     onWrite: undefined,
     get closed() {
       return closed;
@@ -54,6 +66,7 @@ export function createFakeTun(name = "faketun0"): FakeTun {
       if (closed) return false;
       const copies = packets.map((packet) => packet.slice());
       counts.packetsRead += copies.length;
+      counts.readCalls += copies.length;
       for (const packet of copies) counts.bytesRead += packet.byteLength;
       if (handler) {
         if (copies.length > 0) handler(copies);
@@ -70,13 +83,23 @@ export function createFakeTun(name = "faketun0"): FakeTun {
       return true;
     },
 
-    write(packet) {
+    write(packet, segmentSize = 0) {
+      if (segmentSize > 0) {
+        const segments = gsoSplit(packet, segmentSize);
+        if (typeof segments === "string") {
+          counts.superPacketsRefused++;
+          counts.writeErrors++;
+          return false;
+        }
+        return segments.map((segment) => fake.write(segment)).every(Boolean);
+      }
       if (closed || packet.byteLength === 0 || fake.onWrite?.(packet) === false) {
         counts.writeErrors++;
         return false;
       }
       written.push(packet.slice());
       counts.packetsWritten++;
+      counts.writeCalls++;
       counts.bytesWritten += packet.byteLength;
       return true;
     },

@@ -29,6 +29,19 @@ export const TUNSETIFF = 0x400454ca;
 export const IFF_TUN = 0x0001;
 /** No 4-byte packet-information header: reads and writes are bare IP packets. */
 export const IFF_NO_PI = 0x1000;
+/** Every read and write carries a struct virtio_net_hdr first (vnet.ts): how super-packets travel. */
+export const IFF_VNET_HDR = 0x4000;
+/** _IOW('T', 208, unsigned int): the offloads (TUN_F_*) this reader accepts; the argument by value. */
+export const TUNSETOFFLOAD = 0x400454d0;
+/** _IOW('T', 216, int): the size of the vnet header, through a pointer to an int. */
+export const TUNSETVNETHDRSZ = 0x400454d8;
+/** The reader completes partial checksums (needed by every other offload). */
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
+/** UDP segmentation offload, Linux 6.2+. */
+export const TUN_F_USO4 = 0x20;
+export const TUN_F_USO6 = 0x40;
 /** sizeof(struct ifreq) on 64-bit Linux; 32 bytes would do on 32-bit, and more is harmless. */
 export const IFREQ_BYTES = 40;
 /** IFNAMSIZ: the name field of struct ifreq, including its terminating NUL. */
@@ -59,6 +72,8 @@ export interface Libc {
   open(path: string, flags: number): number;
   /** ioctl(fd, request, pointer): struct-taking requests only. */
   ioctlPtr(fd: number, request: number, arg: Uint8Array): number;
+  /** ioctl(fd, request, value): requests taking an integer by value (TUNSETOFFLOAD). */
+  ioctlValue(fd: number, request: number, value: number): number;
   read(fd: number, buffer: Uint8Array, length: number): number;
   write(fd: number, buffer: Uint8Array, length: number): number;
   close(fd: number): number;
@@ -90,6 +105,7 @@ export function libc(): Libc {
   bound = {
     open: (path, flags) => open(path, flags) as number,
     ioctlPtr: (fd, request, arg) => ioctl(fd, request, "void *", arg) as number,
+    ioctlValue: (fd, request, value) => ioctl(fd, request, "unsigned long", value) as number,
     read: (fd, buffer, length) => read(fd, buffer, length) as number,
     write: (fd, buffer, length) => write(fd, buffer, length) as number,
     close: (fd) => close(fd) as number,

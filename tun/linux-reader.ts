@@ -16,6 +16,11 @@
 //      thread (backpressure: the kernel queues, then drops, so a stalled event loop cannot grow
 //      memory) and counts the stall.
 //   5. The main thread slices views per packet, calls the handler, decrements SLOT_IN_FLIGHT.
+//
+// With offloads (IFF_VNET_HDR), each read is a virtio_net_hdr and a packet, which may be a TSO/GRO
+// super-packet of up to 64 KiB: one read instead of dozens. Step 2 then completes a partial
+// checksum, and splits a super-packet into ordinary packets in the batch (gso-split.ts), or, when
+// the caller takes super-packets, cuts it to the size cap and keeps its segment size beside it.
 
 /**
  * The largest packet a TUN interface can hand over (its MTU is at most 65535; without
@@ -61,7 +66,14 @@ export const SLOT_READER_STALLS = 3;
 export const SLOT_LAST_ERRNO = 4;
 /** Set to 1 by the worker while it holds a batch for a busy main thread; see step 3. */
 export const SLOT_WANTS_WAKE = 5;
-export const SHARED_SLOTS = 6;
+/** read() calls on the TUN fd (those that returned a packet). */
+export const SLOT_READ_CALLS = 6;
+/** Super-packets read, and those refused as malformed. */
+export const SLOT_SUPER_READ = 7;
+export const SLOT_SUPER_REFUSED = 8;
+/** Ordinary packets whose partial checksum the reader completed. */
+export const SLOT_CHECKSUMS_COMPLETED = 9;
+export const SHARED_SLOTS = 10;
 
 /** workerData of the reader worker. */
 export interface ReaderInit {
@@ -70,12 +82,19 @@ export interface ReaderInit {
   eventFd: number;
   /** SHARED_SLOTS Int32 slots. */
   shared: SharedArrayBuffer;
+  /** Set when the fd was opened with IFF_VNET_HDR: every read starts with a virtio_net_hdr. */
+  offload?: {
+    /** Hand super-packets over (segment sizes beside them) rather than splitting them. */
+    superPackets: boolean;
+    /** Cut super-packets to at most this many bytes. */
+    maxSuperPacketBytes: number;
+  };
 }
 
 export type ReaderMessage =
   /** Posted once the worker has bound libc and is about to poll. */
   | { type: "ready" }
   /** Packets back to back in `buffer`, lengths in order. */
-  | { type: "batch"; buffer: ArrayBuffer; lengths: Uint32Array }
+  | { type: "batch"; buffer: ArrayBuffer; lengths: Uint32Array; segmentSizes?: Uint16Array }
   /** The worker is ending: "closed" after close(), "hangup" when the interface went away. */
   | { type: "ended"; reason: "closed" | "hangup" };

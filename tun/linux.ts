@@ -9,11 +9,16 @@ import {
   DEFAULT_TUN_NAME,
   emptyTunStats,
   MAX_HELD_BYTES,
+  NO_OFFLOAD,
+  type PacketHandler,
+  SUPER_PACKET_MAX_BYTES,
   type TunDevice,
+  type TunOffloadState,
   type TunOptions,
   type TunStats,
 } from "./device.js";
 import { TunError } from "./errors.js";
+import { type GsoWriteMode, GsoWriter } from "./gso-write.js";
 import {
   EFD_CLOEXEC,
   EFD_NONBLOCK,
@@ -22,6 +27,7 @@ import {
   GENERIC_ABI_ARCHES,
   IFF_NO_PI,
   IFF_TUN,
+  IFF_VNET_HDR,
   IFNAMSIZ,
   IFREQ_BYTES,
   IFREQ_FLAGS_OFFSET,
@@ -30,19 +36,31 @@ import {
   O_CLOEXEC,
   O_NONBLOCK,
   O_RDWR,
+  TUN_F_CSUM,
+  TUN_F_TSO4,
+  TUN_F_TSO6,
+  TUN_F_USO4,
+  TUN_F_USO6,
   TUNSETIFF,
+  TUNSETOFFLOAD,
+  TUNSETVNETHDRSZ,
 } from "./linux-libc.js";
 import {
   MAX_BATCHES_IN_FLIGHT,
   type ReaderInit,
   type ReaderMessage,
   SHARED_SLOTS,
+  SLOT_CHECKSUMS_COMPLETED,
   SLOT_CLOSING,
   SLOT_IN_FLIGHT,
+  SLOT_READ_CALLS,
   SLOT_READ_ERRORS,
   SLOT_READER_STALLS,
+  SLOT_SUPER_READ,
+  SLOT_SUPER_REFUSED,
   SLOT_WANTS_WAKE,
 } from "./linux-reader.js";
+import { VNET_HDR_BYTES } from "./vnet.js";
 
 const TUN_PATH = "/dev/net/tun";
 
@@ -72,7 +90,14 @@ export async function openLinuxTun(options: TunOptions = {}): Promise<TunDevice>
   const requested = options.name ?? DEFAULT_TUN_NAME;
   checkName(requested); // before any system call: a bad name is the caller's error
   const sys = loadLibc();
-  const { fd, name } = attachTun(sys, requested, { nonBlocking: true });
+  const offloadOptions = options.offload;
+  const { fd, name } = attachTun(sys, requested, { nonBlocking: true, vnetHeader: Boolean(offloadOptions) });
+  let offload = NO_OFFLOAD;
+  if (offloadOptions) {
+    offload = enableOffloads(sys, fd);
+    if (offloadOptions.gsoWrites === false) offload = { ...offload, gsoWrites: false };
+    if (offload.note) offloadOptions.onNote?.(offload.note);
+  }
 
   const eventFd = sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (eventFd < 0) {
@@ -81,7 +106,13 @@ export async function openLinuxTun(options: TunOptions = {}): Promise<TunDevice>
     throw new TunError("OTHER", `eventfd failed: ${errnoName(errno)}`);
   }
 
-  const device = new LinuxTun(sys, name, fd, eventFd);
+  const maxSuperPacketBytes = offloadOptions?.maxSuperPacketBytes ?? SUPER_PACKET_MAX_BYTES;
+  const device = new LinuxTun(sys, name, fd, eventFd, offload, {
+    vnetHeader: Boolean(offloadOptions),
+    superPackets: offloadOptions?.superPackets ?? false,
+    maxSuperPacketBytes,
+    onNote: offloadOptions?.onNote,
+  });
   await device.start();
   return device;
 }
@@ -94,14 +125,18 @@ export async function openLinuxTun(options: TunOptions = {}): Promise<TunDevice>
 export function attachTun(
   sys: Libc,
   name: string,
-  { nonBlocking }: { nonBlocking: boolean },
+  { nonBlocking, vnetHeader = false }: { nonBlocking: boolean; vnetHeader?: boolean },
 ): { fd: number; name: string } {
   checkName(name);
   const fd = sys.open(TUN_PATH, O_RDWR | O_CLOEXEC | (nonBlocking ? O_NONBLOCK : 0));
   if (fd < 0) throw openError(sys.errno());
   const ifreq = new Uint8Array(IFREQ_BYTES);
   new TextEncoder().encodeInto(name, ifreq.subarray(0, IFNAMSIZ - 1));
-  new DataView(ifreq.buffer).setUint16(IFREQ_FLAGS_OFFSET, IFF_TUN | IFF_NO_PI, true);
+  new DataView(ifreq.buffer).setUint16(
+    IFREQ_FLAGS_OFFSET,
+    IFF_TUN | IFF_NO_PI | (vnetHeader ? IFF_VNET_HDR : 0),
+    true,
+  );
   if (sys.ioctlPtr(fd, TUNSETIFF, ifreq) < 0) {
     const errno = sys.errno();
     sys.close(fd);
@@ -112,6 +147,25 @@ export function attachTun(
     fd,
     name: new TextDecoder().decode(ifreq.subarray(0, nameEnd < 0 || nameEnd > IFNAMSIZ ? IFNAMSIZ : nameEnd)),
   };
+}
+
+/**
+ * Asks for TSO (IPv4, IPv6) and, where the kernel has it (6.2+), USO on a vnet-header fd. Without
+ * TSO the device still works: every packet comes with a header saying "no segmentation".
+ */
+function enableOffloads(sys: Libc, fd: number): TunOffloadState {
+  const size = new Uint8Array(new Int32Array([VNET_HDR_BYTES]).buffer);
+  if (sys.ioctlPtr(fd, TUNSETVNETHDRSZ, size) < 0) {
+    return { ...NO_OFFLOAD, note: `TUNSETVNETHDRSZ failed (${errnoName(sys.errno())}): no offloads` };
+  }
+  const tcp = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+  if (sys.ioctlValue(fd, TUNSETOFFLOAD, tcp | TUN_F_USO4 | TUN_F_USO6) === 0) {
+    return { tso: true, uso: true, gsoWrites: true, note: undefined };
+  }
+  if (sys.ioctlValue(fd, TUNSETOFFLOAD, tcp) === 0) {
+    return { tso: true, uso: false, gsoWrites: true, note: undefined };
+  }
+  return { ...NO_OFFLOAD, note: `TUNSETOFFLOAD failed (${errnoName(sys.errno())}): no offloads` };
 }
 
 /** libc through koffi, or TunError OTHER. */
@@ -171,26 +225,99 @@ function readerWorkerSource(): { entry: URL | string; eval: boolean } {
   };
 }
 
+interface ReaderConfig {
+  vnetHeader: boolean;
+  superPackets: boolean;
+  maxSuperPacketBytes: number;
+  onNote: ((note: string) => void) | undefined;
+}
+
 class LinuxTun implements TunDevice {
   readonly name: string;
+  #offload: TunOffloadState;
   readonly #sys: Libc;
   readonly #fd: number;
   readonly #eventFd: number;
+  readonly #reader: ReaderConfig;
+  readonly #writer: GsoWriter;
   readonly #shared = new Int32Array(new SharedArrayBuffer(SHARED_SLOTS * Int32Array.BYTES_PER_ELEMENT));
   readonly #counts = emptyTunStats();
-  #handler: ((packets: Uint8Array[]) => void) | undefined;
+  #handler: PacketHandler | undefined;
   #held: Uint8Array[] = [];
+  #heldSegments: number[] = [];
   #heldBytes = 0;
   #worker: Worker | undefined;
   #workerExited: Promise<void> = Promise.resolve();
   #open = true;
   #closing: Promise<void> | undefined;
 
-  constructor(sys: Libc, name: string, fd: number, eventFd: number) {
+  constructor(
+    sys: Libc,
+    name: string,
+    fd: number,
+    eventFd: number,
+    offload: TunOffloadState,
+    reader: ReaderConfig,
+  ) {
     this.#sys = sys;
     this.name = name;
     this.#fd = fd;
     this.#eventFd = eventFd;
+    this.#offload = offload;
+    this.#reader = reader;
+    this.#writer = new GsoWriter(
+      (bytes, length) => sys.write(fd, bytes, length) === length,
+      {
+        vnetHeader: reader.vnetHeader,
+        tcp: offload.tso && offload.gsoWrites,
+        udp: offload.uso && offload.gsoWrites,
+      },
+      () => this.#probeGsoWrites(),
+    );
+  }
+
+  get offload(): TunOffloadState {
+    return this.#offload;
+  }
+
+  /**
+   * Some 6.1 and 6.6 point releases refuse (EINVAL) a GSO write whose last segment is shorter than
+   * the others, that is most of them. Run before the first GSO write (the interface must be up: a
+   * TUN that is down refuses every write): writes one such super-packet (TCP; UDP too with USO),
+   * which the kernel takes and drops as a martian (destination 0.0.0.0: nothing answers, nothing
+   * leaves). Refused: super-packets are split before writing from then on, said once.
+   */
+  #probeGsoWrites(): GsoWriteMode | undefined {
+    const sys = this.#sys;
+    let down = false;
+    const refusal = (protocol: "tcp" | "udp") => {
+      const probe = GsoWriter.probePacket(protocol);
+      if (sys.write(this.#fd, probe, probe.length) === probe.length) return undefined;
+      const errno = sys.errno();
+      if (errno === errnos.EIO) down = true; // the interface is down: it refuses everything
+      return errnoName(errno);
+    };
+    const tcp = refusal("tcp");
+    const udp = this.#offload.uso && tcp === undefined ? refusal("udp") : undefined;
+    if (down) return undefined;
+    if (tcp !== undefined) {
+      this.#offload = {
+        ...this.#offload,
+        gsoWrites: false,
+        note: `this kernel refuses GSO writes with a short last segment (${tcp}): super-packets are split before they are written`,
+      };
+    } else if (udp !== undefined) {
+      this.#offload = {
+        ...this.#offload,
+        note: `this kernel refuses UDP GSO writes with a short last segment (${udp}): UDP super-packets are split before they are written`,
+      };
+    }
+    if (this.#offload.note) this.#reader.onNote?.(this.#offload.note);
+    return {
+      vnetHeader: true,
+      tcp: tcp === undefined,
+      udp: this.#offload.uso && tcp === undefined && udp === undefined,
+    };
   }
 
   /** Starts the reader and waits for it to be polling. On failure closes the device and throws. */
@@ -200,6 +327,9 @@ class LinuxTun implements TunDevice {
       tunFd: this.#fd,
       eventFd: this.#eventFd,
       shared: this.#shared.buffer as SharedArrayBuffer,
+      offload: this.#reader.vnetHeader
+        ? { superPackets: this.#reader.superPackets, maxSuperPacketBytes: this.#reader.maxSuperPacketBytes }
+        : undefined,
     };
     let worker: Worker;
     try {
@@ -248,31 +378,46 @@ class LinuxTun implements TunDevice {
     }
   }
 
-  onPackets(handler: (packets: Uint8Array[]) => void): void {
+  onPackets(handler: PacketHandler): void {
     this.#handler = handler;
     const held = this.#held;
+    const segments = this.#reader.superPackets ? Uint16Array.from(this.#heldSegments) : undefined;
     this.#held = [];
+    this.#heldSegments = [];
     this.#heldBytes = 0;
     // After the caller's own wiring, before any later batch (those arrive as macrotasks).
-    if (held.length > 0) queueMicrotask(() => this.#open && handler(held));
+    if (held.length > 0) queueMicrotask(() => this.#open && handler(held, segments));
   }
 
-  write(packet: Uint8Array): boolean {
-    const length = packet.byteLength;
-    if (!this.#open || length === 0 || this.#sys.write(this.#fd, packet, length) !== length) {
+  write(packet: Uint8Array, segmentSize = 0): boolean {
+    if (!this.#open || packet.byteLength === 0) {
       this.#counts.writeErrors++;
       return false;
     }
-    this.#counts.packetsWritten++;
-    this.#counts.bytesWritten += length;
+    const outcome = this.#writer.write(packet, segmentSize);
+    const counts = this.#counts;
+    counts.writeCalls += outcome.calls;
+    if (outcome.refused) counts.superPacketsRefused++;
+    if (!outcome.ok) {
+      counts.writeErrors++;
+      return false;
+    }
+    if (outcome.whole) counts.superPacketsWritten++;
+    counts.packetsWritten += outcome.packets;
+    counts.bytesWritten += outcome.bytes;
     return true;
   }
 
   get stats(): TunStats {
+    const slot = (index: number) => Atomics.load(this.#shared, index) >>> 0;
     return {
       ...this.#counts,
-      readErrors: this.#counts.readErrors + Atomics.load(this.#shared, SLOT_READ_ERRORS),
-      readerStalls: Atomics.load(this.#shared, SLOT_READER_STALLS),
+      readErrors: this.#counts.readErrors + slot(SLOT_READ_ERRORS),
+      readerStalls: slot(SLOT_READER_STALLS),
+      readCalls: slot(SLOT_READ_CALLS),
+      superPacketsRead: slot(SLOT_SUPER_READ),
+      superPacketsRefused: this.#counts.superPacketsRefused + slot(SLOT_SUPER_REFUSED),
+      checksumsCompleted: slot(SLOT_CHECKSUMS_COMPLETED),
     };
   }
 
@@ -284,6 +429,7 @@ class LinuxTun implements TunDevice {
   async #close(): Promise<void> {
     this.#open = false;
     this.#held = [];
+    this.#heldSegments = [];
     this.#heldBytes = 0;
     Atomics.store(this.#shared, SLOT_CLOSING, 1);
     Atomics.notify(this.#shared, SLOT_IN_FLIGHT);
@@ -308,7 +454,7 @@ class LinuxTun implements TunDevice {
     if (message.type !== "batch") return;
     try {
       if (!this.#open) return;
-      const { buffer, lengths } = message;
+      const { buffer, lengths, segmentSizes } = message;
       const packets = new Array<Uint8Array>(lengths.length);
       let offset = 0;
       for (let i = 0; i < lengths.length; i++) {
@@ -318,8 +464,8 @@ class LinuxTun implements TunDevice {
       }
       this.#counts.packetsRead += packets.length;
       this.#counts.bytesRead += offset;
-      if (this.#handler) this.#handler(packets);
-      else this.#hold(packets);
+      if (this.#handler) this.#handler(packets, segmentSizes);
+      else this.#hold(packets, segmentSizes);
     } finally {
       const wasInFlight = Atomics.sub(this.#shared, SLOT_IN_FLIGHT, 1);
       if (wasInFlight >= MAX_BATCHES_IN_FLIGHT) Atomics.notify(this.#shared, SLOT_IN_FLIGHT);
@@ -329,13 +475,15 @@ class LinuxTun implements TunDevice {
   }
 
   /** Keeps copies (held packets must not pin whole batch buffers), up to MAX_HELD_BYTES. */
-  #hold(packets: Uint8Array[]): void {
-    for (const packet of packets) {
+  #hold(packets: Uint8Array[], segmentSizes: Uint16Array | undefined): void {
+    for (let i = 0; i < packets.length; i++) {
+      const packet = packets[i]!;
       if (this.#heldBytes + packet.byteLength > MAX_HELD_BYTES) {
         this.#counts.readDropsNoHandler++;
         continue;
       }
       this.#held.push(packet.slice());
+      this.#heldSegments.push(segmentSizes?.[i] ?? 0);
       this.#heldBytes += packet.byteLength;
     }
   }

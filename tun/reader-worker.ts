@@ -2,6 +2,14 @@
 // hands packets over in batches. The flow and the limits are in linux-reader.ts.
 
 import { parentPort, type TransferListItem, workerData } from "node:worker_threads";
+import { completeChecksum } from "./gso-checksum.js";
+import {
+  MAX_SEGMENTS_PER_SUPER_PACKET,
+  resegment,
+  resegmentedSize,
+  segmentsPerPieceFor,
+  superPacketLayout,
+} from "./gso-split.js";
 import { EAGAIN, EINTR, libc, POLLERR, POLLFD_BYTES, POLLHUP, POLLIN, POLLNVAL } from "./linux-libc.js";
 import {
   BATCH_BUFFER_BYTES,
@@ -11,21 +19,35 @@ import {
   READER_WAKE_MS,
   type ReaderInit,
   type ReaderMessage,
+  SLOT_CHECKSUMS_COMPLETED,
   SLOT_CLOSING,
   SLOT_IN_FLIGHT,
   SLOT_LAST_ERRNO,
+  SLOT_READ_CALLS,
   SLOT_READ_ERRORS,
   SLOT_READER_STALLS,
+  SLOT_SUPER_READ,
+  SLOT_SUPER_REFUSED,
   SLOT_WANTS_WAKE,
   TRANSFER_WHOLE_BUFFER_FRACTION,
 } from "./linux-reader.js";
+import {
+  decodeVnetHeader,
+  GSO_ECN,
+  GSO_NONE,
+  GSO_TCPV4,
+  GSO_TCPV6,
+  GSO_UDP_L4,
+  VNET_F_NEEDS_CSUM,
+  VNET_HDR_BYTES,
+} from "./vnet.js";
 
 /** Pause after a read or poll error, so a persistent error cannot spin a core. */
 const ERROR_BACKOFF_MS = 10;
 
 const port = parentPort;
 if (!port) throw new Error("reader-worker.ts runs as a worker thread of linux.ts");
-const { tunFd, eventFd, shared: sharedBuffer } = workerData as ReaderInit;
+const { tunFd, eventFd, shared: sharedBuffer, offload } = workerData as ReaderInit;
 const shared = new Int32Array(sharedBuffer);
 const sys = libc();
 
@@ -42,11 +64,15 @@ const TUN_REVENTS = 3;
 const WAKE_REVENTS = 7;
 const eventFdCounter = new Uint8Array(8);
 
-// The batch being filled: `used` bytes, `count` packets.
+// The batch being filled: `used` bytes, `count` packets. A super-packet split into small segments
+// may take a batch past MAX_BATCH_PACKETS (up to MAX_SEGMENTS_PER_SUPER_PACKET in a batch of its own).
 let batch = new Uint8Array(BATCH_BUFFER_BYTES);
-const lengths = new Uint32Array(MAX_BATCH_PACKETS);
+const lengths = new Uint32Array(Math.max(MAX_BATCH_PACKETS, MAX_SEGMENTS_PER_SUPER_PACKET));
+const segmentSizes = new Uint16Array(lengths.length);
 let used = 0;
 let count = 0;
+/** With offloads, each read lands here first (vnet header, then up to 64 KiB of packet). */
+const readBuffer = new Uint8Array(offload ? VNET_HDR_BYTES + MAX_PACKET_BYTES : 0);
 
 // Something never notified, to sleep on with a timeout.
 const sleepCell = new Int32Array(new SharedArrayBuffer(4));
@@ -83,10 +109,17 @@ function run(): ReaderMessage {
 /** Reads into the batch until EAGAIN or it is full. False if a read failed. */
 function fill(): boolean {
   while (!full()) {
-    const n = sys.read(tunFd, batch.subarray(used), MAX_PACKET_BYTES);
+    const n = offload
+      ? sys.read(tunFd, readBuffer, readBuffer.length)
+      : sys.read(tunFd, batch.subarray(used), MAX_PACKET_BYTES);
     if (n > 0) {
-      lengths[count++] = n;
-      used += n;
+      Atomics.add(shared, SLOT_READ_CALLS, 1);
+      if (offload) takeOffloaded(n);
+      else {
+        lengths[count] = n;
+        segmentSizes[count++] = 0;
+        used += n;
+      }
       continue;
     }
     if (n < 0) {
@@ -103,7 +136,76 @@ function fill(): boolean {
 }
 
 function full(): boolean {
-  return count === MAX_BATCH_PACKETS || BATCH_BUFFER_BYTES - used < MAX_PACKET_BYTES;
+  return count >= MAX_BATCH_PACKETS || BATCH_BUFFER_BYTES - used < MAX_PACKET_BYTES;
+}
+
+/**
+ * A read of `n` bytes in readBuffer (vnet header, packet) into the batch: the partial checksum
+ * completed, a super-packet split or cut to the cap. What cannot be made sense of is counted and
+ * dropped.
+ */
+function takeOffloaded(n: number): void {
+  if (n <= VNET_HDR_BYTES) {
+    refuse();
+    return;
+  }
+  const header = decodeVnetHeader(readBuffer);
+  const packet = readBuffer.subarray(VNET_HDR_BYTES, n);
+  if (header.gsoType === GSO_NONE) {
+    if (header.flags & VNET_F_NEEDS_CSUM) {
+      if (header.csumStart + header.csumOffset + 2 > packet.length) {
+        refuse();
+        return;
+      }
+      completeChecksum(packet, header.csumStart, header.csumOffset);
+      Atomics.add(shared, SLOT_CHECKSUMS_COMPLETED, 1);
+    }
+    append(packet, 0);
+    return;
+  }
+  Atomics.add(shared, SLOT_SUPER_READ, 1);
+  const layout = superPacketLayout(packet, header.gsoSize);
+  const type = header.gsoType & ~GSO_ECN;
+  if (
+    typeof layout === "string" ||
+    type !== (layout.protocol === 17 ? GSO_UDP_L4 : layout.version === 4 ? GSO_TCPV4 : GSO_TCPV6)
+  ) {
+    refuse();
+    return;
+  }
+  const cap = offload?.superPackets ? offload.maxSuperPacketBytes : 0;
+  if (layout.segments > 1 && packet.length <= cap) {
+    append(packet, layout.segmentSize); // as the kernel left it: checksum partial
+    return;
+  }
+  const perPiece = cap > 0 ? segmentsPerPieceFor(layout, cap) : 1;
+  const size = resegmentedSize(layout, packet.length, perPiece);
+  makeRoom(size.bytes, size.pieces);
+  resegment(packet, layout, perPiece, batch.subarray(used), (length, segmentSize) => {
+    lengths[count] = length;
+    segmentSizes[count++] = segmentSize;
+    used += length;
+  });
+}
+
+function append(packet: Uint8Array, segmentSize: number): void {
+  makeRoom(packet.length, 1);
+  batch.set(packet, used);
+  lengths[count] = packet.length;
+  segmentSizes[count++] = segmentSize;
+  used += packet.length;
+}
+
+/** Posts the batch first if `bytes` in `pieces` do not fit in what is left of it. */
+function makeRoom(bytes: number, pieces: number): void {
+  if (count > 0 && (BATCH_BUFFER_BYTES - used < bytes || lengths.length - count < pieces)) {
+    postBatch();
+    waitForRoom();
+  }
+}
+
+function refuse(): void {
+  Atomics.add(shared, SLOT_SUPER_REFUSED, 1);
 }
 
 /** Posts the batch if the main thread is idle or the batch full; else asks to be woken when idle. */
@@ -134,10 +236,14 @@ function postBatch(): void {
     buffer = batch.buffer.slice(0, used) as ArrayBuffer; // keeps the big buffer for the next batch
   }
   const batchLengths = lengths.slice(0, count);
+  const batchSegments = offload?.superPackets ? segmentSizes.slice(0, count) : undefined;
   used = 0;
   count = 0;
   Atomics.add(shared, SLOT_IN_FLIGHT, 1);
-  post({ type: "batch", buffer, lengths: batchLengths }, [buffer, batchLengths.buffer]);
+  post(
+    { type: "batch", buffer, lengths: batchLengths, segmentSizes: batchSegments },
+    batchSegments ? [buffer, batchLengths.buffer, batchSegments.buffer] : [buffer, batchLengths.buffer],
+  );
 }
 
 /** Backpressure: while the main thread has MAX_BATCHES_IN_FLIGHT unconsumed batches, read nothing. */
