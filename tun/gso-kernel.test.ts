@@ -8,9 +8,9 @@ import { existsSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { TunDevice, TunOptions } from "./device.js";
 import { gsoSplit } from "./gso-split.js";
-import { buildTransportPacket, checksumsValid, pattern, type TransportPacket } from "./gso-test-packets.js";
+import { buildTransportPacket, checksumsValid, pattern, type TransportPacket } from "../testing/gso-packets.js";
 import { openLinuxTun } from "./linux.js";
-import { stopChild, TestNamespace } from "./test-netns.js";
+import { stopChild, TestNamespace } from "../testing/netns.js";
 
 const required = process.env.TETHER_REQUIRE_PRIVILEGED === "1";
 const canRun =
@@ -19,7 +19,7 @@ const canRun =
 /** Bound on every wait for the kernel. */
 const WAIT_MS = 5_000;
 const MSS = 1400;
-const DESTINATION_PORT = 5201; // gso-test-packets' default: tells our packets from the kernel's
+const DESTINATION_PORT = 5201; // testing/gso-packets.ts' default: tells our packets from the kernel's
 
 describe.skipIf(!canRun)("segmentation, checked against the kernel (needs root and /dev/net/tun)", () => {
   let namespace: TestNamespace | undefined;
@@ -46,7 +46,7 @@ describe.skipIf(!canRun)("segmentation, checked against the kernel (needs root a
   }
 
   /**
-   * "in" holds the senders of gso-test-packets (10.200.1.2, fd00::2), "out" the receivers
+   * "in" holds the senders of testing/gso-packets.ts (10.200.1.2, fd00::2), "out" the receivers
    * (10.200.2.3, fd00::103): the kernel forwards from one to the other.
    */
   async function pair(inOptions: TunOptions, outOptions: TunOptions) {

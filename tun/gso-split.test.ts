@@ -15,7 +15,7 @@ import {
   tcpFlags,
   tcpSeq,
   transportPayload,
-} from "./gso-test-packets.js";
+} from "../testing/gso-packets.js";
 
 const FIN = 0x01;
 const PSH = 0x08;
