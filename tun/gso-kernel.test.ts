@@ -6,11 +6,16 @@
 
 import { existsSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  buildTransportPacket,
+  checksumsValid,
+  pattern,
+  type TransportPacket,
+} from "../testing/gso-packets.js";
+import { stopChild, TestNamespace } from "../testing/netns.js";
 import type { TunDevice, TunOptions } from "./device.js";
 import { gsoSplit } from "./gso-split.js";
-import { buildTransportPacket, checksumsValid, pattern, type TransportPacket } from "../testing/gso-packets.js";
 import { openLinuxTun } from "./linux.js";
-import { stopChild, TestNamespace } from "../testing/netns.js";
 
 const required = process.env.TETHER_REQUIRE_PRIVILEGED === "1";
 const canRun =

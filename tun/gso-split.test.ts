@@ -1,4 +1,12 @@
 import { describe, expect, it } from "vitest";
+import {
+  buildTransportPacket,
+  checksumsValid,
+  pattern,
+  tcpFlags,
+  tcpSeq,
+  transportPayload,
+} from "../testing/gso-packets.js";
 import { completeChecksum } from "./gso-checksum.js";
 import {
   capSuperPacket,
@@ -8,14 +16,6 @@ import {
   resegmentedSize,
   superPacketLayout,
 } from "./gso-split.js";
-import {
-  buildTransportPacket,
-  checksumsValid,
-  pattern,
-  tcpFlags,
-  tcpSeq,
-  transportPayload,
-} from "../testing/gso-packets.js";
 
 const FIN = 0x01;
 const PSH = 0x08;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { gsoSplit } from "./gso-split.js";
 import { buildTransportPacket, checksumsValid, pattern } from "../testing/gso-packets.js";
+import { gsoSplit } from "./gso-split.js";
 import { type GsoWriteMode, GsoWriter, MAX_KERNEL_UDP_SEGMENTS } from "./gso-write.js";
 import {
   decodeVnetHeader,
