@@ -143,6 +143,9 @@ export async function startExit(
       topology.ifname.exit.egress,
       "--tun-name",
       EXIT_TUN,
+      // The topology's internet is a documentation range, which the egress guard refuses by default.
+      "--allow-egress",
+      topology.addr.egress.subnet,
       ...extraArgs,
     ]),
   );

@@ -3,6 +3,7 @@
 // It prints one JSON line: what each attempt got back (a close code, an HTTP status, a frame).
 //
 //   handshake {url, key, bind?}                  an honest laptop's handshake: WELCOME or close code
+//   send {url, key, to: [ADDRESS...], bind?}     a session that sends one UDP packet to each address
 //   exit {url, wrongKey, key, bind}              malformed frames, wrong versions, slow and wrong
 //                                                handshakes, egress and spoofing after a good one
 //   laptop-pairing {url, secret, origin, bind?}  wrong secret, wrong origin, wrong path
@@ -146,6 +147,16 @@ function ipv4Packet(source: string, destination: string): Uint8Array {
   packet[9] = 17;
   packet.set(source.split(".").map(Number), 12);
   packet.set(destination.split(".").map(Number), 16);
+  packet[21] = 9; // UDP port 9 (discard) to port 9
+  packet[23] = 9;
+  packet[25] = 8; // UDP length; checksum 0: none
+  // The header checksum, or the kernel drops the packet before any hook sees it.
+  let sum = 0;
+  for (let i = 0; i < 20; i += 2) sum += (packet[i]! << 8) | packet[i + 1]!;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  const checksum = ~sum & 0xffff;
+  packet[10] = checksum >> 8;
+  packet[11] = checksum & 0xff;
   return packet;
 }
 
@@ -341,6 +352,21 @@ async function main(): Promise<void> {
     const welcomed = d.frames.some((f) => f.type === FrameType.WELCOME);
     if (welcomed) d.socket.close(1000);
     result = { welcomed, ...(await d.done) };
+  } else if (command === "send") {
+    const d = await handshake(args.url!.replace(/\/?$/, "/tunnel"), args.key!, args.bind);
+    const welcome = d.frames.find((f) => f.type === FrameType.WELCOME);
+    const to = (args as unknown as { to: string[] }).to;
+    if (welcome?.type === FrameType.WELCOME) {
+      d.socket.send(
+        encodeFrame({ type: FrameType.DATA, packets: to.map((t) => ipv4Packet(welcome.address, t)) }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      d.socket.close(1000);
+    }
+    result = {
+      address: welcome?.type === FrameType.WELCOME ? welcome.address : undefined,
+      ...(await d.done),
+    };
   } else if (command === "exit") result = await exitAttacks(args);
   else if (command === "laptop-pairing") result = await laptopPairing(args);
   else if (command === "laptop-frames") result = await laptopFrames(args);

@@ -59,6 +59,8 @@ async function testExit(options: Partial<ExitOptions> = {}): Promise<TestExit> {
     port: 0,
     keysFile,
     dns: ["198.51.100.53"],
+    // The tests' internet is a documentation range, refused by default: opened as an operator would.
+    allowEgress: parseCidrList("198.51.100.0/24"),
     pwaDir: dir,
     tun,
     nat: false,

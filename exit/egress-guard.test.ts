@@ -24,11 +24,17 @@ function tcp(destination: string, destinationPort: number): Uint8Array {
 }
 
 describe("the egress guard", () => {
-  const guard = new EgressGuard({ ownAddresses: ["198.51.100.1", "203.0.113.1", "127.0.0.1"] });
+  const guard = new EgressGuard({
+    ownAddresses: ["192.0.2.10", "127.0.0.1"],
+    publicAddresses: ["93.184.216.34"],
+    pool: parseCidr("10.77.0.0/16"),
+    deny: parseCidrList("8.8.4.0/24"),
+  });
 
   it.each([
     ["10.0.0.1", "egress_private"],
-    ["10.77.0.1", "egress_private"],
+    ["10.77.0.1", "egress_pool"],
+    ["10.77.3.4", "egress_pool"],
     ["172.16.0.1", "egress_private"],
     ["172.31.255.254", "egress_private"],
     ["192.168.1.1", "egress_private"],
@@ -41,14 +47,21 @@ describe("the egress guard", () => {
     ["0.0.0.0", "egress_reserved"],
     ["240.0.0.1", "egress_reserved"],
     ["255.255.255.255", "egress_reserved"],
-    ["198.51.100.1", "egress_own_address"],
-    ["203.0.113.1", "egress_own_address"],
+    ["192.0.0.8", "egress_reserved"],
+    ["192.0.2.1", "egress_reserved"],
+    ["198.18.0.1", "egress_reserved"],
+    ["198.19.255.255", "egress_reserved"],
+    ["198.51.100.1", "egress_reserved"],
+    ["203.0.113.1", "egress_reserved"],
+    ["168.63.129.16", "egress_link_local"],
+    ["192.0.2.10", "egress_own_address"],
+    ["93.184.216.34", "egress_own_address"],
+    ["8.8.4.4", "egress_denied"],
   ])("refuses %s as %s", (destination, reason) => {
     expect(guard.check(udp(destination))).toBe(reason);
   });
 
   it.each([
-    "198.51.100.2",
     "1.1.1.1",
     "8.8.8.8",
     "172.15.255.255",
@@ -59,18 +72,41 @@ describe("the egress guard", () => {
     "169.253.0.1",
     "223.255.255.255",
     "11.0.0.1",
+    "192.0.1.255",
+    "192.0.3.0",
+    "198.17.255.255",
+    "198.20.0.0",
+    "198.51.99.255",
+    "198.51.101.0",
+    "203.0.112.255",
+    "203.0.114.0",
+    "168.63.129.15",
+    "168.63.129.17",
   ])("lets %s through", (destination) => {
     expect(guard.check(udp(destination))).toBeUndefined();
   });
 
-  it("lets an allow-listed range through, even one refused by default or the exit's own", () => {
+  it("lets an allow-listed range through, but never the exit's own addresses, the pool or a denied range", () => {
     const allowing = new EgressGuard({
-      ownAddresses: ["198.51.100.1"],
-      allow: parseCidrList("10.20.0.0/16, 198.51.100.1"),
+      ownAddresses: ["10.0.0.5"],
+      publicAddresses: ["10.0.0.6"],
+      pool: parseCidr("10.77.0.0/16"),
+      deny: parseCidrList("10.9.0.0/16"),
+      allow: parseCidrList("10.0.0.0/8, 198.51.100.0/24"),
     });
     expect(allowing.check(udp("10.20.3.4"))).toBeUndefined();
     expect(allowing.check(udp("198.51.100.1"))).toBeUndefined();
-    expect(allowing.check(udp("10.21.0.1"))).toBe("egress_private");
+    expect(allowing.check(udp("10.0.0.5"))).toBe("egress_own_address");
+    expect(allowing.check(udp("10.0.0.6"))).toBe("egress_own_address");
+    expect(allowing.check(udp("10.77.0.9"))).toBe("egress_pool");
+    expect(allowing.check(udp("10.9.1.1"))).toBe("egress_denied");
+    expect(allowing.check(udp("172.16.0.1"))).toBe("egress_private");
+  });
+
+  it("lets DNS reach an announced resolver on the exit itself", () => {
+    const local = new EgressGuard({ ownAddresses: ["10.77.0.1"], dnsServers: ["10.77.0.1"] });
+    expect(local.check(udp("10.77.0.1", 53))).toBeUndefined();
+    expect(local.check(udp("10.77.0.1", 22))).toBe("egress_own_address");
   });
 
   it("lets DNS, and only DNS, reach an announced resolver inside a refused range", () => {
@@ -86,10 +122,11 @@ describe("the egress guard", () => {
   });
 
   it("follows the exit's addresses when they change", () => {
-    const changing = new EgressGuard({ ownAddresses: ["198.51.100.1"] });
-    changing.setOwnAddresses(["198.51.100.7"]);
-    expect(changing.check(udp("198.51.100.1"))).toBeUndefined();
-    expect(changing.check(udp("198.51.100.7"))).toBe("egress_own_address");
+    const changing = new EgressGuard({ ownAddresses: ["93.184.216.1"], publicAddresses: ["93.184.216.9"] });
+    changing.setOwnAddresses(["93.184.216.7"]);
+    expect(changing.check(udp("93.184.216.1"))).toBeUndefined();
+    expect(changing.check(udp("93.184.216.7"))).toBe("egress_own_address");
+    expect(changing.check(udp("93.184.216.9"))).toBe("egress_own_address");
   });
 
   it("agrees with a plain mask test over every range edge", () => {

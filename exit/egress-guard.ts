@@ -2,16 +2,25 @@
 // anywhere is an open door into the network it sits in (its own services on loopback, the cloud's
 // metadata service at 169.254.169.254, the provider's private network). By default it refuses:
 //
-//   the exit's own addresses        egress_own_address   (its services, seen from inside)
+//   the exit's own addresses        egress_own_address   (its services, seen from inside), also
+//     its public ones (--public-address: behind 1:1 NAT or on a Docker host, not on an interface)
+//   the pool                        egress_pool          (the other laptops)
+//   --deny-egress CIDR,...          egress_denied        (the operator's own list)
 //   10/8, 172.16/12, 192.168/16     egress_private       (RFC 1918)
 //   100.64/10                       egress_private       (carrier-grade NAT, RFC 6598)
 //   127/8                           egress_loopback
 //   169.254/16                      egress_link_local    (cloud metadata lives here)
+//   168.63.129.16                   egress_link_local    (Azure's metadata and DHCP/DNS host)
 //   224/4                           egress_multicast
 //   0/8, 240/4 (255.255.255.255)    egress_reserved      ("this network", reserved, broadcast)
+//   192.0.0/24, 198.18/15           egress_reserved      (IETF protocol assignments, benchmarking)
+//   192.0.2/24, 198.51.100/24,      egress_reserved      (documentation: never on the internet,
+//     203.0.113/24                                         so only someone's private use)
 //
-// Two exceptions, checked first: the operator's allow-list (--allow-egress CIDR,...), and the DNS
-// servers the exit announced, for DNS (port 53) only, since a VPS's resolver is often private.
+// In this order: the DNS servers the exit announced, for DNS (port 53) only, since a VPS's resolver
+// is often private (even the exit itself); then the exit's own addresses, the pool and the deny
+// list, which nothing opens; then the operator's allow-list (--allow-egress CIDR,...), which opens
+// the default ranges below it.
 //
 // Pure: `check` looks at one packet against tables built once; the caller counts the verdict.
 import { networkInterfaces } from "node:os";
@@ -26,6 +35,8 @@ import {
 
 export type EgressRefusal =
   | "egress_own_address"
+  | "egress_pool"
+  | "egress_denied"
   | "egress_private"
   | "egress_loopback"
   | "egress_link_local"
@@ -41,9 +52,15 @@ export const REFUSED_RANGES: readonly { cidr: string; reason: EgressRefusal }[] 
   { cidr: "10.0.0.0/8", reason: "egress_private" },
   { cidr: "100.64.0.0/10", reason: "egress_private" },
   { cidr: "127.0.0.0/8", reason: "egress_loopback" },
+  { cidr: "168.63.129.16/32", reason: "egress_link_local" },
   { cidr: "169.254.0.0/16", reason: "egress_link_local" },
   { cidr: "172.16.0.0/12", reason: "egress_private" },
+  { cidr: "192.0.0.0/24", reason: "egress_reserved" },
+  { cidr: "192.0.2.0/24", reason: "egress_reserved" },
   { cidr: "192.168.0.0/16", reason: "egress_private" },
+  { cidr: "198.18.0.0/15", reason: "egress_reserved" },
+  { cidr: "198.51.100.0/24", reason: "egress_reserved" },
+  { cidr: "203.0.113.0/24", reason: "egress_reserved" },
   { cidr: "224.0.0.0/4", reason: "egress_multicast" },
   { cidr: "240.0.0.0/4", reason: "egress_reserved" },
 ];
@@ -92,9 +109,15 @@ export function refusedRange(destination: number): EgressRefusal | undefined {
 }
 
 export interface EgressGuardOptions {
-  /** The exit's own addresses (every interface's), refused unless allowed. */
+  /** The exit's own addresses (every interface's): refused whatever the allow-list says. */
   ownAddresses: readonly string[];
-  /** Destinations allowed whatever the defaults say (--allow-egress). */
+  /** Addresses the exit is reached at but has on no interface (1:1 NAT, a Docker host): as own. */
+  publicAddresses?: readonly string[];
+  /** The laptops' address pool: one laptop never reaches another through the exit. */
+  pool?: Cidr;
+  /** Destinations refused whatever the allow-list says (--deny-egress). */
+  deny?: readonly Cidr[];
+  /** Default-refused destinations allowed all the same (--allow-egress). */
   allow?: readonly Cidr[];
   /** DNS servers announced to laptops: reachable on port 53 even inside a refused range. */
   dnsServers?: readonly string[];
@@ -111,26 +134,34 @@ function toInts(addresses: readonly string[]): Set<number> {
 
 export class EgressGuard {
   private own: Set<number>;
+  private readonly public: readonly string[];
+  private readonly pool: Cidr | undefined;
+  private readonly deny: readonly Cidr[];
   private readonly allow: readonly Cidr[];
   private readonly dns: Set<number>;
 
   constructor(options: EgressGuardOptions) {
-    this.own = toInts(options.ownAddresses);
+    this.public = options.publicAddresses ?? [];
+    this.own = toInts([...options.ownAddresses, ...this.public]);
+    this.pool = options.pool;
+    this.deny = options.deny ?? [];
     this.allow = options.allow ?? [];
     this.dns = toInts(options.dnsServers ?? []);
   }
 
-  /** The exit's addresses changed (an interface came up, DHCP renewed). */
+  /** The exit's addresses changed (an interface came up, DHCP renewed); public ones stay. */
   setOwnAddresses(addresses: readonly string[]): void {
-    this.own = toInts(addresses);
+    this.own = toInts([...addresses, ...this.public]);
   }
 
   /** Why this IPv4 packet (already checked to be one) must not leave, or undefined to send it. */
   check(packet: Uint8Array): EgressRefusal | undefined {
     const destination = ipv4Destination(packet);
-    for (const cidr of this.allow) if (ipv4CidrContains(cidr, destination)) return undefined;
     if (this.dns.has(destination) && isDnsPacket(packet)) return undefined;
     if (this.own.has(destination)) return "egress_own_address";
+    if (this.pool && ipv4CidrContains(this.pool, destination)) return "egress_pool";
+    for (const cidr of this.deny) if (ipv4CidrContains(cidr, destination)) return "egress_denied";
+    for (const cidr of this.allow) if (ipv4CidrContains(cidr, destination)) return undefined;
     return refusedRange(destination);
   }
 }

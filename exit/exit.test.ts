@@ -13,6 +13,7 @@ import type { Encoding } from "../protocol/encoding.js";
 import { intToIpv4, ipv4Destination, ipv4Source, ipv4ToInt } from "../protocol/ipv4.js";
 import { until } from "../testing/until.js";
 import { createFakeTun, type FakeTun } from "../tun/fake.js";
+import { parseCidrList } from "./egress-guard.js";
 import { EXIT_DEFAULTS, type RunningExit, startExit } from "./exit.js";
 import { addKey } from "./keys.js";
 
@@ -55,6 +56,8 @@ async function chain(options: { key?: string; encoding?: Encoding; graceMs?: num
     port: 0,
     keysFile,
     dns: ["198.51.100.53"],
+    // The tests' internet is a documentation range, refused by default: opened as an operator would.
+    allowEgress: parseCidrList("198.51.100.0/24"),
     pwaDir: dir,
     graceMs: options.graceMs ?? EXIT_DEFAULTS.graceMs,
     tun: exitTun,

@@ -1,12 +1,31 @@
 // The exit's way out: the TUN's address, IPv4 forwarding, and an nftables table of its own that
-// masquerades the pool out of the egress interface. Set up at start, removed at stop; nothing else
-// on the machine is touched, and ip_forward goes back to what it was.
-import { readFile, writeFile } from "node:fs/promises";
+// masquerades the pool out of the egress interface and filters what is forwarded:
+//
+//   table ip tether_exit                     (one per network namespace; its comment names the TUN)
+//     chain forward   TUN -> egress                       accept
+//                     egress -> TUN, established/related  accept
+//                     anything else from or to the TUN    drop   (no laptop reaches the LAN or
+//                                                                 another laptop; no neighbour
+//                                                                 reaches a laptop)
+//                     policy: drop if forwarding was off before the exit turned it on (the host
+//                     routed nothing then, and routes nothing else now), else accept (a router
+//                     or a Docker host keeps forwarding what it forwarded)
+//     chain postrouting  pool -> egress  masquerade
+//
+// Set up at start, removed at stop. ip_forward goes back to what it was, even after a crash: the
+// original value is written to a state file (per network namespace) before it is changed, and a
+// start that finds one restores that value rather than recording "on" as the original. A table
+// whose comment names another live TUN is another exit's, and is never touched.
+import { readlinkSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { CommandError, configureInterface, run } from "../tun/command.js";
 
 /** The one nftables table the exit owns. */
 export const NFT_TABLE = "tether_exit";
 const IP_FORWARD = "/proc/sys/net/ipv4/ip_forward";
+/** Where the original ip_forward is kept while the exit runs: tmpfs, gone (rightly) at reboot. */
+export const DEFAULT_STATE_DIR = "/run/tether-exit";
 
 export interface NatConfig {
   tunName: string;
@@ -17,6 +36,10 @@ export interface NatConfig {
   mtu: number;
   /** Interface the internet is reached through; undefined: the default route's. */
   egress?: string | undefined;
+  /** Folder of the ip_forward state file; DEFAULT_STATE_DIR when not given. */
+  stateDir?: string | undefined;
+  /** Something the operator should know (a firewall that drops forwarded packets); stderr if not given. */
+  warn?: ((message: string) => void) | undefined;
 }
 
 export class NatError extends Error {
@@ -32,35 +55,172 @@ export async function defaultRouteInterface(): Promise<string> {
   return dev;
 }
 
+/** The table's comment: which TUN (so which exit) owns it. */
+export function ownerComment(tunName: string): string {
+  return `tether exit on ${tunName}`;
+}
+
+/** The TUN named in a listed table's comment, or undefined (no comment: an older exit's table). */
+export function tableOwner(listing: string): string | undefined {
+  return /^\s*comment "tether exit on ([^"]+)"/m.exec(listing)?.[1];
+}
+
+/** The exit's ruleset. `routerBefore`: forwarding was on before the exit came. */
+export function ruleset(config: {
+  tunName: string;
+  egress: string;
+  poolCidr: string;
+  routerBefore: boolean;
+}): string {
+  const tun = JSON.stringify(config.tunName);
+  const egress = JSON.stringify(config.egress);
+  return [
+    `table ip ${NFT_TABLE} {`,
+    `  comment ${JSON.stringify(ownerComment(config.tunName))}`,
+    "  chain forward {",
+    `    type filter hook forward priority filter; policy ${config.routerBefore ? "accept" : "drop"};`,
+    `    iifname ${tun} oifname ${egress} accept`,
+    `    iifname ${egress} oifname ${tun} ct state established,related accept`,
+    `    iifname ${tun} counter drop`,
+    `    oifname ${tun} counter drop`,
+    "  }",
+    "  chain postrouting {",
+    "    type nat hook postrouting priority srcnat; policy accept;",
+    `    ip saddr ${config.poolCidr} oifname ${egress} masquerade`,
+    "  }",
+    "}",
+    "",
+  ].join("\n");
+}
+
+interface ListedChain {
+  family: string;
+  table: string;
+  name: string;
+  hook?: string;
+  policy?: string;
+}
+
+/**
+ * Other tables' forward hooks that drop what our table accepts: in nftables a packet must pass
+ * every base chain on a hook, so our `accept` does not override their `drop`. ufw, Docker and
+ * firewalld all set one up. Returns one description per blocking chain (empty: nothing blocks).
+ */
+export function forwardBlockers(chains: readonly ListedChain[]): string[] {
+  const found: string[] = [];
+  for (const chain of chains) {
+    if (chain.table === NFT_TABLE || chain.hook !== "forward") continue;
+    if (!["ip", "inet"].includes(chain.family)) continue;
+    if (chain.policy === "drop" || chain.table === "firewalld") {
+      found.push(`${chain.family} ${chain.table} ${chain.name} (policy ${chain.policy ?? "accept"})`);
+    }
+  }
+  return found;
+}
+
+/** What to tell the operator about those chains: which firewall it looks like and what to add. */
+export function explainForwardBlock(blockers: readonly string[], tun: string, egress: string): string {
+  const hints = [
+    `ufw: \`ufw route allow in on ${tun} out on ${egress}\``,
+    `Docker: \`iptables -I DOCKER-USER -i ${tun} -o ${egress} -j ACCEPT\` and \`iptables -I DOCKER-USER -i ${egress} -o ${tun} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\``,
+    `firewalld: \`firewall-cmd --zone=trusted --add-interface=${tun}\` (and masquerading allowed on ${egress}'s zone)`,
+  ];
+  return (
+    `the host's firewall drops forwarded packets (${blockers.join("; ")}): laptops' traffic from ${tun} to ` +
+    `${egress} passes the exit's own table but is dropped there unless that firewall allows it. ${hints.join("; ")}`
+  );
+}
+
+/** This process's network namespace, as the kernel names it (`net:[4026531840]`): ip_forward is per namespace. */
+function networkNamespace(): string {
+  try {
+    return /\[(\d+)\]/.exec(readlinkSync("/proc/self/ns/net"))?.[1] ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+/** The original ip_forward, kept on disk while the exit has it changed. */
+export class ForwardState {
+  readonly path: string;
+
+  constructor(dir: string, namespace = networkNamespace()) {
+    this.path = join(dir, `ip_forward.net-${namespace}`);
+  }
+
+  /** The value recorded by an exit that did not get to put it back, or undefined. */
+  async recorded(): Promise<string | undefined> {
+    try {
+      const value = (await readFile(this.path, "utf8")).trim();
+      return /^[01]$/.test(value) ? value : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async record(value: string): Promise<void> {
+    try {
+      await mkdir(join(this.path, ".."), { recursive: true, mode: 0o700 });
+      await writeFile(this.path, `${value}\n`, { mode: 0o600 });
+    } catch (error) {
+      throw new NatError(
+        `cannot record the original ip_forward in ${this.path} (${(error as Error).message}): not turning forwarding on without a way back`,
+      );
+    }
+  }
+
+  async forget(): Promise<void> {
+    await rm(this.path, { force: true });
+  }
+}
+
 export class Nat {
-  private previousForward: string | undefined;
+  /** ip_forward before the exit (or a crashed exit before it) turned it on. */
+  private originalForward: string | undefined;
   private tableAdded = false;
+  private readonly forward: ForwardState;
   egress = "";
 
-  constructor(private readonly config: NatConfig) {}
+  constructor(private readonly config: NatConfig) {
+    this.forward = new ForwardState(config.stateDir ?? DEFAULT_STATE_DIR);
+  }
 
   async start(): Promise<void> {
     const { config } = this;
     this.egress = config.egress ?? (await defaultRouteInterface());
+    await this.claimTable(); // first: beside a live exit, not even the TUN's address is set
     await configureInterface(config.tunName, {
       address: config.gateway,
       prefixLength: config.prefixLength,
       mtu: config.mtu,
     });
-    this.previousForward = (await readFile(IP_FORWARD, "utf8")).trim();
-    if (this.previousForward !== "1") await writeFile(IP_FORWARD, "1\n");
-    await this.removeTable(); // a table left by a killed exit
-    const ruleset = [
-      `table ip ${NFT_TABLE} {`,
-      "  chain postrouting {",
-      "    type nat hook postrouting priority srcnat; policy accept;",
-      `    ip saddr ${config.poolCidr} oifname "${this.egress}" masquerade`,
-      "  }",
-      "}",
-      "",
-    ].join("\n");
+
+    const current = (await readFile(IP_FORWARD, "utf8")).trim();
+    const original = (await this.forward.recorded()) ?? current;
+    if (original !== "1") {
+      await this.forward.record(original); // before the change: a crash from here on is undone
+      if (current !== "1") await writeFile(IP_FORWARD, "1\n");
+    } else {
+      await this.forward.forget().catch(() => undefined);
+    }
+    this.originalForward = original;
+
+    const blockers = await this.forwardBlockers();
+    if (blockers.length) {
+      const warn = config.warn ?? ((message) => process.stderr.write(`tether-exit: warning: ${message}\n`));
+      warn(explainForwardBlock(blockers, config.tunName, this.egress));
+    }
+
     try {
-      await run(["nft", "-f", "-"], ruleset);
+      await run(
+        ["nft", "-f", "-"],
+        ruleset({
+          tunName: config.tunName,
+          egress: this.egress,
+          poolCidr: config.poolCidr,
+          routerBefore: original === "1",
+        }),
+      );
     } catch (error) {
       throw new NatError(`cannot add the nftables table: ${(error as CommandError).stderr?.trim() || error}`);
     }
@@ -70,15 +230,57 @@ export class Nat {
   async stop(): Promise<void> {
     if (this.tableAdded) await this.removeTable();
     this.tableAdded = false;
-    if (this.previousForward !== undefined && this.previousForward !== "1") {
-      await writeFile(IP_FORWARD, `${this.previousForward}\n`).catch(() => undefined);
+    if (this.originalForward !== undefined && this.originalForward !== "1") {
+      await writeFile(IP_FORWARD, `${this.originalForward}\n`).catch(() => undefined);
+      await this.forward.forget().catch(() => undefined);
     }
-    this.previousForward = undefined;
+    this.originalForward = undefined;
+  }
+
+  /**
+   * Removes a table a killed exit left, but refuses to start beside a live one: the table names
+   * its TUN, and a TUN exists only while its exit holds it (ours is held by now, so a table naming
+   * ours is a leftover).
+   */
+  private async claimTable(): Promise<void> {
+    let listing: string;
+    try {
+      listing = (await run(["nft", "list", "table", "ip", NFT_TABLE])).stdout;
+    } catch (error) {
+      if (error instanceof CommandError && /No such file|does not exist/i.test(error.stderr)) return;
+      throw error;
+    }
+    const owner = tableOwner(listing);
+    if (owner !== undefined && owner !== this.config.tunName && (await linkExists(owner))) {
+      throw new NatError(
+        `another tether exit (TUN ${owner}) owns nftables table ${NFT_TABLE} in this network namespace: run one exit per namespace`,
+      );
+    }
+    await this.removeTable();
+  }
+
+  private async forwardBlockers(): Promise<string[]> {
+    try {
+      const { stdout } = await run(["nft", "-j", "list", "chains"]);
+      const listed = (JSON.parse(stdout) as { nftables?: { chain?: ListedChain }[] }).nftables ?? [];
+      return forwardBlockers(listed.flatMap((entry) => (entry.chain ? [entry.chain] : [])));
+    } catch {
+      return []; // an nft without JSON: nothing to say rather than a wrong warning
+    }
   }
 
   private async removeTable(): Promise<void> {
     await run(["nft", "delete", "table", "ip", NFT_TABLE]).catch((error: unknown) => {
       if (!(error instanceof CommandError) || !/No such file|does not exist/i.test(error.stderr)) throw error;
     });
+  }
+}
+
+async function linkExists(name: string): Promise<boolean> {
+  try {
+    await run(["ip", "link", "show", "dev", name]);
+    return true;
+  } catch {
+    return false;
   }
 }
