@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { parseIpv4Cidr } from "../protocol/ip.js";
 import { ipv4ToInt } from "../protocol/ipv4.js";
 import { buildIpv4Udp } from "../testing/packets.js";
 import { EgressGuard, parseCidrList, refusedRange } from "./egress-guard.js";
@@ -27,7 +28,7 @@ describe("the egress guard", () => {
   const guard = new EgressGuard({
     ownAddresses: ["192.0.2.10", "127.0.0.1"],
     publicAddresses: ["93.184.216.34"],
-    pool: parseCidr("10.77.0.0/16"),
+    pool: parseIpv4Cidr("10.77.0.0/16"),
     deny: parseCidrList("8.8.4.0/24"),
   });
 
@@ -90,7 +91,7 @@ describe("the egress guard", () => {
     const allowing = new EgressGuard({
       ownAddresses: ["10.0.0.5"],
       publicAddresses: ["10.0.0.6"],
-      pool: parseCidr("10.77.0.0/16"),
+      pool: parseIpv4Cidr("10.77.0.0/16"),
       deny: parseCidrList("10.9.0.0/16"),
       allow: parseCidrList("10.0.0.0/8, 198.51.100.0/24"),
     });
