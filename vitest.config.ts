@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["{protocol,tunnel,tun,laptop,exit,pwa,bench,testing,packaging}/**/*.test.ts"],
+          include: ["{protocol,tunnel,tun,cli,laptop,exit,pwa,bench,testing,packaging}/**/*.test.ts"],
           environment: "node",
           testTimeout: 20_000,
         },

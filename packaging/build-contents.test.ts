@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 
 const ROOT = resolve(import.meta.dirname, "..");
 /** Folders whose modules run in the laptop or the exit (tools/ holds the build's own scripts). */
-const SHIPPED_FOLDERS = ["protocol", "tunnel", "tun", "laptop", "exit", "tools"];
+const SHIPPED_FOLDERS = ["protocol", "tunnel", "tun", "cli", "laptop", "exit", "tools"];
 /** Files that only tests may import, wherever they sit. */
 const TEST_ONLY = /(\.test\.ts$|(^|\/)test-[^/]*\.ts$|(^|\/)testing\.ts$|fuzz-inputs\.ts$)/;
 
