@@ -1,0 +1,359 @@
+import { describe, expect, it } from "vitest";
+import { buildTransportPacket, pattern } from "../testing/gso-packets.js";
+import { decodeFrame, encodeFrame } from "./codec.js";
+import {
+  type FlowDropReason,
+  FlowQueue,
+  type FlowQueueOptions,
+  type FrameSink,
+  flowHash,
+} from "./flow-queue.js";
+import { FrameType, Hop } from "./frames.js";
+
+/** A simulated clock and a link behind the socket that takes `bytesPerMs`. */
+class Link implements FrameSink {
+  now = 0;
+  readonly bufferedAmount = 0;
+  /** Each packet delivered: its first 4 bytes of payload identify it; when it left. */
+  readonly delivered: { packet: Uint8Array; at: number }[] = [];
+  readonly frames: Uint8Array[] = [];
+  #waiting: { frame: Uint8Array; taken: () => void }[] = [];
+  #budget = 0;
+
+  constructor(public bytesPerMs: number) {}
+
+  write(frame: Uint8Array, taken: () => void): void {
+    this.#waiting.push({ frame, taken });
+  }
+
+  /** One millisecond of the link. */
+  tick(): void {
+    this.now++;
+    this.#budget = Math.min(this.#budget + this.bytesPerMs, this.bytesPerMs);
+    // A frame starts when the link is free and takes as long as its bytes need (a debt).
+    while (this.#waiting.length > 0 && this.#budget > 0) {
+      const { frame, taken } = this.#waiting.shift()!;
+      this.#budget -= frame.length;
+      this.frames.push(frame);
+      const decoded = decodeFrame(frame);
+      if (decoded?.type === FrameType.DATA) {
+        for (const packet of decoded.packets) this.delivered.push({ packet: packet.slice(), at: this.now });
+      }
+      taken();
+    }
+  }
+}
+
+function queueOn(link: Link, options: FlowQueueOptions = {}) {
+  const later: Record<FlowDropReason, number> = { queue_delay: 0, fattest_flow: 0, frame_too_large: 0 };
+  const queue = new FlowQueue(link, {
+    now: () => link.now,
+    dropped: (reason, packets) => {
+      later[reason] += packets;
+    },
+    hashSeed: 1,
+    ...options,
+  });
+  return { queue, later };
+}
+
+const templates = new Map<string, Uint8Array>();
+
+/** A TCP/IPv4 packet of flow `port` whose payload starts with `id` (checksum not kept right). */
+function tcp(port: number, id: number, bytes = 1400): Uint8Array {
+  const key = `${port}/${bytes}`;
+  let template = templates.get(key);
+  if (!template) {
+    template = buildTransportPacket({
+      version: 4,
+      protocol: "tcp",
+      sourcePort: port,
+      payload: pattern(bytes),
+    });
+    templates.set(key, template);
+  }
+  const packet = template.slice();
+  new DataView(packet.buffer).setUint32(40, id);
+  return packet;
+}
+
+function dns(id: number): Uint8Array {
+  const payload = pattern(40);
+  new DataView(payload.buffer).setUint32(0, id);
+  return buildTransportPacket({
+    version: 4,
+    protocol: "udp",
+    sourcePort: 5353,
+    destinationPort: 53,
+    payload,
+  });
+}
+
+/** An ICMP echo request (IPv4, 84 bytes) whose payload starts with `id`. */
+function ping(id: number): Uint8Array {
+  const packet = new Uint8Array(84);
+  const view = new DataView(packet.buffer);
+  packet[0] = 0x45;
+  view.setUint16(2, 84);
+  packet[8] = 64;
+  packet[9] = 1;
+  packet.set([10, 200, 1, 2, 10, 200, 2, 3], 12);
+  packet[20] = 8;
+  view.setUint32(28, id);
+  return packet;
+}
+
+function idOf(packet: Uint8Array): number {
+  const offset = packet[9] === 1 ? 28 : packet[9] === 17 ? 28 : 40;
+  return new DataView(packet.buffer, packet.byteOffset).getUint32(offset);
+}
+
+function portOf(packet: Uint8Array): number {
+  return packet[9] === 1 ? 0 : (packet[20]! << 8) | packet[21]!;
+}
+
+describe("FlowQueue: a sparse flow beside a saturating one", () => {
+  /**
+   * 80 Mbit/s behind the socket; a flow sending 4x that (unresponsive, the worst case), and a
+   * ping every 50 ms and a DNS query every 100 ms beside it, for 3 s.
+   */
+  function saturate() {
+    const link = new Link(10_000);
+    const { queue, later } = queueOn(link, { sinkTargetBytes: 16 * 1024 });
+    const sentAt = new Map<number, number>();
+    let bulkId = 1_000_000;
+    for (let ms = 0; ms < 3_000; ms++) {
+      const batch: Uint8Array[] = [];
+      for (let i = 0; i < 30; i++) batch.push(tcp(40_000, bulkId++));
+      if (ms % 50 === 0) {
+        batch.splice(15, 0, ping(ms));
+        sentAt.set(ms, link.now);
+      }
+      if (ms % 100 === 25) {
+        batch.splice(7, 0, dns(ms));
+        sentAt.set(ms, link.now);
+      }
+      queue.sendPackets(batch);
+      link.tick();
+    }
+    for (let ms = 0; ms < 1_000; ms++) link.tick();
+    const sparse = link.delivered.filter(({ packet }) => portOf(packet) !== 40_000);
+    const delays = sparse.map(({ packet, at }) => at - (sentAt.get(idOf(packet)) ?? Number.NaN));
+    const bulkDelays = link.delivered
+      .filter(({ packet }) => portOf(packet) === 40_000)
+      .map(({ packet, at }) => at - Math.floor((idOf(packet) - 1_000_000) / 30));
+    return { queue, later, sparse, delays, bulkDelays, link };
+  }
+
+  it("drops no ping and no DNS query, while the saturating flow loses packets, counted by reason", () => {
+    const { queue, later, sparse } = saturate();
+    expect(sparse.filter(({ packet }) => packet[9] === 1)).toHaveLength(60);
+    expect(sparse.filter(({ packet }) => packet[9] === 17)).toHaveLength(30);
+    expect(queue.drops.queue_delay + queue.drops.fattest_flow).toBeGreaterThan(0);
+    expect(later.queue_delay + later.fattest_flow).toBe(queue.drops.queue_delay + queue.drops.fattest_flow);
+  });
+
+  it("does not queue them behind it: each leaves within two frames of arriving", () => {
+    const { delays, bulkDelays } = saturate();
+    // What the socket may hold (16 KiB, plus the frame that took it past that), then its own
+    // frame: at most (16 + 2 x 64) KiB, 14.7 ms at this rate.
+    expect(Math.max(...delays)).toBeLessThanOrEqual(15);
+    // The saturating flow's packets, meanwhile, wait in its own queue, several times longer.
+    const sorted = bulkDelays.sort((a, b) => a - b);
+    expect(sorted[Math.floor(sorted.length / 2)]).toBeGreaterThan(50);
+  });
+});
+
+describe("FlowQueue: fairness", () => {
+  it("shares the link between two bulk flows within 10 % by bytes", () => {
+    const link = new Link(10_000);
+    const { queue } = queueOn(link, { sinkTargetBytes: 16 * 1024 });
+    let id = 0;
+    for (let ms = 0; ms < 2_000; ms++) {
+      const batch: Uint8Array[] = [];
+      // One flow sends 3x as many packets as the other; both exceed their share.
+      for (let i = 0; i < 30; i++) batch.push(tcp(1111, id++));
+      for (let i = 0; i < 10; i++) batch.push(tcp(2222, id++));
+      queue.sendPackets(batch);
+      link.tick();
+    }
+    const bytes = (port: number) =>
+      link.delivered
+        .filter(({ packet, at }) => portOf(packet) === port && at > 500)
+        .reduce((sum, { packet }) => sum + packet.length, 0);
+    const ratio = bytes(1111) / bytes(2222);
+    expect(ratio).toBeGreaterThan(0.9);
+    expect(ratio).toBeLessThan(1.1);
+  });
+});
+
+describe("FlowQueue: the queue down the path", () => {
+  it("drops from a bulk flow, never a ping, when the round trip grows while the socket keeps up", () => {
+    const link = new Link(1_000_000); // the socket never holds anything: the queue is downstream
+    const { queue } = queueOn(link);
+    let id = 0;
+    const pings: number[] = [];
+    for (let ms = 0; ms < 3_000; ms++) {
+      if (ms % 50 === 0) {
+        // End-to-end PING answered: a base of 20 ms, then 60 ms (40 ms of queue down the path).
+        queue.pathRtt(ms < 200 ? 20 : 60);
+      }
+      const batch = [tcp(40_000, id++), tcp(40_000, id++)];
+      if (ms % 20 === 0) {
+        batch.push(ping(ms));
+        pings.push(ms);
+      }
+      queue.sendPackets(batch);
+      link.tick();
+    }
+    expect(queue.drops.queue_delay).toBeGreaterThan(10);
+    const delivered = link.delivered
+      .filter(({ packet }) => packet[9] === 1)
+      .map(({ packet }) => idOf(packet));
+    expect(delivered).toEqual(pings);
+  });
+
+  it("drops nothing for the round trip's growth while this end mostly receives (its ACKs)", () => {
+    const link = new Link(1_000_000);
+    const { queue } = queueOn(link);
+    for (let ms = 0; ms < 2_000; ms++) {
+      if (ms % 50 === 0) queue.pathRtt(ms < 200 ? 20 : 60);
+      queue.received(100_000);
+      queue.sendPackets([tcp(40_000, ms, 40), tcp(40_000, ms, 40)]);
+      link.tick();
+    }
+    expect(queue.drops.queue_delay).toBe(0);
+  });
+});
+
+describe("FlowQueue: memory bound", () => {
+  it("holds at most its byte bound, dropping from the fattest flow, and keeps the small flow's packets", () => {
+    const link = new Link(0); // the socket takes nothing
+    const { queue, later } = queueOn(link, { maxQueuedBytes: 1024 * 1024, sinkTargetBytes: 16 * 1024 });
+    let id = 0;
+    for (let round = 0; round < 100; round++) {
+      queue.sendPackets(Array.from({ length: 20 }, () => tcp(40_000, id++)));
+      if (round % 10 === 0) queue.sendPackets([tcp(50_000, round, 100)]);
+      expect(queue.queuedBytes).toBeLessThanOrEqual(1024 * 1024);
+    }
+    expect(queue.drops.fattest_flow).toBeGreaterThan(0);
+    expect(later.fattest_flow).toBe(queue.drops.fattest_flow);
+    link.bytesPerMs = 100_000;
+    for (let ms = 0; ms < 100; ms++) link.tick();
+    const small = link.delivered
+      .filter(({ packet }) => portOf(packet) === 50_000)
+      .map(({ packet }) => idOf(packet));
+    expect(small).toEqual([0, 10, 20, 30, 40, 50, 60, 70, 80, 90]);
+  });
+
+  it("bounds the packet count too", () => {
+    const link = new Link(0);
+    const { queue } = queueOn(link, { maxQueuedPackets: 500, sinkTargetBytes: 1 });
+    for (let round = 0; round < 10; round++) {
+      queue.sendPackets(Array.from({ length: 100 }, (_, i) => tcp(40_000, i, 10)));
+    }
+    expect(queue.queuedPackets).toBeLessThanOrEqual(500);
+    expect(queue.drops.fattest_flow).toBeGreaterThan(0);
+  });
+});
+
+describe("FlowQueue: the socket side", () => {
+  it("sends a lone packet at once, in its own frame", () => {
+    const frames: Uint8Array[] = [];
+    const queue = new FlowQueue({ bufferedAmount: 0, write: (frame) => frames.push(frame) });
+    const result = queue.sendPackets([ping(1)]);
+    expect(result).toMatchObject({ packets: 1, bytes: 84, dropped: 0 });
+    expect(frames).toHaveLength(1);
+    expect(decodeFrame(frames[0]!)).toMatchObject({ type: FrameType.DATA, packets: [ping(1)] });
+  });
+
+  it("packs what is ready into frames of at most 64 KiB", () => {
+    const frames: Uint8Array[] = [];
+    const queue = new FlowQueue({
+      bufferedAmount: 0,
+      write: (frame, taken) => {
+        frames.push(frame);
+        taken();
+      },
+    });
+    queue.sendPackets(Array.from({ length: 200 }, (_, i) => tcp(1000 + (i % 7), i)));
+    expect(frames.length).toBeGreaterThan(1);
+    expect(frames.every((frame) => frame.length <= 64 * 1024)).toBe(true);
+    const packets = frames.flatMap((frame) => {
+      const decoded = decodeFrame(frame);
+      return decoded?.type === FrameType.DATA ? decoded.packets : [];
+    });
+    expect(packets).toHaveLength(200);
+  });
+
+  it("sends control frames at once, even when the socket is backed up", () => {
+    const frames: Uint8Array[] = [];
+    const queue = new FlowQueue(
+      { bufferedAmount: 0, write: (frame) => frames.push(frame) },
+      { sinkTargetBytes: 1 },
+    );
+    queue.sendPackets([tcp(1, 1)]); // goes out, and is never taken
+    queue.sendPackets([tcp(1, 2)]); // so this one waits
+    const pingFrame = encodeFrame({ type: FrameType.PING, hop: Hop.END_TO_END, id: 7, sentAt: 1 });
+    queue.sendControl(pingFrame);
+    expect(frames.at(-1)).toEqual(pingFrame);
+    expect(queue.queuedPackets).toBe(1);
+  });
+
+  it("refuses a packet no frame can carry, counting it as frame_too_large", () => {
+    const queue = new FlowQueue({ bufferedAmount: 0, write: () => undefined });
+    expect(queue.sendPackets([new Uint8Array(70_000), ping(1)])).toMatchObject({
+      packets: 1,
+      dropped: 1,
+      reason: "frame_too_large",
+    });
+    expect(queue.drops.frame_too_large).toBe(1);
+  });
+});
+
+describe("flowHash: what makes a flow", () => {
+  it("tells flows apart by ports, and keeps a flow's packets together", () => {
+    expect(flowHash(tcp(1, 1))).toBe(flowHash(tcp(1, 2, 10)));
+    expect(flowHash(tcp(1, 1))).not.toBe(flowHash(tcp(2, 1)));
+    const v6a = buildTransportPacket({ version: 6, protocol: "udp", sourcePort: 1, payload: pattern(5) });
+    const v6b = buildTransportPacket({ version: 6, protocol: "udp", sourcePort: 2, payload: pattern(5) });
+    expect(flowHash(v6a)).not.toBe(flowHash(v6b));
+    expect(flowHash(v6a)).toBe(flowHash(v6a.slice()));
+  });
+
+  it("hashes IPv4 fragments by addresses and protocol, so a datagram's fragments share a queue", () => {
+    const first = buildTransportPacket({
+      version: 4,
+      protocol: "udp",
+      sourcePort: 1234,
+      payload: pattern(100),
+    });
+    first[6] = 0x20; // more fragments, offset 0: the ports are there
+    const later = first.slice();
+    later[6] = 0x00;
+    later[7] = 0x10; // offset 16 x 8: payload bytes where the ports were
+    later.fill(0x55, 20, 28);
+    expect(flowHash(first)).toBe(flowHash(later));
+  });
+
+  it("hashes an IPv6 fragment header by addresses alone, and ICMP by addresses", () => {
+    const fragment = buildTransportPacket({
+      version: 6,
+      protocol: "udp",
+      sourcePort: 1,
+      payload: pattern(30),
+    });
+    fragment[6] = 44;
+    const other = fragment.slice();
+    other.fill(0x77, 40, 48);
+    expect(flowHash(fragment)).toBe(flowHash(other));
+    const echo = ping(1);
+    const echo2 = ping(2);
+    echo2[24] = 9; // another ICMP id
+    expect(flowHash(echo)).toBe(flowHash(echo2));
+  });
+
+  it("puts anything that is not IP in one flow of its own", () => {
+    expect(flowHash(new Uint8Array([0x00, 1, 2]))).toBe(flowHash(new Uint8Array([0x10])));
+  });
+});
