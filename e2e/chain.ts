@@ -225,7 +225,7 @@ export async function startLaptop(
 
 export interface Phone {
   context: BrowserContext;
-  /** Opens a pairing link in a new tab and waits until that tab relays. */
+  /** Opens a pairing link in a new tab and waits until that tab relays (confirming the pairing if asked). */
   open(link: string, options?: { waitForRelay?: boolean }): Promise<Page>;
 }
 
@@ -257,9 +257,17 @@ export async function startPhone(topology: Topology, exit: Exit, laptop: Laptop)
       const page = await context.newPage();
       await page.goto(link, { timeout: STEP_TIMEOUT_MS });
       if (options.waitForRelay !== false) {
-        await page.waitForFunction('document.body.dataset.relaying === "true"', undefined, {
-          timeout: STEP_TIMEOUT_MS,
-        });
+        // A laptop the phone has never seen asks first (#pair-confirm); the user says yes.
+        await page.waitForFunction(
+          `document.body.dataset.relaying === "true" || (() => {
+            const yes = document.getElementById("pair-confirm-yes");
+            if (yes === null || yes.closest("[hidden]") !== null) return false;
+            yes.click();
+            return false;
+          })()`,
+          undefined,
+          { timeout: STEP_TIMEOUT_MS, polling: 100 },
+        );
       }
       return page;
     },

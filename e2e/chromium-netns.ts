@@ -42,7 +42,7 @@ export async function chromiumWrapper(topology: Topology, ns: NamespaceRef = "ph
 
 /**
  * Launches headless Chromium in the phone namespace with a fresh profile (a temp user data dir,
- * removed at destroy) and registers it to be closed at destroy.
+ * removed at destroy) and registers it to be closed at destroy (Playwright's signal handlers off).
  *
  * It is a persistent context (launchPersistentContext), not browser.newContext(): a real profile on
  * disk behaves as a phone's browser does: the service worker, its cache and IndexedDB live in the
@@ -64,6 +64,11 @@ export async function launchPhoneBrowser(
     args: [...PHONE_BROWSER_ARGS, ...extraArgs],
     env: { ...process.env, XDG_CONFIG_HOME: join(home, "config"), XDG_CACHE_HOME: join(home, "cache") },
     timeout: LAUNCH_TIMEOUT_MS,
+    // The topology owns the signals: it closes the browser (deferred) and tears down in order.
+    // Playwright's own SIGINT handler would kill the browser and exit the process with 130.
+    handleSIGINT: false,
+    handleSIGTERM: false,
+    handleSIGHUP: false,
   });
   topology.defer(() => context.close());
   return context;

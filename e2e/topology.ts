@@ -110,6 +110,12 @@ export interface TopologyOptions {
    * pass `ipv6: true`.
    */
   ipv6?: boolean;
+  /**
+   * Tear down on SIGINT/SIGTERM/SIGHUP (default true). false: the caller owns those signals and
+   * must call destroy() itself (the demo does, to stop the laptop in order first); the
+   * synchronous teardown at process exit stays.
+   */
+  signals?: boolean;
 }
 
 const live = new Set<NetnsTopology>();
@@ -130,7 +136,7 @@ export async function createTopology(opts: TopologyOptions = {}): Promise<Topolo
   const names = Object.fromEntries(ROLES.map((r) => [r, `${id}-${NS_SUFFIX[r]}`])) as Record<Role, string>;
   const topology = new NetnsTopology(id, names);
   live.add(topology);
-  installExitHandlers();
+  installExitHandlers(opts.signals !== false);
   try {
     await cleanupStale();
     // Names with our pid that no live topology owns: left by an earlier process with the same pid.
@@ -331,8 +337,9 @@ function onSignal(signal: NodeJS.Signals): void {
     });
 }
 
-function installExitHandlers(): void {
+function installExitHandlers(signals: boolean): void {
   if (!process.listeners("exit").includes(onExit)) process.on("exit", onExit);
+  if (!signals) return;
   for (const signal of SIGNALS) {
     if (!process.listeners(signal).includes(onSignal)) process.on(signal, onSignal);
   }
