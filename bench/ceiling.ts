@@ -210,7 +210,14 @@ export class Ceiling {
     ]);
     this.phoneEncoding = encoding;
     const connected = (e: Event) => e.event === "connected" && e.encoding === encoding;
-    await this.laptop.next(connected, laptopMark, READY_TIMEOUT_MS, () => this.log(this.laptop));
+    let up = false;
+    const confirming = this.phone.confirmPairing(READY_TIMEOUT_MS, () => up);
+    try {
+      await this.laptop.next(connected, laptopMark, READY_TIMEOUT_MS, () => this.log(this.laptop));
+    } finally {
+      up = true;
+      await confirming;
+    }
     await this.exit.next(connected, exitMark, READY_TIMEOUT_MS, () => this.log(this.exit));
     return this.phone;
   }

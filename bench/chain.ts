@@ -92,7 +92,14 @@ async function openPhone(
     exit.spkiSha256,
     laptop.spkiSha256,
   ]);
-  await waitForPath(topology, PATH_TIMEOUT_MS);
+  let up = false;
+  const confirming = phone.confirmPairing(PATH_TIMEOUT_MS, () => up);
+  try {
+    await waitForPath(topology, PATH_TIMEOUT_MS);
+  } finally {
+    up = true;
+    await confirming;
+  }
   return phone;
 }
 

@@ -48,6 +48,16 @@ const [port, prefix, expression] = process.argv.slice(1);
 })().catch((e) => { process.stderr.write(String(e)); process.exit(1); });
 `;
 
+/** Between two looks for the pairing question while a chain comes up, ms. */
+const CONFIRM_POLL_MS = 250;
+const CONFIRM_PAIRING_EXPRESSION = `(() => {
+  if (document.body && document.body.dataset.relaying === "true") return "relaying";
+  const yes = document.getElementById("pair-confirm-yes");
+  if (yes === null || yes.closest("[hidden]") !== null || yes.disabled) return "waiting";
+  yes.click();
+  return "clicked";
+})()`;
+
 export class BarePhone {
   private constructor(
     private readonly topology: Topology,
@@ -107,6 +117,23 @@ export class BarePhone {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Says yes when the app asks about a laptop it has never seen (#pair-confirm), as the user who
+   * opened the link would (a JS click needs no user activation). Polls during setup only: ends at
+   * the click, once the page relays, once `done()` holds, or after timeoutMs. Returns whether it
+   * clicked.
+   */
+  async confirmPairing(timeoutMs: number, done: () => boolean): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (!done() && Date.now() < deadline) {
+      const state = await this.evaluate<string>(CONFIRM_PAIRING_EXPRESSION);
+      if (state === "clicked") return true;
+      if (state === "relaying") return false;
+      await new Promise((resolve) => setTimeout(resolve, CONFIRM_POLL_MS));
+    }
+    return false;
   }
 
   async stop(): Promise<void> {

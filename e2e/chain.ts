@@ -223,10 +223,25 @@ export async function startLaptop(
   return { process, link, spkiSha256, configDir };
 }
 
+/**
+ * Runs in the page before its own scripts: clicks #pair-confirm-yes whenever it is shown (not
+ * inside [hidden]), as the user who opened the link would. A JS click needs no user activation.
+ */
+export const CONFIRM_PAIRING_SCRIPT = `let tetherQuestionShown = false;
+new MutationObserver(() => {
+  const yes = document.getElementById("pair-confirm-yes");
+  const shown = yes !== null && yes.closest("[hidden]") === null && !yes.disabled;
+  if (shown && !tetherQuestionShown) yes.click();
+  tetherQuestionShown = shown;
+}).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ["hidden"] });`;
+
 export interface Phone {
   context: BrowserContext;
-  /** Opens a pairing link in a new tab and waits until that tab relays (confirming the pairing if asked). */
-  open(link: string, options?: { waitForRelay?: boolean }): Promise<Page>;
+  /**
+   * Opens a pairing link in a new tab and waits until that tab relays. The user says yes when the
+   * app asks about a laptop it has never seen (#pair-confirm), unless confirmPairing is false.
+   */
+  open(link: string, options?: { waitForRelay?: boolean; confirmPairing?: boolean }): Promise<Page>;
 }
 
 /**
@@ -255,19 +270,12 @@ export async function startPhone(topology: Topology, exit: Exit, laptop: Laptop)
     context,
     async open(link, options = {}) {
       const page = await context.newPage();
+      if (options.confirmPairing !== false) await page.addInitScript(CONFIRM_PAIRING_SCRIPT);
       await page.goto(link, { timeout: STEP_TIMEOUT_MS });
       if (options.waitForRelay !== false) {
-        // A laptop the phone has never seen asks first (#pair-confirm); the user says yes.
-        await page.waitForFunction(
-          `document.body.dataset.relaying === "true" || (() => {
-            const yes = document.getElementById("pair-confirm-yes");
-            if (yes === null || yes.closest("[hidden]") !== null) return false;
-            yes.click();
-            return false;
-          })()`,
-          undefined,
-          { timeout: STEP_TIMEOUT_MS, polling: 100 },
-        );
+        await page.waitForFunction('document.body.dataset.relaying === "true"', undefined, {
+          timeout: STEP_TIMEOUT_MS,
+        });
       }
       return page;
     },
