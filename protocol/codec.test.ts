@@ -14,7 +14,7 @@ import {
   pingHop,
 } from "./codec.js";
 import { type ErrorCode, ErrorCodes, ProtocolError } from "./errors.js";
-import { type Frame, FrameType, Hop } from "./frames.js";
+import { type Frame, FrameType, Hop, type WelcomeFrame } from "./frames.js";
 import {
   HEADER_BYTES,
   MAC_BYTES,
@@ -181,6 +181,26 @@ const golden: { name: string; frame: Frame; hex: string }[] = [
     name: "CLOSE without a reason",
     frame: { type: FrameType.CLOSE, code: 4001, reason: "" },
     hex: "07 00 0000 00000002 | 0fa1",
+  },
+  {
+    name: "WELCOME of a dual-stack session with an IPv6 DNS server",
+    frame: {
+      type: FrameType.WELCOME,
+      version: 1,
+      sessionId: filled(0x11, SESSION_ID_BYTES),
+      resumeToken: filled(0x22, RESUME_TOKEN_BYTES),
+      address: "10.77.0.2",
+      prefixLength: 32,
+      mtu: 1400,
+      dns: ["10.77.0.1"],
+      keepaliveSeconds: 15,
+      resumed: false,
+      ipv6: { address: "fd77:1:2::2", prefixLength: 128, dns: ["fd77:1:2::1"] },
+    },
+    // ... | flags: bit 1 (IPv6) | ... | dnsCount dns | address6 | prefixLength6 | dns6Count dns6
+    hex:
+      `03 00 0000 00000062 | 01 02 | ${rep("11", 16)} | ${rep("22", 32)} | 0a4d0002 | 20 | 0578 | 000f | ` +
+      "01 0a4d0001 | fd770001000200000000000000000002 | 80 | 01 fd770001000200000000000000000001",
   },
 ];
 
@@ -447,10 +467,74 @@ describe("WELCOME", () => {
     );
   });
 
-  it("reads only bit 0 of the flags as resumed and ignores the others", () => {
+  it("reads bit 0 of the flags as resumed, bit 1 as the IPv6 block, and ignores the others", () => {
     const flags = (f: string) => `01 ${f} ${rep("11", 16)} ${rep("22", 32)} 0a400002 18 0578 0019 00`;
-    expect(decodeFrame(frame(3, 0, flags("fe")))).toMatchObject({ resumed: false });
-    expect(decodeFrame(frame(3, 0, flags("ff")))).toMatchObject({ resumed: true });
+    expect(decodeFrame(frame(3, 0, flags("fc")))).toMatchObject({ resumed: false });
+    expect(decodeFrame(frame(3, 0, flags("fd")))).not.toHaveProperty("ipv6");
+    expect(codeOf(() => decodeFrame(frame(3, 0, flags("02"))))).toBe("TRUNCATED"); // bit 1, no block
+  });
+
+  describe("its IPv6 block", () => {
+    const withIpv6 = (mtu: string, block: string) =>
+      `01 02 ${rep("11", 16)} ${rep("22", 32)} 0a4d0002 20 ${mtu} 000f 00 ${block}`;
+    const address6 = "fd770001000200000000000000000002";
+    const ipv4Only = golden[3]!.frame as WelcomeFrame;
+
+    it("is read when flags bit 1 says it follows the IPv4 DNS servers", () => {
+      expect(decodeFrame(frame(3, 0, withIpv6("0578", `${address6} 40 00`)))).toMatchObject({
+        ipv6: { address: "fd77:1:2::2", prefixLength: 64, dns: [] },
+      });
+    });
+
+    it("rejects an MTU under 1280 (IPv6's minimum link MTU) with BAD_FIELD, and accepts 1280", () => {
+      expect(codeOf(() => decodeFrame(frame(3, 0, withIpv6("04ff", `${address6} 80 00`))))).toBe("BAD_FIELD");
+      expect(decodeFrame(frame(3, 0, withIpv6("0500", `${address6} 80 00`)))).toMatchObject({ mtu: 1280 });
+      expect(
+        codeOf(() =>
+          encodeFrame({ ...ipv4Only, mtu: 1279, ipv6: { address: "fd77::2", prefixLength: 128, dns: [] } }),
+        ),
+      ).toBe("BAD_FIELD");
+    });
+
+    it.each([
+      ["0", "00"],
+      ["129", "81"],
+    ])("rejects an IPv6 prefix length of %s with BAD_FIELD", (_, prefix) => {
+      expect(codeOf(() => decodeFrame(frame(3, 0, withIpv6("0578", `${address6} ${prefix} 00`))))).toBe(
+        "BAD_FIELD",
+      );
+    });
+
+    it("rejects more than MAX_DNS_SERVERS IPv6 DNS servers with BAD_FIELD", () => {
+      const block = `${address6} 80 05 ${rep(address6, 5)}`;
+      expect(codeOf(() => decodeFrame(frame(3, 0, withIpv6("0578", block))))).toBe("BAD_FIELD");
+    });
+
+    it("rejects a block cut short as TRUNCATED and a byte after it as LENGTH_MISMATCH", () => {
+      expect(codeOf(() => decodeFrame(frame(3, 0, withIpv6("0578", address6.slice(0, 30)))))).toBe(
+        "TRUNCATED",
+      );
+      expect(
+        codeOf(() => decodeFrame(frame(3, 0, withIpv6("0578", `${address6} 80 01 ${address6.slice(2)}`)))),
+      ).toBe("TRUNCATED");
+      expect(codeOf(() => decodeFrame(frame(3, 0, withIpv6("0578", `${address6} 80 00 00`))))).toBe(
+        "LENGTH_MISMATCH",
+      );
+    });
+
+    it("is not sent with an address that is not IPv6 (BAD_FIELD)", () => {
+      for (const address of ["10.77.0.2", "fd77::g", ""]) {
+        expect(
+          codeOf(() => encodeFrame({ ...ipv4Only, ipv6: { address, prefixLength: 128, dns: [] } })),
+          address,
+        ).toBe("BAD_FIELD");
+      }
+      expect(
+        codeOf(() =>
+          encodeFrame({ ...ipv4Only, ipv6: { address: "fd77::2", prefixLength: 128, dns: ["1.1.1.1"] } }),
+        ),
+      ).toBe("BAD_FIELD");
+    });
   });
 });
 

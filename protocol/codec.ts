@@ -43,7 +43,7 @@ import {
   type PongFrame,
   type WelcomeFrame,
 } from "./frames.js";
-import { tryParseIpv4 } from "./ip.js";
+import { formatIpv6, tryParseIpv4, tryParseIpv6 } from "./ip.js";
 import {
   HEADER_BYTES,
   MAC_BYTES,
@@ -66,6 +66,10 @@ const MAX_HOP = 2;
 
 /** WELCOME flags bit 0: the session was resumed. */
 const WELCOME_RESUMED = 0x01;
+/** WELCOME flags bit 1: the IPv6 block follows the IPv4 DNS servers. */
+const WELCOME_IPV6 = 0x02;
+/** Smallest MTU a WELCOME with IPv6 may announce: the IPv6 minimum link MTU (RFC 8200). */
+export const MIN_MTU_IPV6 = 1280;
 
 /** Domain separation for the HELLO mac: a mac made for another purpose never verifies here. */
 const AUTH_LABEL = "tether-v1-hello";
@@ -178,6 +182,10 @@ class Reader {
 
   ipv4(what: string): string {
     return bytesToIpv4(this.bytes, this.take(4, what));
+  }
+
+  ipv6(what: string): string {
+    return formatIpv6(this.span(16, what));
   }
 
   end(frame: string): void {
@@ -340,8 +348,12 @@ export function authMessage(nonce: Uint8Array, clientId: string): Uint8Array {
 //   | sessionId[SESSION_ID_BYTES] | resumeToken[RESUME_TOKEN_BYTES]
 //   | address[4] (IPv4) | prefixLength u8 (1..32) | mtu u16 (MIN_MTU..65535)
 //   | keepaliveSeconds u16 | dnsCount u8 (0..MAX_DNS_SERVERS) | dns[4 * dnsCount] (IPv4 each)
+//   then, only with flags bit 1 (sent only to a laptop whose HELLO had Capability.IPV6):
+//   | address6[16] | prefixLength6 u8 (1..128) | dns6Count u8 (0..MAX_DNS_SERVERS)
+//   | dns6[16 * dns6Count]                                   (and mtu >= MIN_MTU_IPV6)
 
 const WELCOME_FIXED_BYTES = 2 + SESSION_ID_BYTES + RESUME_TOKEN_BYTES + 4 + 1 + 2 + 2 + 1;
+const WELCOME_IPV6_FIXED_BYTES = 16 + 1 + 1;
 
 function encodeWelcome(frame: WelcomeFrame): Uint8Array {
   checkUint("version", frame.version, 0xff);
@@ -353,9 +365,20 @@ function encodeWelcome(frame: WelcomeFrame): Uint8Array {
   checkUint("keepaliveSeconds", frame.keepaliveSeconds, 0xffff);
   checkDnsCount(frame.dns.length);
   const dns = frame.dns.map(ipv4ToBytes);
-  const w = new Writer(FrameType.WELCOME, 0, WELCOME_FIXED_BYTES + 4 * dns.length);
+  const { ipv6 } = frame;
+  let address6: Uint8Array | undefined;
+  let dns6: Uint8Array[] = [];
+  if (ipv6) {
+    address6 = ipv6ToBytes(ipv6.address);
+    checkPrefixLength6(ipv6.prefixLength);
+    checkMtu6(frame.mtu);
+    checkDnsCount(ipv6.dns.length);
+    dns6 = ipv6.dns.map(ipv6ToBytes);
+  }
+  const ipv6Bytes = address6 ? WELCOME_IPV6_FIXED_BYTES + 16 * dns6.length : 0;
+  const w = new Writer(FrameType.WELCOME, 0, WELCOME_FIXED_BYTES + 4 * dns.length + ipv6Bytes);
   w.u8(frame.version);
-  w.u8(frame.resumed ? WELCOME_RESUMED : 0);
+  w.u8((frame.resumed ? WELCOME_RESUMED : 0) | (address6 ? WELCOME_IPV6 : 0));
   w.raw(frame.sessionId);
   w.raw(frame.resumeToken);
   w.raw(address);
@@ -364,6 +387,12 @@ function encodeWelcome(frame: WelcomeFrame): Uint8Array {
   w.u16(frame.keepaliveSeconds);
   w.u8(dns.length);
   for (const server of dns) w.raw(server);
+  if (address6 && ipv6) {
+    w.raw(address6);
+    w.u8(ipv6.prefixLength);
+    w.u8(dns6.length);
+    for (const server of dns6) w.raw(server);
+  }
   return w.bytes;
 }
 
@@ -382,8 +411,7 @@ function decodeWelcome(r: Reader): WelcomeFrame {
   checkDnsCount(dnsCount);
   const dns: string[] = [];
   for (let i = 0; i < dnsCount; i++) dns.push(r.ipv4("dns"));
-  r.end("WELCOME");
-  return {
+  const welcome: WelcomeFrame = {
     type: FrameType.WELCOME,
     version,
     sessionId,
@@ -395,6 +423,19 @@ function decodeWelcome(r: Reader): WelcomeFrame {
     keepaliveSeconds,
     resumed: (flags & WELCOME_RESUMED) !== 0,
   };
+  if (flags & WELCOME_IPV6) {
+    const address6 = r.ipv6("address6");
+    const prefixLength6 = r.u8("prefixLength6");
+    checkPrefixLength6(prefixLength6);
+    checkMtu6(mtu);
+    const dns6Count = r.u8("dns6Count");
+    checkDnsCount(dns6Count);
+    const dns6: string[] = [];
+    for (let i = 0; i < dns6Count; i++) dns6.push(r.ipv6("dns6"));
+    welcome.ipv6 = { address: address6, prefixLength: prefixLength6, dns: dns6 };
+  }
+  r.end("WELCOME");
+  return welcome;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -542,6 +583,13 @@ export function ipv4ToBytes(s: string): Uint8Array {
   return Uint8Array.of(value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255);
 }
 
+/** The 16 bytes of an IPv6 address, read as protocol/ip.ts reads addresses (IPv4 text refused). */
+export function ipv6ToBytes(s: string): Uint8Array {
+  const bytes = typeof s === "string" ? tryParseIpv6(s) : undefined;
+  if (bytes === undefined) throw new ProtocolError("BAD_FIELD", `not an IPv6 address: ${String(s)}`);
+  return bytes;
+}
+
 /** The dotted form of the 4 bytes at `offset`. */
 export function bytesToIpv4(b: Uint8Array, offset = 0): string {
   if (!Number.isInteger(offset) || offset < 0 || offset + 4 > b.length) {
@@ -587,6 +635,19 @@ function checkPrefixLength(value: number): void {
 function checkMtu(value: number): void {
   if (!Number.isInteger(value) || value < MIN_MTU || value > 0xffff) {
     throw new ProtocolError("BAD_FIELD", `mtu ${value}, allowed ${MIN_MTU}..65535`);
+  }
+}
+
+function checkPrefixLength6(value: number): void {
+  if (!Number.isInteger(value) || value < 1 || value > 128) {
+    throw new ProtocolError("BAD_FIELD", `prefixLength6 ${value}, allowed 1..128`);
+  }
+}
+
+/** A tunnel that carries IPv6 must carry 1280-byte packets whole: IPv6 routers never fragment. */
+function checkMtu6(value: number): void {
+  if (value < MIN_MTU_IPV6) {
+    throw new ProtocolError("BAD_FIELD", `mtu ${value} with IPv6, allowed ${MIN_MTU_IPV6}..65535`);
   }
 }
 

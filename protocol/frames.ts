@@ -22,8 +22,11 @@ export const Hop = {
 } as const;
 export type Hop = (typeof Hop)[keyof typeof Hop];
 
-/** Capability bits a laptop announces in HELLO. None are defined in v1; unknown bits are ignored. */
-export const Capability = {} as const;
+/** Capability bits a laptop announces in HELLO; unknown bits are ignored. */
+export const Capability = {
+  /** The laptop reads WELCOME's IPv6 block: only then does an exit append one. */
+  IPV6: 0x01,
+} as const;
 
 export interface ChallengeFrame {
   type: typeof FrameType.CHALLENGE;
@@ -58,6 +61,16 @@ export interface WelcomeFrame {
   keepaliveSeconds: number;
   /** True when this WELCOME resumed an existing session (same address, same flows). */
   resumed: boolean;
+  /** The session's IPv6 side; absent: this exit offers no IPv6 (or the laptop did not ask). */
+  ipv6?: WelcomeIpv6 | undefined;
+}
+
+export interface WelcomeIpv6 {
+  /** The laptop's IPv6 address (RFC 5952 text). */
+  address: string;
+  prefixLength: number;
+  /** IPv6 DNS servers (RFC 5952 text). */
+  dns: string[];
 }
 
 export interface DataFrame {
