@@ -1,17 +1,21 @@
-// Fuzz: the exit's message handler (ExitConnection), fed hostile messages directly through a fake
-// socket, before and after a real handshake. Whatever arrives, it never throws; a message the
+// Fuzz: the exit's tunnel end (ExitConnection over tunnel/end.ts), fed hostile messages through the
+// phone's side of an in-memory exit leg, before and after a real handshake. Whatever arrives, it never throws; a message the
 // codec rejects closes the socket with exactly that error's close code; every close code is one
 // of ours; and when all is over no handshake slot, session or address is left behind.
 import { createHmac } from "node:crypto";
-import { EventEmitter } from "node:events";
 import fc from "fast-check";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { WebSocket } from "ws";
 import { authMessage, decodeFrame, encodeFrame } from "../protocol/codec.js";
-import { type Encoding, fromMessage } from "../protocol/encoding.js";
+import { type Encoding, fromMessage, toMessage } from "../protocol/encoding.js";
 import { ErrorCodes, ProtocolError } from "../protocol/errors.js";
 import { FrameType } from "../protocol/frames.js";
+import {
+  type MemoryTransport,
+  type Message,
+  memoryDrained,
+  memoryTransportPair,
+} from "../protocol/transport.js";
 import { FUZZ_RUNS, hostileBytes, hostileText, must } from "../testing/fuzz-inputs.js";
 import { createFakeTun } from "../tun/fake.js";
 import { ExitConnection } from "./connection.js";
@@ -25,30 +29,11 @@ const PARTS = 4;
 const SECRET = new Uint8Array(32).fill(9);
 const CLOSE_CODES = new Set([1000, 1006, ...Object.values(ErrorCodes).map((e) => e.close)]);
 
-/** Just enough of a ws WebSocket: what ExitConnection and Session use. */
-class FakeSocket extends EventEmitter {
-  readonly OPEN = 1;
-  readyState = 1;
-  bufferedAmount = 0;
-  closeCode: number | undefined;
-  /** The first frames sent (the CHALLENGE, then WELCOME or CLOSE); later ones are only counted. */
-  readonly sent: (Uint8Array | string)[] = [];
-
-  send(data: Uint8Array | string, callback?: (error?: Error) => void): void {
-    if (this.sent.length < 4) this.sent.push(data);
-    if (callback) queueMicrotask(callback);
-  }
-
-  close(code = 1000): void {
-    if (this.readyState !== 1) return;
-    this.closeCode = code;
-    this.readyState = 3;
-    this.emit("close", code, Buffer.alloc(0));
-  }
-
-  terminate(): void {
-    this.close(1006);
-  }
+/** The phone's side of an exit leg, and the first frames the exit sent on it (CHALLENGE, then WELCOME or CLOSE). */
+interface Phone {
+  leg: MemoryTransport;
+  exitSide: MemoryTransport;
+  sent: Message[];
 }
 
 const metrics = new ExitMetrics();
@@ -65,11 +50,15 @@ const egress = new EgressGuard({ ownAddresses: ["198.51.100.1"] });
 const log = pino({ level: "silent" });
 let sources = 0;
 
-function connect(encoding: Encoding): FakeSocket {
-  const socket = new FakeSocket();
+function connect(encoding: Encoding): Phone {
+  const [leg, exitSide] = memoryTransportPair();
+  const phone: Phone = { leg, exitSide, sent: [] };
+  leg.onMessage((message) => {
+    if (phone.sent.length < 4) phone.sent.push(message);
+  });
   const admission = limits.admit(`198.18.${(sources >> 8) & 255}.${sources++ & 255}`);
   if (typeof admission === "string") throw new Error(`not admitted: ${admission}`);
-  new ExitConnection(socket as unknown as WebSocket, encoding, "fuzz", {
+  new ExitConnection(exitSide, encoding, "fuzz", {
     secretFor: async (clientId) => (clientId === "laptop-1" ? SECRET : undefined),
     pool,
     sessions,
@@ -83,14 +72,15 @@ function connect(encoding: Encoding): FakeSocket {
     admission,
     egress,
   });
-  return socket;
+  return phone;
 }
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 /** Completes a real handshake as laptop-1; true once WELCOME came back. */
-async function authenticate(socket: FakeSocket): Promise<boolean> {
-  const challenge = decodeFrame(fromMessage(socket.sent[0]!));
+async function authenticate({ leg, sent }: Phone, encoding: Encoding): Promise<boolean> {
+  await settle();
+  const challenge = decodeFrame(fromMessage(sent[0]!));
   if (challenge?.type !== FrameType.CHALLENGE) throw new Error("no CHALLENGE first");
   // The laptop's mac, computed the quick synchronous way (same HMAC-SHA256 as helloMac).
   const mac = new Uint8Array(
@@ -104,15 +94,15 @@ async function authenticate(socket: FakeSocket): Promise<boolean> {
     clientId: "laptop-1",
     mac,
   });
-  socket.emit("message", Buffer.from(hello), true);
+  leg.send(toMessage(hello, encoding));
   // WebCrypto answers from the thread pool: wait for the answer, not for a number of turns.
   const deadline = Date.now() + 2_000;
-  while (socket.sent.length < 2 && Date.now() < deadline) await settle();
-  if (socket.sent.length < 2)
+  while (sent.length < 2 && Date.now() < deadline) await settle();
+  if (sent.length < 2)
     throw new Error(
-      `no answer to a valid HELLO (closed with ${socket.closeCode}; sent ${socket.sent.length}: ${socket.sent.map((x) => (typeof x === "string" ? x.slice(0, 20) : Buffer.from(x).toString("hex").slice(0, 40)))})`,
+      `no answer to a valid HELLO (closed with ${leg.closed?.code}; sent ${sent.length}: ${sent.map((x) => (typeof x === "string" ? x.slice(0, 20) : Buffer.from(x).toString("hex").slice(0, 40)))})`,
     );
-  const answer = decodeFrame(fromMessage(socket.sent[1]!));
+  const answer = decodeFrame(fromMessage(sent[1]!));
   return answer?.type === FrameType.WELCOME;
 }
 
@@ -142,33 +132,32 @@ afterAll(() => {
 });
 
 /** Feeds one case's messages and checks every answer; awaits a HELLO's check when `wait` says so. */
-async function feed(socket: FakeSocket, messages: (Uint8Array | string)[], wait: boolean): Promise<void> {
+async function feed(
+  { leg, exitSide }: Phone,
+  messages: (Uint8Array | string)[],
+  wait: boolean,
+): Promise<void> {
   for (const m of messages) {
-    if (socket.readyState !== 1) break;
+    if (!leg.open) break;
     const expected = codecOutcome(m);
-    const isBinary = typeof m !== "string";
-    socket.emit(
-      "message",
-      isBinary ? Buffer.from(m.buffer, m.byteOffset, m.length) : Buffer.from(m),
-      isBinary,
-    );
+    leg.send(m);
+    // Delivered and answered, but a HELLO's check (on the thread pool) only when `wait` says so.
+    await memoryDrained(leg, exitSide);
     if (expected.error) {
       must(
-        socket.closeCode === expected.error.closeCode,
-        () => `closed ${socket.closeCode}, codec said ${expected.error?.code}`,
+        leg.closed?.code === expected.error.closeCode,
+        () => `closed ${leg.closed?.code}, codec said ${expected.error?.code}`,
       );
       outcomes.closedByCodec++;
     }
-    // A HELLO is checked asynchronously: let it finish before the next message.
     if (wait && expected.type === FrameType.HELLO) await settle();
   }
-  if (socket.closeCode !== undefined && !codecErrorSeen(socket)) outcomes.closedOtherwise++;
-  if (socket.closeCode === undefined) outcomes.open++;
-  must(
-    socket.closeCode === undefined || CLOSE_CODES.has(socket.closeCode),
-    () => `close code ${socket.closeCode}`,
-  );
-  socket.close(1000);
+  const closeCode = leg.closed?.code;
+  if (closeCode !== undefined && !CODEC_CLOSES.has(closeCode)) outcomes.closedOtherwise++;
+  if (closeCode === undefined) outcomes.open++;
+  must(closeCode === undefined || CLOSE_CODES.has(closeCode), () => `close code ${closeCode}`);
+  leg.close(1000, "");
+  await memoryDrained(leg, exitSide);
   tun.written.length = 0;
 }
 
@@ -186,22 +175,22 @@ const cases = fc.tuple(
 
 describe(`fuzz: the exit's message handler (${FUZZ_RUNS} cases)`, () => {
   for (let part = 0; part < PARTS; part++) {
-    it(`answers hostile messages before the handshake with our close codes (part ${part + 1}/${PARTS})`, () => {
-      fc.assert(
-        fc.property(cases, ([encoding, messages]) => {
-          void feed(connect(encoding), messages, false);
+    it(`answers hostile messages before the handshake with our close codes (part ${part + 1}/${PARTS})`, async () => {
+      await fc.assert(
+        fc.asyncProperty(cases, async ([encoding, messages]) => {
+          await feed(connect(encoding), messages, false);
         }),
         { numRuns: EARLY_RUNS / PARTS, seed: 0x5eed + part },
       );
-    });
+    }, 60_000);
 
     it(`answers hostile messages after a real handshake with our close codes (part ${part + 1}/${PARTS})`, async () => {
       await fc.assert(
         fc.asyncProperty(cases, async ([encoding, messages]) => {
-          const socket = connect(encoding);
-          must(await authenticate(socket), () => "no WELCOME for a valid HELLO");
+          const phone = connect(encoding);
+          must(await authenticate(phone, encoding), () => "no WELCOME for a valid HELLO");
           outcomes.established++;
-          await feed(socket, messages, true);
+          await feed(phone, messages, true);
         }),
         { numRuns: LATE_RUNS / PARTS, seed: 0x6eed + part },
       );
@@ -218,9 +207,6 @@ describe(`fuzz: the exit's message handler (${FUZZ_RUNS} cases)`, () => {
   });
 });
 
-function codecErrorSeen(socket: FakeSocket): boolean {
-  return CODEC_CLOSES.has(socket.closeCode ?? 0);
-}
 const CODEC_CLOSES = new Set<number>(
   (
     [

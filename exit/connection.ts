@@ -1,35 +1,29 @@
-// One relay leg at the exit, from the phone. The laptop authenticates end to end through it:
+// One exit leg, from the phone: its tunnel end (tunnel/end.ts), and the exit's state machine and
+// policy around it. The laptop authenticates end to end through the leg:
 //
 //   phone connects ──> CHALLENGE(nonce) ──> HELLO(versions, client id, mac) ──> WELCOME | CLOSE
 //        awaiting-hello ───────────────────────────────────────────────> established ──> closed
 //
-// In `established`, DATA goes to the TUN (source address checked), PINGs are answered, and the
-// session's packets from the TUN come back through Session.sendPackets.
+// In `established`, DATA goes to the TUN (source address checked), and the session's packets from
+// the TUN come back through Session.sendPackets.
+
 import { randomBytes } from "node:crypto";
-import type { RawData, WebSocket } from "ws";
-import { verifyHelloMac } from "../protocol/auth.js";
-import { decodeFrame, encodeFrame, fitReason } from "../protocol/codec.js";
-import { type Encoding, fromMessage } from "../protocol/encoding.js";
+import type { Encoding } from "../protocol/encoding.js";
 import { type ErrorCode, ErrorCodes, ProtocolError } from "../protocol/errors.js";
 import { type DataFrame, FrameType, type HelloFrame, Hop } from "../protocol/frames.js";
-import { Heartbeat, PATH_PING_MS, pathPingDue } from "../protocol/heartbeat.js";
 import { ipv4Source, ipv4ToInt, isIpv4 } from "../protocol/ipv4.js";
-import {
-  NONCE_BYTES,
-  PROTOCOL_VERSION_MAX,
-  PROTOCOL_VERSION_MIN,
-  RESUME_TOKEN_BYTES,
-  SESSION_ID_BYTES,
-} from "../protocol/limits.js";
-import { SendQueue } from "../protocol/send-queue.js";
+import { RESUME_TOKEN_BYTES, SESSION_ID_BYTES } from "../protocol/limits.js";
+import type { Transport, TransportClose } from "../protocol/transport.js";
 import type { TunDevice } from "../tun/device.js";
+import { type HandshakeFrame, TunnelEnd } from "../tunnel/end.js";
+import { challengeFrame, checkHello, HandshakeRefusal, helloVersion, newNonce } from "../tunnel/handshake.js";
 import type { EgressGuard } from "./egress-guard.js";
 import { type Admission, oldestDetached } from "./limits.js";
 import type { Logger } from "./log.js";
 import type { ExitMetrics, HandshakeResult } from "./metrics.js";
 import type { AddressPool } from "./pool.js";
 import type { SessionRateLimiter } from "./rate-limit.js";
-import { type Leg, Session, type SessionTable, sendFrame } from "./session.js";
+import { Session, type SessionTable } from "./session.js";
 
 export interface ExitContext {
   /** The client's secret, read fresh each handshake so a revoked key stops working at once. */
@@ -51,13 +45,14 @@ export interface ExitContext {
   rateLimit?: SessionRateLimiter;
   /** Packets per DATA frame at most (default MAX_PACKETS_PER_FRAME; 1 turns batching off). */
   maxPacketsPerFrame?: number | undefined;
+  /** The leg is gone (once). */
+  closed?: (() => void) | undefined;
 }
 
-/** Stands in for the key of a client the exit does not know, so its refusal takes as long. */
-const UNKNOWN_CLIENT_SECRET = new Uint8Array(randomBytes(32));
-
-/** The handshake result each limit's refusal is counted under. */
-const LIMIT_RESULTS: Partial<Record<ErrorCode, HandshakeResult>> = {
+/** The handshake result each refusal is counted under. */
+const REFUSAL_RESULTS: Partial<Record<ErrorCode, HandshakeResult>> = {
+  UNSUPPORTED_VERSION: "unsupported_version",
+  AUTH_FAILED: "auth_failed",
   EXIT_BUSY: "busy",
   SESSION_LIMIT: "session_limit",
 };
@@ -66,129 +61,71 @@ type State = "awaiting-hello" | "authenticating" | "established" | "closed";
 
 export class ExitConnection {
   private state: State = "awaiting-hello";
-  private readonly leg: Leg;
-  private readonly nonce = new Uint8Array(randomBytes(NONCE_BYTES));
+  private readonly tunnelEnd: TunnelEnd;
+  private readonly nonce = newNonce();
   private readonly handshakeTimer: NodeJS.Timeout;
   private session: Session | undefined;
-  /** Once established: a relay silent for HEARTBEAT_TIMEOUT_MS is dead (the phone pings every second). */
-  private heartbeat: Heartbeat | undefined;
 
   constructor(
-    socket: WebSocket,
+    transport: Transport,
     encoding: Encoding,
     private readonly remote: string,
     private readonly context: ExitContext,
   ) {
-    this.leg = {
-      socket,
-      encoding,
-      queue: new SendQueue(socket, encoding, {
+    this.tunnelEnd = new TunnelEnd(
+      {
+        transport,
+        encoding,
+        legHop: Hop.EXIT_LEG,
+        // Until WELCOME the handshake deadline covers silence; then the heartbeat does.
+        watchFromStart: false,
         maxPacketsPerFrame: context.maxPacketsPerFrame,
         sojourn: (ms) => context.metrics.queueDelay.observe(ms / 1000),
-      }),
-    };
-    socket.on("message", (data, isBinary) => this.receive(data, isBinary));
-    socket.on("close", () => this.closed());
-    socket.on("error", (error) => {
-      context.log.warn({ remote, err: error.message }, "relay socket error");
-      // ws refused a message itself (past maxPayload: close 1009; bad WebSocket framing) before
-      // the handshake ended: a failed handshake, counted and charged to its source like the others.
-      if (this.state === "awaiting-hello" || this.state === "authenticating") {
-        context.metrics.handshake("protocol_error");
-        context.admission?.done(false);
-      }
-    });
+      },
+      {
+        frame: (frame) => this.handshake(frame),
+        data: (packets) => this.data(packets),
+        peerClosed: (code, reason) => context.log.info({ remote, code, reason }, "laptop closed"),
+        protocolError: (error) => this.refused(error.code, "protocol_error", error.message),
+        closed: (close) => {
+          this.closed(close);
+          context.closed?.();
+        },
+      },
+    );
     this.handshakeTimer = setTimeout(
       () => this.refuse("HANDSHAKE_TIMEOUT", "timeout"),
       context.handshakeTimeoutMs,
     );
-    this.send(
-      encodeFrame({
-        type: FrameType.CHALLENGE,
-        versionMin: PROTOCOL_VERSION_MIN,
-        versionMax: PROTOCOL_VERSION_MAX,
-        nonce: this.nonce,
-      }),
-    );
+    this.tunnelEnd.send(challengeFrame(this.nonce));
   }
 
-  private send(frame: Uint8Array): void {
-    if (this.leg.socket.readyState === this.leg.socket.OPEN) sendFrame(this.leg, frame);
-  }
-
-  private receive(data: RawData, isBinary: boolean): void {
-    if (this.state === "closed") return;
-    this.heartbeat?.alive();
+  private handshake(frame: HandshakeFrame): void {
+    if (frame.type !== FrameType.HELLO)
+      throw new ProtocolError("UNEXPECTED_FRAME", `type ${frame.type} from a laptop`);
+    if (this.state !== "awaiting-hello") throw new ProtocolError("UNEXPECTED_FRAME", "HELLO twice");
+    this.state = "authenticating";
+    let version: number;
     try {
-      const bytes = fromMessage(isBinary ? (data as Buffer) : data.toString());
-      const frame = decodeFrame(bytes);
-      if (!frame) return; // unknown frame types are skipped
-      switch (frame.type) {
-        case FrameType.HELLO:
-          if (this.state !== "awaiting-hello") throw new ProtocolError("UNEXPECTED_FRAME", "HELLO twice");
-          this.state = "authenticating";
-          void this.hello(frame);
-          return;
-        case FrameType.DATA:
-          if (this.state !== "established")
-            throw new ProtocolError("UNEXPECTED_FRAME", "DATA before WELCOME");
-          this.data(frame);
-          return;
-        case FrameType.PING:
-          // The phone's own ping measures its exit leg; an end-to-end one comes from the laptop.
-          if (frame.hop === Hop.EXIT_LEG || (frame.hop === Hop.END_TO_END && this.state === "established")) {
-            this.send(encodeFrame({ ...frame, type: FrameType.PONG }));
-          }
-          return;
-        case FrameType.PONG:
-          if (frame.hop === Hop.END_TO_END && this.heartbeat) {
-            this.heartbeat.pong(frame.sentAt);
-            if (this.heartbeat.rttMs !== undefined) this.leg.queue.pathRtt(this.heartbeat.rttMs);
-          }
-          return;
-        case FrameType.CLOSE:
-          this.context.log.info(
-            { remote: this.remote, code: frame.code, reason: frame.reason },
-            "laptop closed",
-          );
-          this.leg.socket.close(1000);
-          return;
-        default:
-          throw new ProtocolError("UNEXPECTED_FRAME", `type ${frame.type} from a laptop`);
-      }
+      version = helloVersion(frame);
     } catch (error) {
-      if (error instanceof ProtocolError) this.refuse(error.code, "protocol_error", error.message);
-      else throw error;
+      if (!(error instanceof HandshakeRefusal)) throw error;
+      this.refuse(error.code, REFUSAL_RESULTS[error.code] ?? "protocol_error", error.message);
+      return;
     }
+    void this.hello(frame, version);
   }
 
-  private async hello(hello: HelloFrame): Promise<void> {
+  private async hello(hello: HelloFrame, version: number): Promise<void> {
     const { context } = this;
-    if (hello.versionMax < PROTOCOL_VERSION_MIN || hello.versionMin > PROTOCOL_VERSION_MAX) {
-      return this.refuse(
-        "UNSUPPORTED_VERSION",
-        "unsupported_version",
-        `laptop speaks v${hello.versionMin}-v${hello.versionMax}, this exit v${PROTOCOL_VERSION_MIN}-v${PROTOCOL_VERSION_MAX}`,
-      );
+    try {
+      await checkHello(hello, this.nonce, context.secretFor);
+    } catch (error) {
+      if (!(error instanceof HandshakeRefusal)) throw error;
+      if (this.state !== "authenticating") return; // closed while we checked
+      return this.refuse(error.code, REFUSAL_RESULTS[error.code] ?? "protocol_error", error.message);
     }
-    const secret = await context.secretFor(hello.clientId);
-    // An unknown client costs the same HMAC as a known one: the time of a refusal must not tell
-    // which client names exist.
-    const macOk = await verifyHelloMac(
-      secret ?? UNKNOWN_CLIENT_SECRET,
-      this.nonce,
-      hello.clientId,
-      hello.mac,
-    );
-    const valid = secret !== undefined && macOk;
     if (this.state !== "authenticating") return; // closed while we checked
-    if (!valid) {
-      return this.refuse(
-        "AUTH_FAILED",
-        "auth_failed",
-        secret ? `wrong key for client ${hello.clientId}` : `unknown client ${hello.clientId}`,
-      );
-    }
     const resumed = hello.resumeToken
       ? context.sessions.byResumeToken(hello.resumeToken, hello.clientId)
       : undefined;
@@ -209,45 +146,33 @@ export class ExitConnection {
     }
     if (limit) {
       context.admission?.done(true); // a good key at its limit: not charged as a failure
-      return this.refuse(limit, LIMIT_RESULTS[limit] ?? "busy");
+      return this.refuse(limit, REFUSAL_RESULTS[limit] ?? "busy");
     }
     const session = resumed ?? this.newSession(hello.clientId);
     if (!session) return this.refuse("POOL_EXHAUSTED", "pool_exhausted");
     this.session = session;
-    const replaced = context.sessions.attach(session, this.leg);
+    const replaced = context.sessions.attach(session, this.tunnelEnd);
     // A leg the exit had not noticed was dead yet (the phone redialed first): this one wins.
-    if (replaced && replaced !== this.leg) replaced.socket.close(ErrorCodes.REPLACED.close, "REPLACED");
+    if (replaced && replaced !== this.tunnelEnd) replaced.end("REPLACED");
     context.metrics.sessions.set(context.sessions.attached);
     clearTimeout(this.handshakeTimer);
     context.admission?.done(true);
-    // Silence from the phone means the leg is dead; while packets flow down, end-to-end PINGs
-    // let the send queue see the queue in front of the phone's downlink (SendQueue.pathRtt).
-    let lastPingAt = 0;
-    this.heartbeat = new Heartbeat({
-      ping: (id, sentAt) => {
-        if (this.state !== "established" || !pathPingDue(sentAt, session.lastSentAt, lastPingAt)) return;
-        lastPingAt = sentAt;
-        this.send(encodeFrame({ type: FrameType.PING, hop: Hop.END_TO_END, id, sentAt }));
-      },
-      dead: () => this.leg.socket.terminate(),
-      intervalMs: PATH_PING_MS,
-    });
     this.state = "established";
-    const version = Math.min(hello.versionMax, PROTOCOL_VERSION_MAX);
-    this.send(
-      encodeFrame({
-        type: FrameType.WELCOME,
-        version,
-        sessionId: session.id,
-        resumeToken: session.resumeToken,
-        address: session.address,
-        prefixLength: 32,
-        mtu: context.mtu,
-        dns: context.dns,
-        keepaliveSeconds: context.keepaliveSeconds,
-        resumed: Boolean(resumed),
-      }),
-    );
+    // Silence from the phone means the leg is dead; while packets flow down, end-to-end PINGs
+    // let the send queue see the queue in front of the phone's downlink.
+    this.tunnelEnd.established();
+    this.tunnelEnd.send({
+      type: FrameType.WELCOME,
+      version,
+      sessionId: session.id,
+      resumeToken: session.resumeToken,
+      address: session.address,
+      prefixLength: 32,
+      mtu: context.mtu,
+      dns: context.dns,
+      keepaliveSeconds: context.keepaliveSeconds,
+      resumed: Boolean(resumed),
+    });
     const result = resumed ? "resumed" : hello.resumeToken ? "expired" : "ok";
     context.metrics.handshake(result);
     context.log.info(
@@ -269,19 +194,21 @@ export class ExitConnection {
       address,
       addressInt: ipv4ToInt(address)!,
       resumeToken: new Uint8Array(randomBytes(RESUME_TOKEN_BYTES)),
-      leg: this.leg,
+      end: this.tunnelEnd,
     });
     this.context.sessions.add(session);
     return session;
   }
 
-  private data(frame: DataFrame): void {
+  /** DATA from the laptop: to the TUN, what may go. Returns the IP bytes written. */
+  private data(packets: DataFrame["packets"]): number {
+    if (this.state !== "established") throw new ProtocolError("UNEXPECTED_FRAME", "DATA before WELCOME");
     const session = this.session!;
     const { tun, metrics, egress, rateLimit } = this.context;
     const now = rateLimit ? performance.now() : 0;
-    let packets = 0;
+    let sent = 0;
     let bytes = 0;
-    for (const packet of frame.packets) {
+    for (const packet of packets) {
       const refusal = isIpv4(packet) ? egress?.check(packet) : undefined;
       if (!isIpv4(packet)) {
         metrics.drop("not_ipv4");
@@ -294,20 +221,19 @@ export class ExitConnection {
       } else if (!tun.write(packet)) {
         metrics.drop("tun_write_failed");
       } else {
-        packets++;
+        sent++;
         bytes += packet.length;
       }
     }
-    metrics.relayed("up", packets, bytes);
-    this.leg.queue.received(bytes);
+    metrics.relayed("up", sent, bytes);
+    return bytes;
   }
 
   /**
-   * Ends the handshake or session with a stable code: CLOSE frame to the laptop, close code to the
-   * phone. `detail` goes to the log; the laptop gets it too unless it would tell a stranger
-   * something (which client names exist).
+   * The exit's accounting of a refusal: the handshake's result (until established), the source
+   * charged with a failure, a log line. Then the connection is over for the exit.
    */
-  private refuse(code: ErrorCode, result: HandshakeResult, detail?: string): void {
+  private refused(code: ErrorCode, result: HandshakeResult, detail?: string): void {
     if (this.state === "closed") return;
     if (this.state !== "established") {
       this.context.metrics.handshake(result);
@@ -317,12 +243,18 @@ export class ExitConnection {
       { remote: this.remote, code, reason: detail ?? ErrorCodes[code].message },
       "connection refused",
     );
-    const reason = code === "AUTH_FAILED" || !detail ? ErrorCodes[code].message : detail;
-    this.send(
-      encodeFrame({ type: FrameType.CLOSE, code: ErrorCodes[code].close, reason: fitReason(reason) }),
-    );
-    this.leg.socket.close(ErrorCodes[code].close, code);
     this.closed();
+  }
+
+  /**
+   * Ends the handshake or session with a stable code, the tunnel end's one way (CLOSE frame, then
+   * the close code). `detail` goes to the log; the laptop gets it too unless it would tell a
+   * stranger something (which client names exist).
+   */
+  private refuse(code: ErrorCode, result: HandshakeResult, detail?: string): void {
+    if (this.state === "closed") return;
+    this.refused(code, result, detail);
+    this.tunnelEnd.end(code, code === "AUTH_FAILED" || !detail ? ErrorCodes[code].message : detail);
   }
 
   /** Tells the laptop the exit is going away, then closes. */
@@ -340,15 +272,23 @@ export class ExitConnection {
     this.refuse(code, "protocol_error", detail);
   }
 
-  private closed(): void {
+  private closed(close?: TransportClose): void {
+    const { session, context } = this;
+    // The transport refused what the phone sent (past maxPayload, bad WebSocket framing) before
+    // the handshake ended: a failed handshake, counted and charged to its source like the others.
+    if (close?.error) {
+      context.log.warn({ remote: this.remote, err: close.error.message }, "relay socket error");
+      if (this.state === "awaiting-hello" || this.state === "authenticating") {
+        context.metrics.handshake("protocol_error");
+        context.admission?.done(false);
+      }
+    }
     if (this.state === "closed") return;
     this.state = "closed";
     clearTimeout(this.handshakeTimer);
-    this.context.admission?.done(true); // gone before the handshake ended: frees the slot, no charge
-    this.heartbeat?.stop();
-    const { session, context } = this;
+    context.admission?.done(true); // gone before the handshake ended: frees the slot, no charge
     if (session) {
-      context.sessions.detach(session, this.leg);
+      context.sessions.detach(session, this.tunnelEnd);
       context.metrics.sessions.set(context.sessions.attached);
       context.log.info(
         { remote: this.remote, client: session.clientId, address: session.address },

@@ -1,16 +1,15 @@
-// The laptop's tunnel and the exit, whole, in one process: fake TUNs, real WebSockets on loopback,
-// and a relay in the middle playing the phone (forwarding each message as it came).
+// The laptop's tunnel end and the exit, whole, in one process: fake TUNs, in-memory transports for
+// the two legs, and a forwarder in the middle standing in for the phone (tunnel/test-relay.ts).
 import { mkdtemp, rm } from "node:fs/promises";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { WebSocket, WebSocketServer } from "ws";
 import { LaptopTunnel, type TunnelError } from "../laptop/tunnel.js";
 import { formatClientKey, parseClientKey } from "../protocol/client-key.js";
 import type { Encoding } from "../protocol/encoding.js";
 import { intToIpv4, ipv4Destination, ipv4Source, ipv4ToInt } from "../protocol/ipv4.js";
+import { testRelay } from "../testing/relay.js";
 import { until } from "../testing/until.js";
 import { createFakeTun, type FakeTun } from "../tun/fake.js";
 import { parseCidrList } from "./egress-guard.js";
@@ -75,41 +74,21 @@ async function chain(options: { key?: string; encoding?: Encoding; graceMs?: num
     fatal: (error) => fatal.push(error),
   });
   const encoding = options.encoding ?? "binary";
-  const laptopServer = new WebSocketServer({ host: "127.0.0.1", port: 0 });
-  laptopServer.on("connection", (socket) => tunnel.attach(socket, encoding, "test-phone"));
-  await new Promise((resolve) => laptopServer.once("listening", resolve));
-  cleanups.push(() => new Promise((resolve) => laptopServer.close(() => resolve(undefined))));
-
-  // The phone: two client sockets, each message forwarded as it came.
-  const toLaptop = new WebSocket(`ws://127.0.0.1:${(laptopServer.address() as AddressInfo).port}`);
-  await new Promise((resolve) => toLaptop.once("open", resolve));
-  let toExit: WebSocket;
-  const dialExit = () => {
-    const socket = new WebSocket(`ws://127.0.0.1:${exit.port}/tunnel?encoding=${encoding}`);
-    socket.on("message", (data, isBinary) => {
-      if (toLaptop.readyState === WebSocket.OPEN) toLaptop.send(data, { binary: isBinary });
-    });
-    toExit = socket;
-  };
-  dialExit();
-  toLaptop.on("message", (data, isBinary) => {
-    if (toExit.readyState === WebSocket.OPEN) toExit.send(data, { binary: isBinary });
-  });
-  const close = async () => {
-    toExit.close();
-    toLaptop.close();
-  };
+  const phone = testRelay();
+  tunnel.attach(phone.laptopLeg, encoding, "test-phone");
+  exit.accept(phone.exitLeg, encoding, "127.0.0.1");
+  const close = async () => phone.close();
   cleanups.push(close);
   // The phone's exit leg drops (as with `ss -K`) and is dialed again, the laptop leg staying up.
   const redialExit = async () => {
-    toExit.terminate();
+    const exitLeg = phone.redialExit();
     await until(() => exit.sessions.attached === 0 || undefined, "the exit to see the leg go");
-    dialExit();
+    exit.accept(exitLeg, encoding, "127.0.0.1");
   };
   return { exit, exitTun, laptopTun, tunnel, fatal, close, redialExit };
 }
 
-describe("the laptop's tunnel and the exit, through a relay", () => {
+describe("the laptop's tunnel end and the exit, through a relay", () => {
   for (const encoding of ["binary", "base64"] as const) {
     it(`carries packets both ways once the exit has welcomed the laptop (${encoding} frames)`, async () => {
       const { tunnel, laptopTun, exitTun, exit } = await chain({ encoding });

@@ -11,17 +11,17 @@ import {
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { type WebSocket, WebSocketServer } from "ws";
+import { WebSocketServer } from "ws";
 import { parseClientKey } from "../protocol/client-key.js";
-import { encodeFrame } from "../protocol/codec.js";
-import { ENCODING_PARAM, type Encoding, parseEncoding, toMessage } from "../protocol/encoding.js";
-import { type ErrorCode, ErrorCodes } from "../protocol/errors.js";
-import { FrameType } from "../protocol/frames.js";
+import { ENCODING_PARAM, type Encoding, parseEncoding } from "../protocol/encoding.js";
 import { intToIpv4, ipv4Destination, isIpv4 } from "../protocol/ipv4.js";
 import { MAX_TEXT_FRAME_CHARS } from "../protocol/limits.js";
+import type { Transport } from "../protocol/transport.js";
 import type { TunDevice } from "../tun/device.js";
 import { openTun } from "../tun/index.js";
 import { limitUnsent } from "../tun/tcp-tuning.js";
+import { TunnelEnd } from "../tunnel/end.js";
+import { wsTransport } from "../tunnel/ws-transport.js";
 import { ExitConnection } from "./connection.js";
 import { type Cidr, EgressGuard, interfaceAddresses } from "./egress-guard.js";
 import { maxConnections, metricsAllowed, SERVER_TIMEOUTS, TLS_HANDSHAKE_TIMEOUT_MS } from "./http-guard.js";
@@ -95,6 +95,11 @@ export interface RunningExit {
   url: string;
   metrics: ExitMetrics;
   sessions: SessionTable;
+  /**
+   * Takes a new exit leg as the upgrade handler does (admission, then its connection) from a
+   * transport that did not come through HTTP: tests join a laptop end through the memory pair.
+   */
+  accept(transport: Transport, encoding: Encoding, remoteAddress: string): void;
   /** Swaps the TLS certificate (SIGHUP); open connections keep theirs. Throws on a plain-HTTP exit. */
   reloadTls(pair: TlsPair): void;
   stop(): Promise<void>;
@@ -158,7 +163,7 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
       handshaking: () => access.handshaking,
       sendBufferBytes: () => {
         let bytes = 0;
-        for (const session of sessions.all()) bytes += session.leg?.socket.bufferedAmount ?? 0;
+        for (const session of sessions.all()) bytes += session.end?.bufferedAmount ?? 0;
         return bytes;
       },
     });
@@ -183,6 +188,36 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
     cleanups.push(async () => keysWatch.close());
 
     tun.onPackets((packets) => routeToSessions(packets, sessions, metrics, rateLimit));
+
+    /** A new exit leg: admitted (its handshake slot) and given its connection, or refused. */
+    const accept = (transport: Transport, encoding: Encoding, address: string, remote: string) => {
+      const admission = access.admit(address);
+      if (typeof admission === "string") {
+        // Counted, not logged at info: a flood of these must not become a flood of log lines.
+        metrics.handshake(admission === "RATE_LIMITED" ? "rate_limited" : "busy");
+        log.debug({ remote, code: admission }, "connection refused");
+        TunnelEnd.refuse(transport, encoding, admission);
+        return;
+      }
+      const connection = new ExitConnection(transport, encoding, remote, {
+        admission,
+        egress,
+        ...(rateLimit ? { rateLimit } : {}),
+        secretFor: (clientId) => secretFor(options.keysFile, clientId),
+        pool,
+        sessions,
+        tun,
+        metrics,
+        log,
+        mtu: options.mtu,
+        dns: options.dns,
+        keepaliveSeconds: options.keepaliveSeconds,
+        handshakeTimeoutMs: options.handshakeTimeoutMs,
+        maxPacketsPerFrame: options.maxPacketsPerFrame,
+        closed: () => connections.delete(connection),
+      });
+      connections.add(connection);
+    };
 
     const serveStatic = createStaticHandler(options.pwaDir);
     let ready = false;
@@ -219,35 +254,14 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
         return;
       }
       void limitUnsent(socket as Socket);
-      wss.handleUpgrade(request, socket, head, (ws) => {
-        const remote = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
-        const admission = access.admit(request.socket.remoteAddress ?? "");
-        if (typeof admission === "string") {
-          // Counted, not logged at info: a flood of these must not become a flood of log lines.
-          metrics.handshake(admission === "RATE_LIMITED" ? "rate_limited" : "busy");
-          log.debug({ remote, code: admission }, "connection refused");
-          refuseSocket(ws, encoding, admission);
-          return;
-        }
-        const connection = new ExitConnection(ws, encoding, remote, {
-          admission,
-          egress,
-          ...(rateLimit ? { rateLimit } : {}),
-          secretFor: (clientId) => secretFor(options.keysFile, clientId),
-          pool,
-          sessions,
-          tun,
-          metrics,
-          log,
-          mtu: options.mtu,
-          dns: options.dns,
-          keepaliveSeconds: options.keepaliveSeconds,
-          handshakeTimeoutMs: options.handshakeTimeoutMs,
-          maxPacketsPerFrame: options.maxPacketsPerFrame,
-        });
-        connections.add(connection);
-        ws.on("close", () => connections.delete(connection));
-      });
+      wss.handleUpgrade(request, socket, head, (ws) =>
+        accept(
+          wsTransport(ws),
+          encoding,
+          request.socket.remoteAddress ?? "",
+          `${request.socket.remoteAddress}:${request.socket.remotePort}`,
+        ),
+      );
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -273,6 +287,7 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
       url,
       metrics,
       sessions,
+      accept: (transport, encoding, address) => accept(transport, encoding, address, address),
       reloadTls: (pair) => {
         if (!options.tls) throw new Error("this exit speaks plain HTTP: there is no certificate to reload");
         applyTls(server as HttpsServer, pair);
@@ -314,13 +329,6 @@ async function handleHttp(
   } else if (!(await serveStatic(request, response))) {
     response.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
   }
-}
-
-/** A connection refused before its CHALLENGE (exit/limits.ts): CLOSE frame, then the close code. */
-function refuseSocket(ws: WebSocket, encoding: Encoding, code: ErrorCode): void {
-  const { close, message } = ErrorCodes[code];
-  ws.send(toMessage(encodeFrame({ type: FrameType.CLOSE, code: close, reason: message }), encoding));
-  ws.close(close, code);
 }
 
 /** The packets of `batch` within the session's rate limit (all of them without a limit). */

@@ -1,18 +1,18 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { WebSocket } from "ws";
-import type { SendQueue } from "../protocol/send-queue.js";
-import { type Leg, Session, SessionTable } from "./session.js";
+import type { TunnelEnd } from "../tunnel/end.js";
+import { Session, SessionTable } from "./session.js";
 
-const leg = (): Leg => ({ socket: {} as WebSocket, encoding: "binary", queue: {} as SendQueue });
+/** A leg's tunnel end, as the table sees it: only its identity matters here. */
+const leg = (): TunnelEnd => ({}) as TunnelEnd;
 
-function session(address: number, token: number, relay: Leg): Session {
+function session(address: number, token: number, relay: TunnelEnd): Session {
   return new Session({
     id: new Uint8Array(16),
     clientId: "laptop",
     address: `10.77.0.${address}`,
     addressInt: 0x0a4d0000 + address,
     resumeToken: new Uint8Array(32).fill(token),
-    leg: relay,
+    end: relay,
   });
 }
 
@@ -48,7 +48,7 @@ describe("detached sessions", () => {
     expect(table.attach(subject, second)).toBeUndefined();
     vi.advanceTimersByTime(10_000);
     expect(expired).toEqual([]);
-    expect(subject.leg).toBe(second);
+    expect(subject.end).toBe(second);
   });
 
   it("ignore the close of a leg that a newer leg already replaced", () => {
@@ -59,7 +59,7 @@ describe("detached sessions", () => {
     const fresh = leg();
     expect(table.attach(subject, fresh)).toBe(old);
     table.detach(subject, old);
-    expect(subject.leg).toBe(fresh);
+    expect(subject.end).toBe(fresh);
     expect(subject.detachedAt).toBeUndefined();
   });
 

@@ -1,24 +1,16 @@
-// A laptop's session at the exit: its address, and the relay leg that carries it now, if any.
+// A laptop's session at the exit: its address, and the tunnel end (one per exit leg) that carries
+// it now, if any.
 //
 //   attached ──leg closes or goes silent──> detached ──grace period ends──> expired (address freed)
 //      ^                                       │
 //      └────── HELLO with its resume token ────┘   (same address: the laptop's flows carry on)
 //
 // Sessions are found by address (packets from the TUN) and by resume token (HELLO).
-import type { WebSocket } from "ws";
-import type { Encoding } from "../protocol/encoding.js";
-import type { SendQueue } from "../protocol/send-queue.js";
+import type { TunnelEnd } from "../tunnel/end.js";
 import type { ExitMetrics } from "./metrics.js";
 
 /** How long a session without a relay keeps its address and flows, ms (--grace). */
 export const DEFAULT_GRACE_MS = 120_000;
-
-export interface Leg {
-  socket: WebSocket;
-  encoding: Encoding;
-  /** Frames to the phone: DATA batched, the queue held short by CoDel. */
-  queue: SendQueue;
-}
 
 export class Session {
   readonly id: Uint8Array;
@@ -27,9 +19,8 @@ export class Session {
   readonly addressInt: number;
   readonly resumeToken: Uint8Array;
   readonly started = Date.now();
-  leg: Leg | undefined;
-  /** When packets last went to the laptop (Date.now() ms): "flowing" asks for path PINGs. */
-  lastSentAt = 0;
+  /** The tunnel end of the exit leg carrying the session now; none while detached. */
+  end: TunnelEnd | undefined;
   /** When the session lost its relay (Date.now() ms), while detached. */
   detachedAt: number | undefined;
   expiryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -40,14 +31,14 @@ export class Session {
     address: string;
     addressInt: number;
     resumeToken: Uint8Array;
-    leg: Leg;
+    end: TunnelEnd;
   }) {
     this.id = fields.id;
     this.clientId = fields.clientId;
     this.address = fields.address;
     this.addressInt = fields.addressInt;
     this.resumeToken = fields.resumeToken;
-    this.leg = fields.leg;
+    this.end = fields.end;
   }
 
   /**
@@ -56,20 +47,15 @@ export class Session {
    * and the inner TCP retransmits once it is back.
    */
   sendPackets(packets: Uint8Array[], metrics: ExitMetrics): void {
-    const leg = this.leg;
-    if (!leg || leg.socket.readyState !== leg.socket.OPEN) {
+    const end = this.end;
+    if (!end?.open) {
       metrics.drop("detached", packets.length);
       return;
     }
-    const sent = leg.queue.sendPackets(packets);
-    if (sent.packets) this.lastSentAt = Date.now();
+    const sent = end.sendPackets(packets);
     if (sent.reason) metrics.drop(sent.reason, sent.dropped);
     metrics.relayed("down", sent.packets, sent.bytes);
   }
-}
-
-export function sendFrame(leg: Leg, frame: Uint8Array): void {
-  leg.queue.sendControl(frame);
 }
 
 function tokenKey(token: Uint8Array): string {
@@ -96,7 +82,7 @@ export class SessionTable {
 
   get attached(): number {
     let count = 0;
-    for (const session of this.byAddress.values()) if (session.leg) count++;
+    for (const session of this.byAddress.values()) if (session.end) count++;
     return count;
   }
 
@@ -121,10 +107,10 @@ export class SessionTable {
     return session?.clientId === clientId ? session : undefined;
   }
 
-  /** The session lost `leg`; it keeps its address for the grace period. */
-  detach(session: Session, leg: Leg): void {
-    if (session.leg !== leg) return; // already carried by a newer leg
-    session.leg = undefined;
+  /** The session lost the leg of `end`; it keeps its address for the grace period. */
+  detach(session: Session, end: TunnelEnd): void {
+    if (session.end !== end) return; // already carried by a newer leg
+    session.end = undefined;
     session.detachedAt = Date.now();
     clearTimeout(session.expiryTimer);
     session.expiryTimer = setTimeout(() => {
@@ -133,13 +119,13 @@ export class SessionTable {
     }, this.options.graceMs);
   }
 
-  /** A new leg carries the session; returns the leg it replaced, if one was still attached. */
-  attach(session: Session, leg: Leg): Leg | undefined {
+  /** A new leg's end carries the session; returns the end it replaced, if one was still attached. */
+  attach(session: Session, end: TunnelEnd): TunnelEnd | undefined {
     clearTimeout(session.expiryTimer);
     session.expiryTimer = undefined;
     session.detachedAt = undefined;
-    const previous = session.leg;
-    session.leg = leg;
+    const previous = session.end;
+    session.end = end;
     return previous;
   }
 

@@ -130,7 +130,7 @@ export async function startLaptop(config: LaptopConfig, events: LaptopEvents): P
     certificate,
     pairingSecret: secret,
     allowedOrigins: [appOrigin, ...config.allowOrigins],
-    onRelay: (socket, encoding, remote) => tunnel.attach(socket, encoding, remote),
+    onRelay: (transport, encoding, remote) => tunnel.attach(transport, encoding, remote),
     onRefused: events.refused,
   });
   try {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { ErrorCodes } from "../protocol/errors.js";
 import { MAX_TEXT_FRAME_CHARS } from "../protocol/limits.js";
+import type { Transport } from "../protocol/transport.js";
 import { loadOrCreateCertificate } from "./certificate.js";
 import { PhoneServer, RELAY_PATH, SECRET_PARAM } from "./phone-server.js";
 
@@ -27,7 +28,7 @@ async function freePort(): Promise<number> {
 let dir: string;
 let server: PhoneServer;
 let port: number;
-const relays: WebSocket[] = [];
+const relays: Transport[] = [];
 const refusals: string[] = [];
 
 beforeAll(async () => {
@@ -39,10 +40,7 @@ beforeAll(async () => {
     certificate: await loadOrCreateCertificate(dir, ["127.0.0.1"]),
     pairingSecret: SECRET,
     allowedOrigins: [ORIGIN],
-    onRelay: (socket) => {
-      socket.on("error", () => undefined); // the tunnel does the same; a close follows
-      relays.push(socket);
-    },
+    onRelay: (transport) => relays.push(transport),
     onRefused: (_remote, why) => refusals.push(why),
   });
   await server.listen();

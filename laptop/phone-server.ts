@@ -8,11 +8,13 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { type WebSocket, WebSocketServer } from "ws";
+import { WebSocketServer } from "ws";
 import { ENCODING_PARAM, type Encoding, parseEncoding } from "../protocol/encoding.js";
 import { ErrorCodes } from "../protocol/errors.js";
 import { MAX_TEXT_FRAME_CHARS } from "../protocol/limits.js";
+import type { Transport } from "../protocol/transport.js";
 import { limitUnsent } from "../tun/tcp-tuning.js";
+import { wsTransport } from "../tunnel/ws-transport.js";
 import { type Certificate, certificateChain } from "./certificate.js";
 import { type TrustFile, trustFiles } from "./trust-page.js";
 
@@ -40,7 +42,8 @@ export interface PhoneServerOptions {
   pairingSecret: string;
   /** Origins the relay page may be served from (the exit's). */
   allowedOrigins: string[];
-  onRelay(socket: WebSocket, encoding: Encoding, remote: string): void;
+  /** A phone holding the pairing secret connected its laptop leg. */
+  onRelay(transport: Transport, encoding: Encoding, remote: string): void;
   onRefused(remote: string, why: string): void;
 }
 
@@ -124,7 +127,9 @@ export class PhoneServer {
       refusePairing(`origin ${origin || "(none)"} is not the exit's`);
     } else {
       void limitUnsent(socket as Socket);
-      this.wss.handleUpgrade(request, socket, head, (ws) => this.options.onRelay(ws, encoding, remote));
+      this.wss.handleUpgrade(request, socket, head, (ws) =>
+        this.options.onRelay(wsTransport(ws), encoding, remote),
+      );
     }
   }
 

@@ -1,16 +1,16 @@
-// Fuzz: the laptop's message handler (LaptopTunnel), fed hostile messages from "the exit" directly
-// through a fake relay socket, while handshaking and once established. Whatever arrives, it never
-// throws; a message the codec rejects closes the relay with exactly that error's close code; every
-// close code is one of ours; only a refused key or version is ever fatal.
-import { EventEmitter } from "node:events";
+// Fuzz: the laptop's tunnel end (LaptopTunnel over tunnel/end.ts), fed hostile messages from "the
+// exit" through the phone's side of an in-memory laptop leg, while handshaking and once
+// established. Whatever arrives, it never throws; a message the codec rejects closes the leg with
+// exactly that error's close code; every close code is one of ours; only a refused key or version
+// is ever fatal.
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, it } from "vitest";
-import type { WebSocket } from "ws";
 import { parseClientKey } from "../protocol/client-key.js";
 import { decodeFrame, encodeFrame } from "../protocol/codec.js";
-import { type Encoding, fromMessage } from "../protocol/encoding.js";
+import { type Encoding, fromMessage, toMessage } from "../protocol/encoding.js";
 import { ErrorCodes, ProtocolError } from "../protocol/errors.js";
 import { FrameType } from "../protocol/frames.js";
+import { type MemoryTransport, memoryDrained, memoryTransportPair } from "../protocol/transport.js";
 import { FUZZ_RUNS, hostileBytes, hostileText, must } from "../testing/fuzz-inputs.js";
 import { createFakeTun } from "../tun/fake.js";
 import { LaptopTunnel, type TunnelError } from "./tunnel.js";
@@ -20,28 +20,7 @@ const STATES = new Set(["waiting", "handshaking", "established"]);
 const FATAL = new Set(["AUTH_FAILED", "UNSUPPORTED_VERSION"]);
 const CLOSE_CODES = new Set([1000, 1006, ...Object.values(ErrorCodes).map((e) => e.close)]);
 
-/** Just enough of a ws WebSocket for the tunnel and its send queue. */
-class FakeSocket extends EventEmitter {
-  readonly OPEN = 1;
-  readyState = 1;
-  bufferedAmount = 0;
-  closeCode: number | undefined;
-
-  send(_data: Uint8Array | string, callback?: (error?: Error) => void): void {
-    if (callback) queueMicrotask(callback);
-  }
-
-  close(code = 1000): void {
-    if (this.readyState !== 1) return;
-    this.closeCode = code;
-    this.readyState = 3;
-    this.emit("close", code, Buffer.alloc(0));
-  }
-
-  terminate(): void {
-    this.close(1006);
-  }
-}
+const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 const tun = createFakeTun("fuzz1");
 const fatal: TunnelError[] = [];
@@ -92,33 +71,39 @@ afterAll(() => {
   console.log(`[fuzz] laptop handler outcomes over ${FUZZ_RUNS} cases: ${JSON.stringify(outcomes)}`);
 });
 
-/** Feeds one case's messages to a relay socket and checks every answer. */
-function feed(socket: FakeSocket, messages: (Uint8Array | string)[]): void {
+/** A new laptop leg: the tunnel end gets one side, the test plays the phone on the other. */
+function attach(encoding: Encoding): [MemoryTransport, MemoryTransport] {
+  const [phone, laptop] = memoryTransportPair();
+  phone.onMessage(() => undefined);
+  tunnel.attach(laptop, encoding, "fuzz");
+  return [phone, laptop];
+}
+
+/** Feeds one case's messages to the leg and checks every answer. */
+async function feed(
+  [phone, laptop]: [MemoryTransport, MemoryTransport],
+  messages: (Uint8Array | string)[],
+): Promise<void> {
   for (const m of messages) {
-    if (socket.readyState !== 1) break;
+    if (!phone.open) break;
     const expected = codecError(m);
-    const isBinary = typeof m !== "string";
-    socket.emit(
-      "message",
-      isBinary ? Buffer.from(m.buffer, m.byteOffset, m.length) : Buffer.from(m),
-      isBinary,
-    );
+    phone.send(m);
+    await memoryDrained(phone, laptop);
     if (expected) {
       must(
-        socket.closeCode === expected.closeCode,
-        () => `closed ${socket.closeCode}, codec said ${expected.code}`,
+        phone.closed?.code === expected.closeCode,
+        () => `closed ${phone.closed?.code}, codec said ${expected.code}`,
       );
       outcomes.closedByCodec++;
     }
   }
-  if (socket.closeCode === undefined) outcomes.open++;
-  must(
-    socket.closeCode === undefined || CLOSE_CODES.has(socket.closeCode),
-    () => `close code ${socket.closeCode}`,
-  );
+  const closeCode = phone.closed?.code;
+  if (closeCode === undefined) outcomes.open++;
+  must(closeCode === undefined || CLOSE_CODES.has(closeCode), () => `close code ${closeCode}`);
   must(STATES.has(tunnel.state), () => `state ${tunnel.state}`);
   for (const error of fatal.splice(0)) must(FATAL.has(error.code), () => `fatal ${error.code}`);
-  socket.close(1000);
+  phone.close(1000, "");
+  await memoryDrained(phone, laptop);
   tun.written.length = 0;
 }
 
@@ -132,28 +117,24 @@ const cases = fc.tuple(
 
 describe(`fuzz: the laptop's message handler (${FUZZ_RUNS} cases)`, () => {
   for (let part = 0; part < PARTS; part++) {
-    it(`answers hostile messages while handshaking with our close codes (part ${part + 1}/${PARTS})`, () => {
-      fc.assert(
-        fc.property(cases, ([encoding, messages]) => {
-          const socket = new FakeSocket();
-          tunnel.attach(socket as unknown as WebSocket, encoding, "fuzz");
-          feed(socket, messages);
+    it(`answers hostile messages while handshaking with our close codes (part ${part + 1}/${PARTS})`, async () => {
+      await fc.assert(
+        fc.asyncProperty(cases, async ([encoding, messages]) => {
+          await feed(attach(encoding), messages);
         }),
         { numRuns: HANDSHAKING_RUNS / PARTS, seed: 0x1a97 + part },
       );
-    });
+    }, 60_000);
 
     it(`answers hostile messages once established with our close codes (part ${part + 1}/${PARTS})`, async () => {
       await fc.assert(
         fc.asyncProperty(cases, async ([encoding, messages]) => {
-          const socket = new FakeSocket();
-          tunnel.attach(socket as unknown as WebSocket, encoding, "fuzz");
-          socket.emit("message", Buffer.from(WELCOME), true);
-          await Promise.resolve();
-          await Promise.resolve();
+          const leg = attach(encoding);
+          leg[0].send(toMessage(WELCOME, encoding));
+          await settle(); // the WELCOME's handling awaits the owner's configuration
           must(tunnel.state === "established", () => `state ${tunnel.state} after WELCOME`);
           outcomes.established++;
-          feed(socket, messages);
+          await feed(leg, messages);
         }),
         { numRuns: ESTABLISHED_RUNS / PARTS, seed: 0x2a97 + part },
       );

@@ -1,5 +1,5 @@
-// The laptop's end of the tunnel. It speaks the protocol with the exit through whichever relay
-// (phone) is connected:
+// The laptop's tunnel end, over whichever relay (phone) is connected: one TunnelEnd
+// (tunnel/end.ts) per laptop leg, and this state machine and policy around it:
 //
 //   relay connects ──> CHALLENGE ──> HELLO(mac, resume token) ──> WELCOME ──> established
 //        waiting                     handshaking                                  │ DATA, PINGs
@@ -12,18 +12,22 @@
 //
 // A CLOSE from the exit that no retry can fix (wrong key, no common version) is fatal: the
 // tunnel reports it and the CLI stops with that message.
-import type { RawData, WebSocket } from "ws";
-import { helloMac } from "../protocol/auth.js";
 import type { ClientKey } from "../protocol/client-key.js";
-import { decodeFrame, encodeFrame } from "../protocol/codec.js";
-import { type Encoding, fromMessage } from "../protocol/encoding.js";
+import type { Encoding } from "../protocol/encoding.js";
 import { codeForClose, type ErrorCode, ProtocolError } from "../protocol/errors.js";
-import { type ChallengeFrame, FrameType, Hop, type WelcomeFrame } from "../protocol/frames.js";
-import { Heartbeat, PATH_PING_MS, pathPingDue } from "../protocol/heartbeat.js";
+import {
+  type ChallengeFrame,
+  FrameType,
+  type HelloFrame,
+  Hop,
+  type WelcomeFrame,
+} from "../protocol/frames.js";
 import { isIpv4 } from "../protocol/ipv4.js";
-import { PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN } from "../protocol/limits.js";
-import { type SendDropReason, SendQueue } from "../protocol/send-queue.js";
+import type { SendDropReason } from "../protocol/send-queue.js";
+import { CLOSE_ABNORMAL, type Transport } from "../protocol/transport.js";
 import type { TunDevice } from "../tun/device.js";
+import { type HandshakeFrame, TunnelEnd } from "../tunnel/end.js";
+import { HandshakeRefusal, helloFor } from "../tunnel/handshake.js";
 
 /** Closes that retrying cannot fix. */
 const FATAL_CODES: ReadonlySet<ErrorCode> = new Set(["AUTH_FAILED", "UNSUPPORTED_VERSION"]);
@@ -58,13 +62,10 @@ export interface TunnelEvents {
   fatal(error: TunnelError): void;
 }
 
+/** The relay connected now: its leg's tunnel end, and where it came from. */
 interface Relay {
-  socket: WebSocket;
-  encoding: Encoding;
+  end: TunnelEnd;
   remote: string;
-  heartbeat: Heartbeat;
-  /** Frames to the phone: DATA batched, the queue held short by CoDel. */
-  queue: SendQueue;
 }
 
 export class LaptopTunnel {
@@ -85,11 +86,9 @@ export class LaptopTunnel {
     },
     relays: 0,
   };
-  /** laptop <-> exit round trip of the last answered end-to-end PING, ms. */
-  rttMs: number | undefined;
-  private lastSentAt = 0;
-  private lastPingAt = 0;
   private relay: Relay | undefined;
+  /** The round trip measured through the last relay, kept while none is connected. */
+  private lastRttMs: number | undefined;
 
   constructor(
     private readonly tun: TunDevice,
@@ -100,33 +99,35 @@ export class LaptopTunnel {
     tun.onPackets((packets) => this.fromTun(packets));
   }
 
+  /** laptop <-> exit round trip of the last answered end-to-end PING, ms. */
+  get rttMs(): number | undefined {
+    return this.relay?.end.rttMs ?? this.lastRttMs;
+  }
+
   /** A phone connected: it becomes the relay, replacing any older one. */
-  attach(socket: WebSocket, encoding: Encoding, remote: string): void {
+  attach(transport: Transport, encoding: Encoding, remote: string): void {
     const previous = this.relay;
-    const relay: Relay = {
-      socket,
-      encoding,
-      remote,
-      queue: new SendQueue(socket, encoding, { maxPacketsPerFrame: this.options.maxPacketsPerFrame }),
-      // The phone pings this leg every second: silence means the relay is gone, close or not.
-      heartbeat: new Heartbeat({
-        ping: (id, sentAt) => {
-          if (this.state !== "established" || relay !== this.relay) return;
-          if (!pathPingDue(sentAt, this.lastSentAt, this.lastPingAt)) return;
-          this.lastPingAt = sentAt;
-          this.send(relay, encodeFrame({ type: FrameType.PING, hop: Hop.END_TO_END, id, sentAt }));
-        },
-        dead: () => socket.terminate(),
-        intervalMs: PATH_PING_MS,
-      }),
-    };
+    const end = new TunnelEnd(
+      {
+        transport,
+        encoding,
+        legHop: Hop.LAPTOP_LEG,
+        // The phone pings this leg every second: silence means the relay is gone, close or not.
+        watchFromStart: true,
+        maxPacketsPerFrame: this.options.maxPacketsPerFrame,
+      },
+      {
+        frame: (frame) => this.handshake(relay, frame),
+        data: (packets) => this.toTun(packets),
+        peerClosed: (code, reason) => this.closedByExit(code, reason),
+        closed: ({ code, reason }) => this.detached(relay, code, reason),
+      },
+    );
+    const relay: Relay = { end, remote };
     this.relay = relay;
     this.counters.relays++;
-    previous?.socket.close(4002, "REPLACED");
+    previous?.end.end("REPLACED");
     this.setState("handshaking", `relay ${remote}`);
-    socket.on("message", (data, isBinary) => this.fromRelay(relay, data, isBinary));
-    socket.on("close", (code, reason) => this.detached(relay, code, reason.toString()));
-    socket.on("error", () => undefined); // a close follows
   }
 
   private setState(state: TunnelState, detail?: string): void {
@@ -135,13 +136,9 @@ export class LaptopTunnel {
     this.events.state(state, detail);
   }
 
-  private send(relay: Relay, frame: Uint8Array): void {
-    relay.queue.sendControl(frame);
-  }
-
   private fromTun(packets: Uint8Array[]): void {
     const relay = this.relay;
-    if (!relay || this.state !== "established" || relay.socket.readyState !== relay.socket.OPEN) {
+    if (!relay || this.state !== "established" || !relay.end.open) {
       this.counters.drops.no_relay += packets.length;
       return;
     }
@@ -150,96 +147,60 @@ export class LaptopTunnel {
       ipv4 = packets.filter(isIpv4);
       this.counters.drops.not_ipv4 += packets.length - ipv4.length;
     }
-    const sent = relay.queue.sendPackets(ipv4);
-    if (sent.packets) this.lastSentAt = Date.now();
+    const sent = relay.end.sendPackets(ipv4);
     if (sent.reason) this.counters.drops[sent.reason] += sent.dropped;
     this.counters.packetsUp += sent.packets;
     this.counters.bytesUp += sent.bytes;
   }
 
-  private fromRelay(relay: Relay, data: RawData, isBinary: boolean): void {
-    if (relay !== this.relay) return;
-    relay.heartbeat.alive();
-    try {
-      const bytes = fromMessage(isBinary ? (data as Buffer) : data.toString());
-      const frame = decodeFrame(bytes);
-      if (!frame) return; // unknown types are skipped
-      switch (frame.type) {
-        case FrameType.CHALLENGE:
-          this.setState("handshaking", `relay ${relay.remote}`);
-          void this.challenge(relay, frame);
-          return;
-        case FrameType.WELCOME:
-          void this.welcomed(relay, frame);
-          return;
-        case FrameType.DATA: {
-          if (this.state !== "established")
-            throw new ProtocolError("UNEXPECTED_FRAME", "DATA before WELCOME");
-          let bytes = 0;
-          for (const packet of frame.packets) {
-            if (this.tun.write(packet)) {
-              this.counters.packetsDown++;
-              bytes += packet.length;
-            } else {
-              this.counters.drops.tun_write_failed++;
-            }
-          }
-          this.counters.bytesDown += bytes;
-          relay.queue.received(bytes);
-          return;
-        }
-        case FrameType.PING:
-          if (frame.hop === Hop.LAPTOP_LEG || frame.hop === Hop.END_TO_END) {
-            this.send(relay, encodeFrame({ ...frame, type: FrameType.PONG }));
-          }
-          return;
-        case FrameType.PONG:
-          if (frame.hop === Hop.END_TO_END) {
-            relay.heartbeat.pong(frame.sentAt);
-            this.rttMs = relay.heartbeat.rttMs;
-            if (this.rttMs !== undefined) relay.queue.pathRtt(this.rttMs);
-          }
-          return;
-        case FrameType.CLOSE:
-          this.closedByExit(relay, frame.code, frame.reason);
-          return;
-        default:
-          throw new ProtocolError("UNEXPECTED_FRAME", `type ${frame.type} from the exit`);
+  /** DATA from the exit: to the TUN. Returns the IP bytes written. */
+  private toTun(packets: Uint8Array[]): number {
+    if (this.state !== "established") throw new ProtocolError("UNEXPECTED_FRAME", "DATA before WELCOME");
+    let bytes = 0;
+    for (const packet of packets) {
+      if (this.tun.write(packet)) {
+        this.counters.packetsDown++;
+        bytes += packet.length;
+      } else {
+        this.counters.drops.tun_write_failed++;
       }
-    } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      relay.socket.close(error.closeCode, error.code);
+    }
+    this.counters.bytesDown += bytes;
+    return bytes;
+  }
+
+  private handshake(relay: Relay, frame: HandshakeFrame): void {
+    switch (frame.type) {
+      case FrameType.CHALLENGE:
+        this.setState("handshaking", `relay ${relay.remote}`);
+        void this.challenge(relay, frame);
+        return;
+      case FrameType.WELCOME:
+        void this.welcomed(relay, frame);
+        return;
+      default:
+        throw new ProtocolError("UNEXPECTED_FRAME", `type ${frame.type} from the exit`);
     }
   }
 
   private async challenge(relay: Relay, challenge: ChallengeFrame): Promise<void> {
-    if (challenge.versionMax < PROTOCOL_VERSION_MIN || challenge.versionMin > PROTOCOL_VERSION_MAX) {
-      this.fail(
-        "UNSUPPORTED_VERSION",
-        `the exit speaks protocol v${challenge.versionMin}-v${challenge.versionMax}; this tether speaks v${PROTOCOL_VERSION_MIN}-v${PROTOCOL_VERSION_MAX}. Update the older side.`,
-      );
+    let hello: HelloFrame;
+    try {
+      hello = await helloFor(challenge, this.key, this.welcome?.resumeToken);
+    } catch (error) {
+      if (!(error instanceof HandshakeRefusal)) throw error;
+      this.fail(error.code, error.message);
       return;
     }
-    const mac = await helloMac(this.key.secret, challenge.nonce, this.key.clientId);
-    if (relay !== this.relay || relay.socket.readyState !== relay.socket.OPEN) return;
-    this.send(
-      relay,
-      encodeFrame({
-        type: FrameType.HELLO,
-        versionMin: PROTOCOL_VERSION_MIN,
-        versionMax: PROTOCOL_VERSION_MAX,
-        capabilities: 0,
-        clientId: this.key.clientId,
-        mac,
-        resumeToken: this.welcome?.resumeToken,
-      }),
-    );
+    if (relay !== this.relay || !relay.end.open) return;
+    relay.end.send(hello);
   }
 
   private async welcomed(relay: Relay, welcome: WelcomeFrame): Promise<void> {
     if (this.state !== "handshaking") return;
     const previous = this.welcome;
     this.welcome = welcome;
+    relay.end.established();
     await this.events.welcome(welcome, previous);
     if (relay !== this.relay) return;
     const how = welcome.resumed
@@ -250,12 +211,11 @@ export class LaptopTunnel {
     this.setState("established", `address ${welcome.address}, ${how}`);
   }
 
-  private closedByExit(relay: Relay, closeCode: number, reason: string): void {
+  private closedByExit(closeCode: number, reason: string): void {
     const code = codeForClose(closeCode);
     if (code && FATAL_CODES.has(code)) {
       this.fail(code, code === "AUTH_FAILED" ? `the exit refused this laptop's key (${reason})` : reason);
     }
-    relay.socket.close(1000);
   }
 
   private fail(code: ErrorCode, message: string): void {
@@ -263,20 +223,19 @@ export class LaptopTunnel {
   }
 
   private detached(relay: Relay, code: number, reason: string): void {
-    relay.heartbeat.stop();
     if (relay !== this.relay) return;
+    this.lastRttMs = relay.end.rttMs ?? this.lastRttMs;
     this.relay = undefined;
     const known = codeForClose(code);
     if (known && FATAL_CODES.has(known)) this.fail(known, reason || known);
     this.setState(
       "waiting",
-      `relay lost: ${known ?? (code === 1006 ? "connection dropped" : `code ${code}`)}`,
+      `relay lost: ${known ?? (code === CLOSE_ABNORMAL ? "connection dropped" : `code ${code}`)}`,
     );
   }
 
   close(): void {
-    this.relay?.heartbeat.stop();
-    this.relay?.socket.close(4001, "SHUTTING_DOWN");
+    this.relay?.end.end("SHUTTING_DOWN");
     this.relay = undefined;
   }
 }

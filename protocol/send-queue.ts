@@ -1,10 +1,9 @@
-// The send side of a tunnel leg at a Node end (laptop or exit): frames in the leg's encoding,
-// DATA packed from whatever packets are ready, and the socket's queue held short in time by CoDel
-// and in bytes by a hard cap. Control frames (handshake, PING, CLOSE) are never dropped.
-// It needs only `send(data, callback)` and `bufferedAmount` of the socket (ws's WebSocket).
+// The send side of a tunnel end (tunnel/end.ts): DATA packed from whatever packets are ready,
+// and the transport's backlog held short in time by CoDel and in bytes by a hard cap. Control
+// frames (handshake, PING, CLOSE) are never dropped. It hands whole frames to a FrameSink (the
+// tunnel end, which encodes, and in v2 seals, each frame for the wire) and knows nothing else.
 import { packDataFrames } from "./batch.js";
 import { CODEL_TARGET_MS, CoDel } from "./codel.js";
-import { type Encoding, toMessage } from "./encoding.js";
 import { MAX_PACKET_BYTES, MAX_PACKETS_PER_FRAME } from "./limits.js";
 
 /**
@@ -15,9 +14,29 @@ export const MAX_SEND_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export type SendDropReason = "queue_delay" | "send_buffer_full" | "frame_too_large";
 
-export interface FrameSocket {
+/** Where a send queue puts frames: the tunnel end's one way to the wire. */
+export interface FrameSink {
+  /** Bytes handed to the transport and not yet taken by it (Transport.bufferedAmount). */
   readonly bufferedAmount: number;
-  send(data: Uint8Array | string, callback: (error?: Error) => void): void;
+  /** Puts one frame on the wire; `taken` once the transport has handed it on (or failed to). */
+  write(frame: Uint8Array, taken: () => void): void;
+}
+
+/**
+ * What a tunnel end needs of its send queue: SendQueue here, or a queue per flow (the same shape)
+ * in its place. Chosen by the tunnel end's `queue` option.
+ */
+export interface PacketQueue {
+  /** Frames written and not yet taken by the transport. */
+  readonly queued: number;
+  /** A handshake, PING or CLOSE frame: always sent, at once. */
+  sendControl(frame: Uint8Array): void;
+  /** IP packets, packed into DATA frames, unless the queue is too long (then dropped, counted). */
+  sendPackets(packets: readonly Uint8Array[]): SendResult;
+  /** A round trip measured end to end through this leg, ms (an end-to-end PING's PONG). */
+  pathRtt(rttMs: number): void;
+  /** IP bytes arrived from the far end (which way the traffic mostly goes). */
+  received(bytes: number): void;
 }
 
 export interface SendResult {
@@ -43,7 +62,7 @@ export interface SendQueueOptions {
  */
 export const BASE_RTT_WINDOW_MS = 10_000;
 
-export class SendQueue {
+export class SendQueue implements PacketQueue {
   readonly codel = new CoDel();
   private pending = 0;
   /** Latest time a frame waited in the socket here, ms. */
@@ -61,8 +80,7 @@ export class SendQueue {
   private readonly sojourn: ((ms: number) => void) | undefined;
 
   constructor(
-    private readonly socket: FrameSocket,
-    private readonly encoding: Encoding,
+    private readonly sink: FrameSink,
     options: SendQueueOptions = {},
   ) {
     this.maxPacketsPerFrame = options.maxPacketsPerFrame ?? MAX_PACKETS_PER_FRAME;
@@ -83,7 +101,7 @@ export class SendQueue {
   /** IP packets, packed into DATA frames, unless the queue is too long (then dropped, counted). */
   sendPackets(packets: readonly Uint8Array[]): SendResult {
     const now = this.now();
-    if (this.socket.bufferedAmount > MAX_SEND_BUFFER_BYTES) {
+    if (this.sink.bufferedAmount > MAX_SEND_BUFFER_BYTES) {
       return { packets: 0, bytes: 0, dropped: packets.length, reason: "send_buffer_full" };
     }
     if (this.pending === 0 && this.pathDelay < CODEL_TARGET_MS) this.codel.drained();
@@ -134,7 +152,7 @@ export class SendQueue {
   private write(frame: Uint8Array): void {
     const queuedAt = this.now();
     this.pending++;
-    this.socket.send(toMessage(frame, this.encoding), () => {
+    this.sink.write(frame, () => {
       this.pending--;
       const now = this.now();
       this.localDelay = now - queuedAt;

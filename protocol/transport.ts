@@ -74,7 +74,23 @@ export interface MemoryTransport extends Transport {
   /** Makes the next sends wait (bufferedAmount grows) until `resume()`: a peer that stops reading. */
   pause(): void;
   resume(): void;
+  /** Nothing scheduled on this side: every message sent so far delivered (unless paused). */
+  readonly idle: boolean;
 }
+
+/**
+ * Waits until every transport given is idle: what they carry delivered, and whatever the receivers
+ * sent back at once delivered too, without a turn of the event loop. Async work of a receiver (a
+ * HELLO's check on the thread pool) is not waited for.
+ */
+export async function memoryDrained(...transports: MemoryTransport[]): Promise<void> {
+  for (let turn = 0; turn < MAX_DRAIN_TURNS && transports.some((t) => !t.idle); turn++) {
+    await Promise.resolve();
+  }
+}
+
+/** Microtask turns memoryDrained() waits at most: bounds a pair that never goes quiet. */
+const MAX_DRAIN_TURNS = 10_000;
 
 /**
  * Two transports connected to each other in memory: what one sends, the other receives, in order,
@@ -114,6 +130,21 @@ class MemoryEnd implements MemoryTransport {
   private closedHandler: ((close: TransportClose) => void) | undefined;
   /** Messages that arrived before a receiver was registered. */
   private readonly early: Message[] = [];
+  /** Microtasks scheduled and not run yet. */
+  private scheduled = 0;
+
+  get idle(): boolean {
+    return this.scheduled === 0 && (this.paused || this.backlog.length === 0);
+  }
+
+  /** Runs `task` in a microtask, counted for `idle`. */
+  private later(task: () => void): void {
+    this.scheduled++;
+    queueMicrotask(() => {
+      this.scheduled--;
+      task();
+    });
+  }
 
   get bufferedAmount(): number {
     return this.buffered;
@@ -125,7 +156,7 @@ class MemoryEnd implements MemoryTransport {
 
   send(message: Message, onSent?: (error?: Error) => void): void {
     if (!this.open) {
-      if (onSent) queueMicrotask(() => onSent(CLOSED()));
+      if (onSent) this.later(() => onSent(CLOSED()));
       return;
     }
     if (this.record) this.sent.push(message);
@@ -154,7 +185,7 @@ class MemoryEnd implements MemoryTransport {
     if (this.closed) return;
     this.closing = true;
     const close = { code: CLOSE_ABNORMAL, reason: "" };
-    queueMicrotask(() => {
+    this.later(() => {
       this.ended(close);
       this.peer?.ended(close);
     });
@@ -182,7 +213,7 @@ class MemoryEnd implements MemoryTransport {
     for (const item of this.backlog.splice(0)) {
       if ("onSent" in item && item.onSent) {
         const onSent = item.onSent;
-        queueMicrotask(() => onSent(CLOSED()));
+        this.later(() => onSent(CLOSED()));
       }
     }
     this.buffered = 0;
@@ -193,7 +224,7 @@ class MemoryEnd implements MemoryTransport {
   private flush(): void {
     if (this.flushing || this.paused || this.backlog.length === 0) return;
     this.flushing = true;
-    queueMicrotask(() => {
+    this.later(() => {
       this.flushing = false;
       if (this.paused || this.closed) return;
       const next = this.backlog.shift();

@@ -1,0 +1,226 @@
+// One tunnel end over one leg: what the laptop and the exit both do with the relay's messages,
+// written once. The laptop (laptop/tunnel.ts) and the exit (exit/connection.ts) each make one per
+// leg connection and keep only their own state machine and policy (the handshake's steps, what
+// DATA may do, sessions).
+//
+//   outbound: frame ──> send queue (DATA batched, CoDel) ──> wire(): encode (binary | base64) ──> transport
+//   inbound:  transport ──> unwire(): decode (unknown types skipped) ──> PING answered, PONG -> path RTT,
+//             DATA -> owner.data, CHALLENGE/HELLO/WELCOME -> owner.frame, CLOSE -> owner.peerClosed
+//
+// Two timers, two jobs: the heartbeat (silence -> the leg is dead -> terminate) and the path probe
+// (end-to-end PINGs -> path RTT -> the send queue's CoDel). A ProtocolError from the codec or from
+// the owner's handlers ends the connection the one way, end(): a CLOSE frame with the code and a
+// reason, then the transport closed with the same code.
+//
+// `wire` and `unwire` are the only places a frame becomes bytes on the wire and back: where
+// protocol v2's per-frame seal and open go.
+import { decodeFrame, encodeFrame, fitReason } from "../protocol/codec.js";
+import { type Encoding, fromMessage, toMessage } from "../protocol/encoding.js";
+import { type ErrorCode, ErrorCodes, ProtocolError } from "../protocol/errors.js";
+import { type Frame, FrameType, Hop } from "../protocol/frames.js";
+import { Heartbeat } from "../protocol/heartbeat.js";
+import { type FrameSink, type PacketQueue, SendQueue, type SendResult } from "../protocol/send-queue.js";
+import { CLOSE_NORMAL, type Message, type Transport, type TransportClose } from "../protocol/transport.js";
+import { PathProbe } from "./path-probe.js";
+
+/** Frames a tunnel end hands to its owner: the handshake's. */
+export type HandshakeFrame = Extract<Frame, { type: 1 | 2 | 3 }>;
+
+export interface TunnelEndOwner {
+  /** A handshake frame (CHALLENGE, HELLO or WELCOME). Throw a ProtocolError to refuse it. */
+  frame(frame: HandshakeFrame): void;
+  /** A DATA frame's packets; returns the IP bytes delivered. Throw a ProtocolError to refuse it. */
+  data(packets: Uint8Array[]): number;
+  /** The far end sent CLOSE; the tunnel end then closes the leg normally. */
+  peerClosed(code: number, reason: string): void;
+  /**
+   * The far end sent something the protocol refuses (the codec's error, or one this owner threw):
+   * for the owner's accounting. The tunnel end then ends the connection with its code.
+   */
+  protocolError?(error: ProtocolError): void;
+  /** The leg is gone (once): after end(), the peer's close, a dead heartbeat or a transport error. */
+  closed(close: TransportClose): void;
+}
+
+export interface TunnelEndOptions {
+  transport: Transport;
+  encoding: Encoding;
+  /** The hop of the phone's own PINGs on this leg, answered from the start. */
+  legHop: typeof Hop.LAPTOP_LEG | typeof Hop.EXIT_LEG;
+  /**
+   * Watch the leg for silence from the start (the laptop) or only once established (the exit,
+   * whose handshake deadline covers the time before).
+   */
+  watchFromStart: boolean;
+  /** Packets per DATA frame at most (1 turns batching off, for measurements). */
+  maxPacketsPerFrame?: number | undefined;
+  /** Told each frame's time in the send queue, ms (a metric). */
+  sojourn?: ((ms: number) => void) | undefined;
+  /** The send queue, given the tunnel end's way to the wire (default: SendQueue with CoDel). */
+  queue?: ((sink: FrameSink) => PacketQueue) | undefined;
+}
+
+export class TunnelEnd {
+  readonly encoding: Encoding;
+  private readonly transport: Transport;
+  private readonly queue: PacketQueue;
+  /** Watches for silence: from the start, or once established (`watchFromStart`). */
+  private heartbeat: Heartbeat | undefined;
+  private readonly probe: PathProbe;
+  private readonly legHop: Hop;
+  /** Answers end-to-end PINGs and probes the path: once the handshake is done. */
+  private isEstablished = false;
+  /** end() was called, or the leg is gone: nothing more is read. */
+  private ending = false;
+  private gone = false;
+
+  constructor(
+    options: TunnelEndOptions,
+    private readonly owner: TunnelEndOwner,
+  ) {
+    this.transport = options.transport;
+    this.encoding = options.encoding;
+    this.legHop = options.legHop;
+    const sink: FrameSink = {
+      get bufferedAmount() {
+        return options.transport.bufferedAmount;
+      },
+      write: (frame, taken) => this.transport.send(this.wire(frame), () => taken()),
+    };
+    this.queue =
+      options.queue?.(sink) ??
+      new SendQueue(sink, { maxPacketsPerFrame: options.maxPacketsPerFrame, sojourn: options.sojourn });
+    if (options.watchFromStart) this.watch();
+    this.probe = new PathProbe({
+      ping: (id, sentAt) => this.send({ type: FrameType.PING, hop: Hop.END_TO_END, id, sentAt }),
+      rtt: (rttMs) => this.queue.pathRtt(rttMs),
+    });
+    this.transport.onMessage((message) => this.receive(message));
+    this.transport.onClose((close) => this.closed(close));
+  }
+
+  /** Whether frames sent now can still reach the leg. */
+  get open(): boolean {
+    return !this.ending && this.transport.open;
+  }
+
+  /** Bytes waiting in the transport. */
+  get bufferedAmount(): number {
+    return this.transport.bufferedAmount;
+  }
+
+  /** Round trip to the far end of the last answered end-to-end PING, ms. */
+  get rttMs(): number | undefined {
+    return this.probe.rttMs;
+  }
+
+  /** The handshake is done: answer the far end's PINGs, probe the path, watch for silence. */
+  established(): void {
+    if (this.isEstablished || this.gone) return;
+    this.isEstablished = true;
+    this.watch();
+    this.probe.start();
+  }
+
+  /** A control frame (handshake, PING, CLOSE): never dropped. */
+  send(frame: Frame): void {
+    if (this.open) this.queue.sendControl(encodeFrame(frame));
+  }
+
+  /** IP packets to the far end, batched; dropped and counted when the queue is too long. */
+  sendPackets(packets: readonly Uint8Array[]): SendResult {
+    const sent = this.queue.sendPackets(packets);
+    if (sent.packets) this.probe.sent();
+    return sent;
+  }
+
+  /**
+   * The one way a tunnel end ends a connection for a reason: a CLOSE frame with the code and a
+   * sentence (`reason`, or the code's own), then the transport closed with the same code. Again,
+   * or after the leg is gone, is a no-op.
+   */
+  end(code: ErrorCode, reason?: string): void {
+    if (this.ending) return;
+    const { close, message } = ErrorCodes[code];
+    this.send({ type: FrameType.CLOSE, code: close, reason: fitReason(reason ?? message) });
+    this.ending = true;
+    this.stopTimers();
+    this.transport.close(close, code);
+  }
+
+  /**
+   * Ends a connection before any tunnel end would speak on it (refused at admission), the same
+   * one way: CLOSE frame with the code, then the close code.
+   */
+  static refuse(transport: Transport, encoding: Encoding, code: ErrorCode): void {
+    const ignore = () => undefined;
+    const owner = { frame: ignore, data: () => 0, peerClosed: ignore, closed: ignore };
+    new TunnelEnd({ transport, encoding, legHop: Hop.EXIT_LEG, watchFromStart: false }, owner).end(code);
+  }
+
+  /** Drops the leg at once (no CLOSE frame). */
+  terminate(): void {
+    this.ending = true;
+    this.transport.terminate();
+  }
+
+  /** Frame -> message on the wire (v2: sealed here). */
+  private wire(frame: Uint8Array): Message {
+    return toMessage(frame, this.encoding);
+  }
+
+  /** Message on the wire -> frame bytes (v2: opened here). Throws ProtocolError. */
+  private unwire(message: Message): Uint8Array {
+    return fromMessage(message);
+  }
+
+  private receive(message: Message): void {
+    if (this.ending) return;
+    this.heartbeat?.alive();
+    try {
+      const frame = decodeFrame(this.unwire(message));
+      if (!frame) return; // unknown types are skipped
+      switch (frame.type) {
+        case FrameType.DATA:
+          this.queue.received(this.owner.data(frame.packets));
+          return;
+        case FrameType.PING:
+          if (frame.hop === this.legHop || (frame.hop === Hop.END_TO_END && this.isEstablished))
+            this.send({ ...frame, type: FrameType.PONG });
+          return;
+        case FrameType.PONG:
+          if (frame.hop === Hop.END_TO_END) this.probe.pong(frame.sentAt);
+          return;
+        case FrameType.CLOSE:
+          this.owner.peerClosed(frame.code, frame.reason);
+          this.ending = true;
+          this.transport.close(CLOSE_NORMAL, "");
+          return;
+        default:
+          this.owner.frame(frame);
+      }
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.owner.protocolError?.(error);
+      this.end(error.code, error.message);
+    }
+  }
+
+  /** The phone pings each leg every second: silence means the leg is dead, close or not. */
+  private watch(): void {
+    this.heartbeat ??= new Heartbeat({ dead: () => this.transport.terminate(), intervalMs: 0 });
+  }
+
+  private stopTimers(): void {
+    this.heartbeat?.stop();
+    this.probe.stop();
+  }
+
+  private closed(close: TransportClose): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.ending = true;
+    this.stopTimers();
+    this.owner.closed(close);
+  }
+}
