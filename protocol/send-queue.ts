@@ -14,6 +14,12 @@ export const MAX_SEND_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export type SendDropReason = "queue_delay" | "send_buffer_full" | "frame_too_large";
 
+/** A WebSocket-like socket (send with completion, bufferedAmount); tunnel ends use a Transport. */
+export interface FrameSocket {
+  readonly bufferedAmount: number;
+  send(data: Uint8Array | string, callback: (error?: Error) => void): void;
+}
+
 /** Where a send queue puts frames: the tunnel end's one way to the wire. */
 export interface FrameSink {
   /** Bytes handed to the transport and not yet taken by it (Transport.bufferedAmount). */
