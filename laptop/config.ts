@@ -1,9 +1,13 @@
-// The laptop's settings: defaults < config file (~/.config/tether/config.json) < environment <
-// flags, in one visible expression in resolveConfig.
+// The laptop's settings: one option table (cli/options.ts) from which the flags, the environment,
+// ~/.config/tether/config.json and --help all come, and the precedence as one expression in
+// resolveConfig: defaults < config file < environment < flags.
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { isIpAddress } from "../protocol/ip.js";
+import { UsageError } from "../cli/errors.js";
+import { list, readConfigObject, readEnv, text, toggle, type Values } from "../cli/options.js";
+import { EXIT_PROGRAM } from "../cli/package.js";
+import { integer, interfaceName, ipAddresses, nonEmpty, port, strings, url } from "../cli/values.js";
 import { MAX_PACKETS_PER_FRAME } from "../protocol/limits.js";
 
 export interface LaptopConfig {
@@ -37,16 +41,114 @@ export const LAPTOP_DEFAULTS: Omit<LaptopConfig, "exit" | "key" | "configDir"> =
   allowOrigins: [],
 };
 
-export type PartialConfig = Partial<LaptopConfig>;
+/** Every setting of `tether`: its flag, variable, whether config.json may hold it, parser, help. */
+export const LAPTOP_OPTIONS = {
+  exit: text({
+    flag: "exit",
+    env: "TETHER_EXIT",
+    file: true,
+    value: "URL",
+    help: "the exit server, wss://HOST[:PORT]",
+    parse: url(["wss:", "ws:", "https:", "http:"], "wss://exit.example.com:8443"),
+  }),
+  key: text({
+    flag: "key",
+    env: "TETHER_KEY",
+    file: true,
+    value: "NAME:SECRET",
+    help: `this laptop's key from \`${EXIT_PROGRAM} keys add\``,
+    parse: nonEmpty,
+  }),
+  port: text({
+    flag: "port",
+    env: "TETHER_PORT",
+    file: true,
+    value: "PORT",
+    help: "port the phone connects to",
+    default: LAPTOP_DEFAULTS.port,
+    parse: port,
+  }),
+  listen: list({
+    flag: "listen",
+    env: "TETHER_LISTEN",
+    file: true,
+    value: "ADDRS",
+    help: "addresses to listen on, comma-separated",
+    default: LAPTOP_DEFAULTS.listen,
+    defaultHelp: "all but loopback",
+    parse: ipAddresses,
+  }),
+  advertise: text({
+    flag: "advertise",
+    env: "TETHER_ADVERTISE",
+    file: true,
+    value: "ADDR",
+    help: "address put in the pairing link",
+    defaultHelp: "first listen address",
+    parse: nonEmpty,
+  }),
+  tunName: text({
+    flag: "tun-name",
+    env: "TETHER_TUN",
+    file: true,
+    value: "NAME",
+    help: "TUN interface name",
+    default: LAPTOP_DEFAULTS.tunName,
+    parse: interfaceName,
+  }),
+  dns: toggle({
+    flag: "no-dns",
+    negated: true,
+    env: "TETHER_DNS",
+    file: true,
+    help: 'leave the system\'s DNS alone (TETHER_DNS=0, "dns": false)',
+    default: LAPTOP_DEFAULTS.dns,
+    defaultHelp: "",
+  }),
+  allowOrigins: list({
+    flag: "allow-origin",
+    env: "TETHER_ALLOW_ORIGINS",
+    file: true,
+    value: "URL",
+    help: "also accept the relay page from this origin",
+    default: LAPTOP_DEFAULTS.allowOrigins,
+    parse: strings,
+  }),
+  configDir: text({
+    flag: "config-dir",
+    env: "TETHER_CONFIG_DIR",
+    value: "DIR",
+    help: "certificate, pairing secret, config.json",
+    defaultHelp: "~/.config/tether",
+    parse: nonEmpty,
+  }),
+  maxPacketsPerFrame: text({
+    env: "TETHER_MAX_PACKETS_PER_FRAME",
+    value: "N",
+    help: "packets per message at most; 1 turns batching off",
+    default: LAPTOP_DEFAULTS.maxPacketsPerFrame,
+    parse: integer(1, MAX_PACKETS_PER_FRAME),
+  }),
+};
 
+export type PartialConfig = Partial<Values<typeof LAPTOP_OPTIONS>>;
+
+/** Where the certificate, pairing secret and config.json live unless --config-dir or TETHER_CONFIG_DIR say. */
 export function defaultConfigDir(env: NodeJS.ProcessEnv): string {
   return env.TETHER_CONFIG_DIR || join(env.XDG_CONFIG_HOME || join(homedir(), ".config"), "tether");
 }
 
-export class ConfigError extends Error {
+export type ConfigErrorCode = "CONFIG_INVALID" | "PORT_IN_USE" | "NO_ADDRESS" | (string & {});
+
+/** A setting that cannot be used (a usage error: exit code 2). */
+export class ConfigError extends UsageError {
   override name = "ConfigError";
+  constructor(message: string, code: ConfigErrorCode = "CONFIG_INVALID") {
+    super(code, message);
+  }
 }
 
+/** config.json in `dir`, validated against the table; {} when there is none. */
 export async function readConfigFile(dir: string): Promise<PartialConfig> {
   const path = join(dir, "config.json");
   let text: string;
@@ -54,80 +156,40 @@ export async function readConfigFile(dir: string): Promise<PartialConfig> {
     text = await readFile(path, "utf8");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return {};
-    throw new ConfigError(`cannot read ${path}: ${(error as Error).message}`);
+    throw new UsageError("CONFIG_UNREADABLE", `cannot read ${path}: ${(error as Error).message}`);
   }
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(text) as unknown;
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
-      throw new Error("not an object");
-    return parsed as PartialConfig;
+    parsed = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`${path} is not a JSON object: ${(error as Error).message}`);
+    throw new UsageError("CONFIG_NOT_JSON", `${path} is not JSON: ${(error as Error).message}`);
   }
+  return readConfigObject(LAPTOP_OPTIONS, parsed, path);
 }
-
-const list = (text: string | undefined) =>
-  text === undefined
-    ? undefined
-    : text
-        .split(",")
-        .map((s) => s.trim())
-        .filter(Boolean);
 
 export function configFromEnv(env: NodeJS.ProcessEnv): PartialConfig {
-  const config: PartialConfig = {
-    exit: env.TETHER_EXIT,
-    key: env.TETHER_KEY,
-    port: env.TETHER_PORT ? Number(env.TETHER_PORT) : undefined,
-    listen: list(env.TETHER_LISTEN),
-    advertise: env.TETHER_ADVERTISE,
-    tunName: env.TETHER_TUN,
-    dns: env.TETHER_DNS === undefined ? undefined : env.TETHER_DNS !== "0" && env.TETHER_DNS !== "false",
-    allowOrigins: list(env.TETHER_ALLOW_ORIGINS),
-    maxPacketsPerFrame: env.TETHER_MAX_PACKETS_PER_FRAME
-      ? Number(env.TETHER_MAX_PACKETS_PER_FRAME)
-      : undefined,
-  };
-  return withoutUndefined(config);
+  return readEnv(LAPTOP_OPTIONS, env);
 }
 
-export function withoutUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-/** defaults < file < environment < flags; then checked. */
+/** defaults < file < environment < flags; then the settings nothing can default checked. */
 export function resolveConfig(
   configDir: string,
   file: PartialConfig,
   env: PartialConfig,
   flags: PartialConfig,
 ): LaptopConfig {
-  const merged = { ...LAPTOP_DEFAULTS, configDir, ...file, ...env, ...flags };
-  if (!merged.exit)
-    throw new ConfigError("which exit? Pass --exit wss://HOST[:PORT] (or TETHER_EXIT, or config.json)");
-  if (!merged.key)
-    throw new ConfigError("no client key: pass --key NAME:SECRET from `tether-exit keys add NAME`");
-  if (!Number.isInteger(merged.port) || merged.port < 1 || merged.port > 65535) {
-    throw new ConfigError(`--port wants 1 to 65535: ${merged.port}`);
-  }
-  if (
-    !Number.isInteger(merged.maxPacketsPerFrame) ||
-    merged.maxPacketsPerFrame < 1 ||
-    merged.maxPacketsPerFrame > MAX_PACKETS_PER_FRAME
-  ) {
-    throw new ConfigError(
-      `TETHER_MAX_PACKETS_PER_FRAME wants 1 to ${MAX_PACKETS_PER_FRAME}: ${merged.maxPacketsPerFrame}`,
+  const merged = { ...LAPTOP_DEFAULTS, ...file, ...env, ...flags, configDir };
+  if (!merged.exit) {
+    throw new UsageError(
+      "USAGE_MISSING",
+      'which exit? Pass --exit wss://HOST[:PORT] (or TETHER_EXIT, or "exit" in config.json)',
     );
   }
-  if (!Array.isArray(merged.listen)) {
-    throw new ConfigError(
-      `listen wants a list of addresses, like ["192.168.43.2"]: ${JSON.stringify(merged.listen)}`,
+  if (!merged.key) {
+    throw new UsageError(
+      "USAGE_MISSING",
+      `no client key: pass --key NAME:SECRET from \`${EXIT_PROGRAM} keys add NAME\``,
     );
   }
-  for (const address of merged.listen) {
-    if (!isIpAddress(address)) throw new ConfigError(`listen: not an IP address: ${JSON.stringify(address)}`);
-  }
-  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(merged.tunName))
-    throw new ConfigError(`bad TUN name: ${merged.tunName}`);
-  return merged as LaptopConfig;
+  return { ...merged, exit: merged.exit, key: merged.key, advertise: merged.advertise ?? "" };
 }
