@@ -59,7 +59,7 @@ const cases: [string, string[], string, Record<string, string>?][] = [
   ["exit/cli.ts", ["frobnicate"], "USAGE_UNKNOWN_COMMAND"],
 ];
 
-describe("the command lines", () => {
+describe.concurrent("the command lines", () => {
   for (const [cli, args, expected, env] of cases) {
     const what = `${cli.split("/")[0]} ${args.join(" ")}${env ? ` (${Object.entries(env).map(([k, v]) => `${k}=${v}`)})` : ""}`;
     it(`answers \`${what}\` with one line, ${expected}, and exit code 2`, async () => {
