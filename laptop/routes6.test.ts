@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { canRunPrivileged } from "../e2e/privileged.js";
 import { TestNamespace } from "../testing/netns.js";
-import { RTPROT_TETHER, Routes6 } from "./routes6.js";
+import { Routes6, RTPROT_TETHER } from "./routes6.js";
 
 const NS = `tether-routes6-${process.pid}`;
 const TUN = "tun6";
