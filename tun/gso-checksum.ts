@@ -6,10 +6,46 @@
 export const PROTOCOL_TCP = 6;
 export const PROTOCOL_UDP = 17;
 
-/** The ones'-complement sum of bytes[start, end), big-endian 16-bit words, unfolded, plus `initial`. */
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Below this many bytes the plain loop is as fast as setting up a word view. */
+const WIDE_SUM_MIN_BYTES = 128;
+
+/**
+ * The ones'-complement sum of bytes[start, end), big-endian 16-bit words, unfolded, plus `initial`.
+ * Long runs are summed 32 bits at a time in the host's byte order (RFC 1071: the sum is byte-order
+ * independent up to a final swap), four times fewer steps than byte pairs.
+ */
 export function sumWords(bytes: Uint8Array, start: number, end: number, initial = 0): number {
   let sum = initial;
   let i = start;
+  if (end - start >= WIDE_SUM_MIN_BYTES) {
+    // Byte pairs up to a 4-byte boundary of the underlying buffer (pairs stay aligned with start).
+    while (((bytes.byteOffset + i) & 3) !== 0 && i + 1 < end) {
+      sum += (bytes[i]! << 8) | bytes[i + 1]!;
+      i += 2;
+    }
+    if (((bytes.byteOffset + i) & 3) === 0) {
+      const words = (end - i) >>> 2;
+      const view = new Uint32Array(bytes.buffer, bytes.byteOffset + i, words);
+      // Halves summed apart stay small integers (under 2^31 for 128 KiB), which V8 keeps unboxed.
+      let low = 0;
+      let high = 0;
+      for (let w = 0; w < words; w++) {
+        const word = view[w]! | 0;
+        low += word & 0xffff;
+        high += word >>> 16;
+        if (low > 0x4000_0000 || high > 0x4000_0000) {
+          low = (low & 0xffff) + (low >>> 16);
+          high = (high & 0xffff) + (high >>> 16);
+        }
+      }
+      // Fold into 16 bits in host order, then into network order.
+      const folded = fold(low + high);
+      sum += HOST_LITTLE_ENDIAN ? ((folded & 0xff) << 8) | (folded >>> 8) : folded;
+      i += words * 4;
+    }
+  }
   for (; i + 1 < end; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
   if (i < end) sum += bytes[i]! << 8;
   return sum;
