@@ -56,7 +56,23 @@ export interface TunOptions {
    * with a segment size. Off by default.
    */
   offload?: TunOffloadOptions;
+  /**
+   * The interface's transmit queue, packets: where the kernel holds what the reader has not taken
+   * yet, and tail-drops past it. Default TX_QUEUE_PACKETS, or OFFLOAD_TX_QUEUE_PACKETS with offloads.
+   */
+  txQueuePackets?: number;
 }
+
+/**
+ * Transmit queue of a TUN without offloads, packets (the kernel's default is 500). The reader can
+ * be kept from running for a few ms on a busy machine, and a TCP sender bursts up to its TSQ limit
+ * (1 MiB by default, about 700 full-size packets) into the device at once: 500 tail-dropped those
+ * bursts. 2048 is 24 ms at 1 Gbit/s, 3 MiB of packets at most.
+ */
+export const TX_QUEUE_PACKETS = 2048;
+
+/** Transmit queue with offloads, packets: each may be a 64 KiB super-packet (32 MiB at most). */
+export const OFFLOAD_TX_QUEUE_PACKETS = 512;
 
 export interface TunOffloadOptions {
   /**

@@ -49,6 +49,15 @@ export const IFNAMSIZ = 16;
 /** Offset of ifr_flags (a short) in struct ifreq, right after the name. */
 export const IFREQ_FLAGS_OFFSET = 16;
 
+/** ioctl on any socket: set an interface's transmit queue length (struct ifreq's ifr_qlen). */
+export const SIOCSIFTXQLEN = 0x8943;
+export const SIOCGIFTXQLEN = 0x8942;
+/** Offset of ifr_qlen (an int) in struct ifreq. */
+export const IFREQ_QLEN_OFFSET = 16;
+export const AF_INET = 2;
+export const SOCK_DGRAM = 2;
+export const SOCK_CLOEXEC = O_CLOEXEC;
+
 export const POLLIN = 0x001;
 export const POLLERR = 0x008;
 export const POLLHUP = 0x010;
@@ -80,6 +89,7 @@ export interface Libc {
   /** poll over `count` pollfd structs laid out in `fds`. */
   poll(fds: Uint8Array, count: number, timeoutMs: number): number;
   eventfd(initial: number, flags: number): number;
+  socket(domain: number, type: number, protocol: number): number;
   /** setsockopt with an int value. */
   setsockoptInt(fd: number, level: number, name: number, value: number): number;
   /** The calling thread's errno after the last call. */
@@ -99,6 +109,7 @@ export function libc(): Libc {
   const close = lib.func("int close(int fd)");
   const poll = lib.func("int poll(void *fds, unsigned long nfds, int timeout)");
   const eventfd = lib.func("int eventfd(unsigned int initval, int flags)");
+  const socket = lib.func("int socket(int domain, int type, int protocol)");
   const setsockopt = lib.func(
     "int setsockopt(int fd, int level, int optname, const void *optval, uint32_t optlen)",
   );
@@ -111,6 +122,7 @@ export function libc(): Libc {
     close: (fd) => close(fd) as number,
     poll: (fds, count, timeoutMs) => poll(fds, count, timeoutMs) as number,
     eventfd: (initial, flags) => eventfd(initial, flags) as number,
+    socket: (domain, type, protocol) => socket(domain, type, protocol) as number,
     setsockoptInt: (fd, level, name, value) =>
       setsockopt(fd, level, name, new Int32Array([value]), 4) as number,
     errno: () => koffi.errno(),

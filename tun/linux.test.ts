@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { awaitLine, stopChild, TestNamespace } from "../testing/netns.js";
 import { buildIpv4Udp, parseIpv4Udp } from "../testing/packets.js";
-import type { TunDevice } from "./device.js";
+import { type TunDevice, TX_QUEUE_PACKETS } from "./device.js";
 import { TunError } from "./errors.js";
 import { openLinuxTun } from "./linux.js";
 import { MAX_BATCH_PACKETS, MAX_BATCHES_IN_FLIGHT } from "./linux-reader.js";
@@ -163,7 +163,7 @@ describe.skipIf(!canRun)("Linux TUN device (needs root and /dev/net/tun)", () =>
 
   it("stops reading while the event loop is blocked: the kernel queues, then drops", async () => {
     const tun = await openInNamespace();
-    const count = 4_000; // more than MAX_BATCHES_IN_FLIGHT full batches plus the kernel's queue
+    const count = 8_000; // more than MAX_BATCHES_IN_FLIGHT full batches plus the kernel's queue
     let received = 0;
     let blocked = false;
     const ended = new Promise<void>((resolve) => {
@@ -236,6 +236,19 @@ describe.skipIf(!canRun)("Linux TUN device (needs root and /dev/net/tun)", () =>
     } finally {
       await stopChild(receiver);
     }
+  });
+
+  it("gives the interface a transmit queue of TX_QUEUE_PACKETS, or the one asked for", async () => {
+    const tun = await openInNamespace();
+    const qlen = (name: string) => JSON.parse(ns().ip("-j", "link", "show", "dev", name))[0].txqlen;
+    expect(qlen(tun.name)).toBe(TX_QUEUE_PACKETS);
+    const asked = await openLinuxTun({ name: "tunqlen%d", txQueuePackets: 777 });
+    opened.push(asked);
+    ns().adopt(asked.name);
+    expect(qlen(asked.name)).toBe(777);
+    await expect(openLinuxTun({ name: "tunqlen%d", txQueuePackets: 0 })).rejects.toMatchObject({
+      code: "OTHER",
+    });
   });
 
   it("returns false and counts a write the kernel refuses", async () => {

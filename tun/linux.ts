@@ -10,16 +10,19 @@ import {
   emptyTunStats,
   MAX_HELD_BYTES,
   NO_OFFLOAD,
+  OFFLOAD_TX_QUEUE_PACKETS,
   type PacketHandler,
   SUPER_PACKET_MAX_BYTES,
   type TunDevice,
   type TunOffloadState,
   type TunOptions,
   type TunStats,
+  TX_QUEUE_PACKETS,
 } from "./device.js";
 import { TunError } from "./errors.js";
 import { type GsoWriteMode, GsoWriter } from "./gso-write.js";
 import {
+  AF_INET,
   EFD_CLOEXEC,
   EFD_NONBLOCK,
   errnoName,
@@ -31,11 +34,15 @@ import {
   IFNAMSIZ,
   IFREQ_BYTES,
   IFREQ_FLAGS_OFFSET,
+  IFREQ_QLEN_OFFSET,
   type Libc,
   libc,
   O_CLOEXEC,
   O_NONBLOCK,
   O_RDWR,
+  SIOCSIFTXQLEN,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
   TUN_F_CSUM,
   TUN_F_TSO4,
   TUN_F_TSO6,
@@ -60,7 +67,7 @@ import {
   SLOT_SUPER_REFUSED,
   SLOT_WANTS_WAKE,
 } from "./linux-reader.js";
-import { VNET_HDR_BYTES } from "./vnet.js";
+import { HOST_LITTLE_ENDIAN, VNET_HDR_BYTES } from "./vnet.js";
 
 const TUN_PATH = "/dev/net/tun";
 
@@ -97,6 +104,14 @@ export async function openLinuxTun(options: TunOptions = {}): Promise<TunDevice>
     offload = enableOffloads(sys, fd);
     if (offloadOptions.gsoWrites === false) offload = { ...offload, gsoWrites: false };
     if (offload.note) offloadOptions.onNote?.(offload.note);
+  }
+
+  const txQueue = options.txQueuePackets ?? (offloadOptions ? OFFLOAD_TX_QUEUE_PACKETS : TX_QUEUE_PACKETS);
+  const queueSet = setTxQueue(sys, name, txQueue);
+  // Asked for, it must hold; the default is best effort (the kernel's 500 still works).
+  if (queueSet !== undefined && options.txQueuePackets !== undefined) {
+    sys.close(fd);
+    throw new TunError("OTHER", `SIOCSIFTXQLEN ${txQueue} on ${JSON.stringify(name)}: ${queueSet}`);
   }
 
   const eventFd = sys.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -147,6 +162,21 @@ export function attachTun(
     fd,
     name: new TextDecoder().decode(ifreq.subarray(0, nameEnd < 0 || nameEnd > IFNAMSIZ ? IFNAMSIZ : nameEnd)),
   };
+}
+
+/** Sets the interface's transmit queue length; undefined, or the errno's name. */
+function setTxQueue(sys: Libc, name: string, packets: number): string | undefined {
+  if (!Number.isInteger(packets) || packets < 1) return "not a positive integer";
+  const socket = sys.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (socket < 0) return errnoName(sys.errno());
+  try {
+    const ifreq = new Uint8Array(IFREQ_BYTES);
+    new TextEncoder().encodeInto(name, ifreq.subarray(0, IFNAMSIZ - 1));
+    new DataView(ifreq.buffer).setInt32(IFREQ_QLEN_OFFSET, packets, HOST_LITTLE_ENDIAN);
+    return sys.ioctlPtr(socket, SIOCSIFTXQLEN, ifreq) < 0 ? errnoName(sys.errno()) : undefined;
+  } finally {
+    sys.close(socket);
+  }
 }
 
 /**
