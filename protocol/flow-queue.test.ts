@@ -9,6 +9,7 @@ import {
   flowHash,
 } from "./flow-queue.js";
 import { FrameType, Hop } from "./frames.js";
+import { unwrapSlot } from "./super-packet.js";
 
 /** A simulated clock and a link behind the socket that takes `bytesPerMs`. */
 class Link implements FrameSink {
@@ -298,6 +299,26 @@ describe("FlowQueue: the socket side", () => {
     queue.sendControl(pingFrame);
     expect(frames.at(-1)).toEqual(pingFrame);
     expect(queue.queuedPackets).toBe(1);
+  });
+
+  it("carries a super-packet in its DATA slot, prefix and segment size in front, one per message", () => {
+    const frames: Uint8Array[] = [];
+    const queue = new FlowQueue({
+      bufferedAmount: 0,
+      write: (frame, taken) => {
+        frames.push(frame);
+        taken();
+      },
+    });
+    const big = tcp(1, 1, 60_000);
+    queue.sendPackets([big, ping(1), big], Uint16Array.of(1448, 0, 1448));
+    const slots = frames.flatMap((frame) => {
+      const decoded = decodeFrame(frame);
+      return decoded?.type === FrameType.DATA ? decoded.packets : [];
+    });
+    expect(slots.map((slot) => unwrapSlot(slot)?.segmentSize)).toEqual([1448, 0, 1448]);
+    expect(unwrapSlot(slots[0]!)?.packet).toEqual(big);
+    expect(frames.every((frame) => frame.length <= 64 * 1024)).toBe(true);
   });
 
   it("refuses a packet no frame can carry, counting it as frame_too_large", () => {

@@ -23,6 +23,7 @@ import { CODEL_INTERVAL_MS, CoDel } from "./codel.js";
 import { type Encoding, toMessage } from "./encoding.js";
 import { MAX_PACKET_BYTES, MAX_PACKETS_PER_FRAME } from "./limits.js";
 import { BASE_RTT_WINDOW_MS, type FrameSocket, type SendResult } from "./send-queue.js";
+import { MAX_CARRIED_SUPER_PACKET_BYTES, wrapSuperPacket } from "./super-packet.js";
 
 /** Hash buckets, each a flow queue (fq_codel's default): collisions share a queue, memory is fixed. */
 export const FLOW_BUCKETS = 1024;
@@ -252,26 +253,32 @@ export class FlowQueue {
   /**
    * IP packets: queued per flow and sent as the socket takes frames. The result says what became
    * of these packets now (queued or sent, or refused as too large); later drops (CoDel, memory
-   * bound) are counted in `drops` and told to `dropped`.
+   * bound) are counted in `drops` and told to `dropped`. With `segmentSizes`, a packet whose entry
+   * is not 0 is a super-packet of segments that size, carried in its DATA slot (super-packet.ts):
+   * only for a peer that asked for them.
    */
-  sendPackets(packets: readonly Uint8Array[]): SendResult {
+  sendPackets(packets: readonly Uint8Array[], segmentSizes?: ArrayLike<number>): SendResult {
     const now = this.#now();
     let accepted = 0;
     let bytes = 0;
     let oversized = 0;
     this.#inCall = true;
     try {
-      for (const packet of packets) {
-        if (packet.length > MAX_PACKET_BYTES || packet.length === 0) {
+      for (let i = 0; i < packets.length; i++) {
+        const packet = packets[i]!;
+        const segmentSize = segmentSizes?.[i] ?? 0;
+        const limit = segmentSize > 0 ? MAX_CARRIED_SUPER_PACKET_BYTES : MAX_PACKET_BYTES;
+        if (packet.length > limit || packet.length === 0) {
           oversized++;
           continue;
         }
         const flow = this.#flowOf(packet);
-        if (flow.arrived(packet.length, now) && flow.length === 0) flow.codel.drained();
         // A packet of a batch is a view into the whole batch: a copy, so that one queued packet
-        // does not keep the batch's buffer alive.
-        flow.push(packet.slice(), now);
-        this.#queuedBytes += packet.length;
+        // does not keep the batch's buffer alive (a super-packet's copy has its prefix in front).
+        const slot = segmentSize > 0 ? wrapSuperPacket(packet, segmentSize) : packet.slice();
+        if (flow.arrived(slot.length, now) && flow.length === 0) flow.codel.drained();
+        flow.push(slot, now);
+        this.#queuedBytes += slot.length;
         this.#queuedPackets++;
         if (flow.list === 0) {
           flow.list = NEW;
@@ -279,7 +286,7 @@ export class FlowQueue {
           this.#newFlows.push(flow);
         }
         accepted++;
-        bytes += packet.length;
+        bytes += slot.length;
       }
       this.drops.frame_too_large += oversized;
       this.#enforceMemoryBound();
