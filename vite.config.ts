@@ -24,6 +24,8 @@ export default defineConfig({
       injectRegister: false,
       injectManifest: {
         globPatterns: ["**/*.{js,css,html,svg,png,webmanifest}"],
+        // The QR decoder is fetched when the user asks to scan, not downloaded with the app.
+        globIgnores: ["**/qr-decode-*.js"],
       },
       includeAssets: ["icon.svg", "icons/*.png"],
       manifest: {

@@ -7,6 +7,7 @@
 // relaying and paused, land in e2e/output/ for a person to look at.
 import { X509Certificate } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -47,6 +48,56 @@ const AT_A_GLANCE = [
   "cap-text",
   "rtt-e2e",
 ];
+/** axe-core's browser build, evaluated in the page under test (issue 15.5). */
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+/** Most Tab presses to reach a control from the top of the page (bounded: a page has few). */
+const MAX_TABS = 60;
+/** The fake camera's frame, px: a phone camera's 4:3. */
+const CAMERA = { width: 640, height: 480 };
+
+/**
+ * The QR code the laptop printed, read back from its terminal output: qrcode's "small" terminal
+ * form puts two rows of modules in one line of text (▀ top dark, ▄ bottom dark, █ both, space none).
+ */
+const ESC = String.fromCharCode(27);
+
+function qrFromTerminal(output: string): boolean[][] {
+  const lines = output
+    .split("\n")
+    .filter((line) => line.startsWith(`${ESC}[47m${ESC}[30m`) && !line.includes(`${ESC}[37m`))
+    .map((line) => line.replace(new RegExp(`${ESC}\\[[0-9;]*m`, "g"), ""))
+    .filter((line) => /[▀▄█]/.test(line));
+  const rows: boolean[][] = [];
+  for (const line of lines) {
+    const chars = [...line];
+    rows.push(chars.map((c) => c === "█" || c === "▀"));
+    rows.push(chars.map((c) => c === "█" || c === "▄"));
+  }
+  return rows;
+}
+
+/** One still frame showing `modules` (dark = true) centred on white, as a YUV4MPEG2 (4:2:0) file. */
+function y4mOfQr(modules: boolean[][]): Buffer {
+  const { width, height } = CAMERA;
+  const size = Math.max(modules.length, modules[0]?.length ?? 0);
+  const scale = Math.floor(Math.min(width, height) / (size + 8)); // a quiet zone of 4 modules each side
+  const left = Math.floor((width - size * scale) / 2);
+  const top = Math.floor((height - size * scale) / 2);
+  const luma = Buffer.alloc(width * height, 235);
+  for (let y = 0; y < size * scale; y++) {
+    const row = modules[Math.floor(y / scale)] ?? [];
+    for (let x = 0; x < size * scale; x++)
+      if (row[Math.floor(x / scale)]) luma[(top + y) * width + left + x] = 16;
+  }
+  const chroma = Buffer.alloc((width / 2) * (height / 2) * 2, 128);
+  const frame = Buffer.concat([Buffer.from("FRAME\n"), luma, chroma]);
+  return Buffer.concat([
+    Buffer.from(`YUV4MPEG2 W${width} H${height} F10:1 Ip A1:1 C420jpeg\n`),
+    frame,
+    frame,
+  ]);
+}
+
 /** The pause in the pause test: short, as a user stepping into a lift would, ms. */
 const PAUSE_MS = 3_000;
 /** Any one wait for the page to show something, ms. */
@@ -137,6 +188,36 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
     return outside;
   }
 
+  /**
+   * axe-core on the page as it is, every fold opened: no serious or critical violation. Returns
+   * the number of lesser ones, for the log.
+   */
+  async function accessible(p: Page, view: string): Promise<string> {
+    await p.evaluate(`for (const d of document.querySelectorAll("details")) d.open = true`);
+    if (!(await p.evaluate("typeof globalThis.axe === 'object'"))) await p.evaluate(AXE_SOURCE);
+    const violations = (await p.evaluate(`axe.run(document, { resultTypes: ["violations"] }).then((r) =>
+      r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+        targets: v.nodes.slice(0, 3).map((n) => n.target.join(" ")) })))`)) as {
+      id: string;
+      impact: string;
+      help: string;
+      targets: string[];
+    }[];
+    const serious = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    expect(serious, `axe on ${view}`).toEqual([]);
+    return `${view}: ${violations.length} minor (${violations.map((v) => v.id).join(", ") || "none"})`;
+  }
+
+  /** Presses Tab from the top of the page until `id` has the focus: reachable by keyboard. */
+  async function tabTo(p: Page, id: string): Promise<number> {
+    await p.evaluate("document.activeElement?.blur(); window.scrollTo(0, 0)");
+    for (let presses = 1; presses <= MAX_TABS; presses++) {
+      await p.keyboard.press("Tab");
+      if ((await p.evaluate("document.activeElement?.id")) === id) return presses;
+    }
+    throw new Error(`#${id} is not reachable with Tab in ${MAX_TABS} presses`);
+  }
+
   /** Waits until the laptop prints a line matching `pattern` after `from` characters of its output. */
   async function laptopSays(pattern: RegExp, from: number): Promise<string> {
     for (const deadline = Date.now() + SHOW_TIMEOUT_MS; Date.now() < deadline; ) {
@@ -195,6 +276,11 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
     expect(await belowTheFold(page)).toEqual([]);
     const shots = await screenshots(page, "relaying");
     await running;
+    const axeLight = await accessible(page, "relaying, light");
+    await page.emulateMedia({ colorScheme: "dark" });
+    const axeDark = await accessible(page, "relaying, dark");
+    await page.emulateMedia({ colorScheme: null });
+    console.log(`[pwa] axe ${axeLight}; ${axeDark}`);
     expect(await textOf(page, "laptop-state")).toBe("● open");
     expect(await textOf(page, "exit-state")).toBe("● open");
     expect(await textOf(page, "laptop-encoding")).toBe("binary");
@@ -246,8 +332,9 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
     const running = transfer(12 * 1024 * 1024, 2_000_000);
     await page.waitForTimeout(1_500);
     const logFrom = outputOf(laptop.process).length;
-    await page.focus("#pause-toggle");
+    const tabs = await tabTo(page, "pause-toggle");
     expect(await page.getAttribute("#pause-toggle", "data-state")).toBe("relaying");
+    expect(await page.getAttribute("#pause-toggle", "aria-describedby")).toBe("pause-hint");
     await page.keyboard.press("Enter");
     await page.waitForFunction('document.body.dataset.paused === "true"', undefined, {
       timeout: SHOW_TIMEOUT_MS,
@@ -261,6 +348,8 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
     expect(await textOf(page, "pause-hint")).toMatch(/same session and address/);
     expect(await belowTheFold(page)).toEqual([]);
     const shots = await screenshots(page, "paused");
+    const axePaused = await accessible(page, "paused");
+    await page.focus("#pause-toggle");
     // Paused means paused: past the longest backoff, still no relay and no new leg at the laptop.
     await page.waitForTimeout(PAUSE_MS - 1_200);
     expect(await page.evaluate("globalThis.tether.relay === undefined")).toBe(true);
@@ -272,7 +361,7 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
     expect(after?.address).toBe(before?.address);
     await running; // the right sha256, through the pause
     console.log(
-      `[pwa] paused for ${PAUSE_MS} ms during a transfer: the laptop said "${said}"; resumed the same session (${after?.address}); the transfer's sha256 matched; screenshots ${shots.join(", ")}`,
+      `[pwa] paused for ${PAUSE_MS} ms during a transfer (the control is Tab number ${tabs}): the laptop said "${said}"; resumed the same session (${after?.address}); the transfer's sha256 matched; screenshots ${shots.join(", ")}; axe ${axePaused}`,
     );
   });
 
@@ -347,6 +436,7 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
       expect(await textOf(second, "message")).toMatch(/already relaying in another tab/);
       expect(await second.evaluate("globalThis.tether?.relay === undefined")).toBe(true);
       expect(await page.evaluate("globalThis.tether.relay.relaying")).toBe(true);
+      console.log(`[pwa] axe ${await accessible(second, "another tab relays")}`);
     } finally {
       await second.close();
     }
@@ -396,6 +486,99 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
     await hide(false);
   });
 
+  it("asks before relaying for a laptop it has not seen, and asks twice when the address is not nearby", async () => {
+    const stranger: BrowserContext = await launchPhoneBrowser(topology, [
+      `--ignore-certificate-errors-spki-list=${[exit.spkiSha256, laptop.spkiSha256].join(",")}`,
+    ]);
+    try {
+      await stranger.grantPermissions(["local-network-access"], { origin: exit.origin });
+      const other = await stranger.newPage();
+      await other.goto(laptop.link);
+      await other.waitForSelector("#pair-confirm:not([hidden])", { timeout: SHOW_TIMEOUT_MS });
+      expect(await textOf(other, "pair-confirm-title")).toBe("Relay for a new laptop?");
+      expect(await textOf(other, "pair-confirm-body")).toContain(
+        `${topology.addr.hotspot.laptop}:${LAPTOP_PORT}`,
+      );
+      expect(await other.evaluate("document.activeElement?.id")).toBe("pair-confirm-title");
+      expect(other.url()).not.toContain("secret="); // out of the address bar at once
+      await other.waitForTimeout(1_000);
+      expect(await other.evaluate("globalThis.tether.relay === undefined")).toBe(true);
+      const axeNew = await accessible(other, "new laptop question");
+      await other.click("#pair-confirm-no");
+      expect(await other.isHidden("#pair-confirm")).toBe(true);
+      expect(await other.evaluate("globalThis.tether.relay === undefined")).toBe(true);
+      expect(await textOf(other, "message")).toMatch(/^Not paired yet/);
+
+      // A link whose laptop is on the internet, pasted: asked twice, and "Cancel" at the second.
+      const elsewhere = laptop.link.replace(
+        encodeURIComponent(`wss://${topology.addr.hotspot.laptop}`),
+        encodeURIComponent("wss://198.51.100.7"),
+      );
+      expect(elsewhere).not.toBe(laptop.link);
+      await other.fill("#pair-input", elsewhere);
+      await other.press("#pair-input", "Enter");
+      await other.waitForSelector("#pair-confirm:not([hidden])", { timeout: SHOW_TIMEOUT_MS });
+      await other.click("#pair-confirm-yes");
+      expect(await textOf(other, "pair-confirm-title")).toBe("This laptop is not beside you");
+      expect(await textOf(other, "pair-confirm-yes")).toBe("Relay anyway");
+      const axeElsewhere = await accessible(other, "laptop elsewhere question");
+      await other.click("#pair-confirm-no");
+      expect(await other.evaluate("globalThis.tether.relay === undefined")).toBe(true);
+      console.log(
+        `[pwa] new laptop asked about, once for ${topology.addr.hotspot.laptop}, twice for 198.51.100.7; nothing dialed; axe ${axeNew}; ${axeElsewhere}`,
+      );
+    } finally {
+      await stranger.close();
+    }
+  });
+
+  it("scans the laptop's QR code with the camera (the decoder loaded only then), from the keyboard", async () => {
+    const modules = qrFromTerminal(outputOf(laptop.process));
+    expect(modules.length).toBeGreaterThan(20);
+    const video = join(topology.tempDir("camera"), "laptop-qr.y4m");
+    writeFileSync(video, y4mOfQr(modules));
+    const camera: BrowserContext = await launchPhoneBrowser(topology, [
+      `--ignore-certificate-errors-spki-list=${[exit.spkiSha256, laptop.spkiSha256].join(",")}`,
+      "--use-fake-device-for-media-stream",
+      "--use-fake-ui-for-media-stream",
+      `--use-file-for-fake-video-capture=${video}`,
+    ]);
+    try {
+      await camera.grantPermissions(["local-network-access", "camera"], { origin: exit.origin });
+      const other = await camera.newPage();
+      await other.setViewportSize(PHONE_VIEWPORT);
+      await other.goto(`${exit.origin}/`);
+      await other.waitForSelector("#scan-start", { timeout: SHOW_TIMEOUT_MS });
+      const decoderFetched = () =>
+        other.evaluate(
+          `performance.getEntriesByType("resource").some((e) => /qr-decode-/.test(e.name))`,
+        ) as Promise<boolean>;
+      expect(await decoderFetched()).toBe(false);
+      const tabs = await tabTo(other, "scan-start");
+      const started = Date.now();
+      await other.keyboard.press("Enter");
+      await other.waitForSelector("#scanner:not([hidden])", { timeout: SHOW_TIMEOUT_MS });
+      expect(await other.evaluate("document.activeElement?.id")).toBe("scan-stop");
+      const axeScanning = await accessible(other, "scanner");
+      await other.waitForSelector("#pair-confirm:not([hidden])", { timeout: SHOW_TIMEOUT_MS });
+      const ms = Date.now() - started;
+      const decoder = await other.evaluate("globalThis.tether.scanner.decoder");
+      if (decoder === "built-in") expect(await decoderFetched()).toBe(true);
+      expect(await other.isHidden("#scanner")).toBe(true); // the camera is off once read
+      expect(await textOf(other, "pair-confirm-body")).toContain(
+        `${topology.addr.hotspot.laptop}:${LAPTOP_PORT}`,
+      );
+      await screenshots(other, "scanned");
+      // The scanned link is the laptop's own: answering no keeps this phone from taking the relay.
+      await other.click("#pair-confirm-no");
+      console.log(
+        `[pwa] scanned the laptop's printed QR code (${modules.length} modules) with the fake camera in ${ms} ms, decoder ${decoder}; "Scan" is Tab number ${tabs}; axe ${axeScanning}`,
+      );
+    } finally {
+      await camera.close();
+    }
+  });
+
   it("tells a phone that does not trust the laptop's certificate what to do, with a button to the laptop's page", async () => {
     // Another phone: it trusts the exit, not (yet) the laptop.
     const untrusting: BrowserContext = await launchPhoneBrowser(topology, [
@@ -405,6 +588,8 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
       await untrusting.grantPermissions(["local-network-access"], { origin: exit.origin });
       const other = await untrusting.newPage();
       await other.goto(laptop.link);
+      // A laptop this phone has not seen: it asks first (issue 10.8).
+      await other.click("#pair-confirm-yes", { timeout: SHOW_TIMEOUT_MS });
       await other.waitForSelector("#trust:not([hidden])", { timeout: SHOW_TIMEOUT_MS });
       expect(await textOf(other, "trust-cause")).toBe(
         "This phone does not trust the laptop's certificate yet.",
@@ -413,7 +598,9 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
       expect(await other.isVisible("#trust-open")).toBe(true);
       const steps = await textOf(other, "trust-steps");
       expect(steps).toMatch(/Proceed to 192\.168\.43\.2/);
-      console.log(`[pwa] untrusted laptop: "${await textOf(other, "trust-cause")}" -> ${laptopPage()}`);
+      console.log(
+        `[pwa] untrusted laptop: "${await textOf(other, "trust-cause")}" -> ${laptopPage()}; axe ${await accessible(other, "trust help")}`,
+      );
     } finally {
       await untrusting.close();
     }

@@ -1,6 +1,8 @@
 // What the phone downloads to run Tether, gzipped: every script of the built app (the page's
 // entry and its chunks, workbox-window, the service worker), plus HTML, CSS and manifest for the
-// record. Fails (exit 1) when the JavaScript passes the budget.
+// record. Fails (exit 1) when the JavaScript the app loads to start passes the budget. Chunks the
+// page imports only when the user asks for them (the QR decoder, on "Scan") are listed apart and
+// not in the budget: the e2e checks the page does not fetch them before.
 //   npm run size            after `npm run build`
 //   npm run size -- --json  machine-readable, for tests
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -10,6 +12,11 @@ import { gzipSync } from "node:zlib";
 /** The budget for all JavaScript the phone loads, gzipped, bytes (issue 4: under 60 kB). */
 export const JS_BUDGET_GZIP_BYTES = 60_000;
 export const PWA_DIR = resolve(import.meta.dirname, "../dist/pwa");
+/** Chunks loaded only on the user's request, by file name (a dynamic import in the page). */
+export const ON_DEMAND_CHUNKS: readonly RegExp[] = [
+  // page/qr-decode.ts (jsQR): imported by page/scan.ts when the user taps "Scan" and the browser has no BarcodeDetector.
+  /^assets\/qr-decode-[\w-]+\.js$/,
+];
 
 export interface FileSize {
   file: string;
@@ -18,9 +25,14 @@ export interface FileSize {
 }
 
 export interface BundleReport {
+  /** Scripts the app loads to start (the budget's). */
   js: FileSize[];
+  /** Scripts loaded only when the user asks (ON_DEMAND_CHUNKS). */
+  onDemand: FileSize[];
   other: FileSize[];
+  /** Gzipped bytes of `js`: what the budget limits. */
   jsGzipTotal: number;
+  onDemandGzipTotal: number;
   budget: number;
 }
 
@@ -43,11 +55,18 @@ export function bundleReport(dir = PWA_DIR): BundleReport {
       };
     })
     .sort((a, b) => b.gzip - a.gzip);
-  const js = sizes.filter((s) => /\.m?js$/.test(s.file));
+  const scripts = sizes.filter((s) => /\.m?js$/.test(s.file));
+  const lazy = (s: FileSize) =>
+    ON_DEMAND_CHUNKS.some((pattern) => pattern.test(s.file.replaceAll("\\", "/")));
+  const js = scripts.filter((s) => !lazy(s));
+  const onDemand = scripts.filter(lazy);
+  const sum = (list: FileSize[]) => list.reduce((total, s) => total + s.gzip, 0);
   return {
     js,
+    onDemand,
     other: sizes.filter((s) => !/\.m?js$/.test(s.file)),
-    jsGzipTotal: js.reduce((sum, s) => sum + s.gzip, 0),
+    jsGzipTotal: sum(js),
+    onDemandGzipTotal: sum(onDemand),
     budget: JS_BUDGET_GZIP_BYTES,
   };
 }
@@ -63,6 +82,9 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename
     process.stdout.write(`JavaScript the phone loads (dist/pwa):\n${report.js.map(line).join("")}`);
     process.stdout.write(
       `  ${"total".padEnd(48)} ${"".padStart(9)} ${kb(report.jsGzipTotal).padStart(9)} gzip (budget ${kb(report.budget)})\n`,
+    );
+    process.stdout.write(
+      `Loaded only when the user asks (not in the budget):\n${report.onDemand.map(line).join("")}`,
     );
     process.stdout.write(`Also loaded:\n${report.other.map(line).join("")}`);
   }

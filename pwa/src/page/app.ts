@@ -9,6 +9,7 @@
 import { Relay, type RelayStats } from "../relay.js";
 import { type Diagnosis, diagnose, isIos } from "../shared/diagnose.js";
 import { parseCap } from "../shared/format.js";
+import { type Confirmation, confirmationFor } from "../shared/laptop-trust.js";
 import {
   laptopPageUrl,
   type Pairing,
@@ -18,13 +19,14 @@ import {
   parsePairingLink,
 } from "../shared/pairing.js";
 import { chosenPairing, rememberPairing, type StoredPairing } from "../shared/pairings.js";
-import { present, type TabRole } from "../shared/present.js";
+import { confirmView, present, type TabRole } from "../shared/present.js";
 import { RateMeter, SAMPLE_INTERVAL_MS } from "../shared/rates.js";
 import { IdbStorage, type Storage } from "../shared/storage.js";
 import { MemoryStorage } from "../shared/storage-memory.js";
 import { USAGE_FLUSH_MS, UsageRecorder } from "../shared/usage.js";
 import { PauseNotifier } from "./notify.js";
 import { localNetworkPermission, probeLaptop } from "./probe.js";
+import { QrScanner } from "./scan.js";
 import { SingleRelay } from "./single-relay.js";
 import { Updates } from "./update.js";
 import type { View } from "./view.js";
@@ -42,6 +44,7 @@ export class App {
   private readonly wake = new ScreenAwake();
   private readonly notifier = new PauseNotifier(serviceWorkerRegistration());
   private readonly updates = new Updates(() => this.idle());
+  private readonly scanner = new QrScanner();
   private readonly single = new SingleRelay({
     held: () => this.lockHeld(),
     waiting: () => this.setRole("other-tab"),
@@ -68,6 +71,8 @@ export class App {
   private sessionStart: number | undefined;
   private sessionRenewed = false;
   private drawPending = false;
+  /** A link for a laptop not seen before, waiting for the user's yes (issue 10.8). */
+  private pending: { pairing: Pairing; confirmation: Confirmation; step: "new" | "elsewhere" } | undefined;
 
   constructor(private readonly view: View) {}
 
@@ -101,28 +106,40 @@ export class App {
     } catch (error) {
       this.view.pairError(error instanceof PairingError ? error.message : String(error));
     }
+    let relayLink = false;
     if (fromLink) {
-      // Opening a pairing link is asking to relay: it ends a pause.
-      await this.setPaused(false);
-      this.pairing = await this.remember(fromLink);
-      // The secret stays in storage, not in the address bar, history or a shared screenshot.
+      // The secret stays in storage (or in memory until the user says yes), not in the address
+      // bar, history or a shared screenshot.
       history.replaceState(history.state, "", location.pathname + location.search);
-    } else {
-      this.pairing = chosenPairing(this.pairings, chosenId);
+      const confirmation = confirmationFor(fromLink, this.pairings, exitTunnelUrl());
+      if (confirmation === "none") {
+        // Opening a pairing link is asking to relay: it ends a pause.
+        await this.setPaused(false);
+        this.pairing = await this.remember(fromLink);
+        relayLink = true;
+      } else {
+        this.ask(fromLink, confirmation);
+      }
     }
+    this.pairing ??= chosenPairing(this.pairings, chosenId);
 
     this.wake.onChange = () => this.chrome();
     this.notifier.onChange = () => this.chrome();
     this.updates.onChange = () => this.chrome();
     this.listen();
     this.chrome();
-    if (this.pairing) this.single.claim(fromLink !== undefined);
+    if (this.pairing) this.single.claim(relayLink);
     this.draw();
   }
 
   /** For tests and the curious, from the console: `tether.relay.stats`, `await tether.flush()`. */
-  get debug(): { relay: Relay | undefined; flush: () => Promise<void>; app: App } {
-    return { relay: this.relay, flush: () => this.recorder.flush(), app: this };
+  get debug(): {
+    relay: Relay | undefined;
+    flush: () => Promise<void>;
+    app: App;
+    scanner: QrScanner;
+  } {
+    return { relay: this.relay, flush: () => this.recorder.flush(), app: this, scanner: this.scanner };
   }
 
   // ── the relay ───────────────────────────────────────────────────────────────────────────────
@@ -307,6 +324,7 @@ export class App {
       usage: this.recorder.totals(),
       capBytes: this.capBytes,
       sessionRenewed: this.sessionRenewed,
+      asking: this.pending !== undefined,
       now,
     });
     this.view.draw(presentation, this.meter.history(), now);
@@ -357,11 +375,20 @@ export class App {
     this.chrome();
   }
 
+  /** Holds a link for a laptop not seen before until the user answers (confirmPairing). */
+  private ask(pairing: Pairing, confirmation: Confirmation): void {
+    this.pending = { pairing, confirmation, step: "new" };
+    this.view.confirm(confirmView(pairing.laptopUrl, exitTunnelUrl(), "new"));
+    this.draw();
+  }
+
   readonly actions = {
     pair: async (link: string): Promise<string | undefined> => {
       try {
         const pairing = parsePairingLink(link);
-        this.switchTo(await this.remember(pairing));
+        const confirmation = confirmationFor(pairing, this.pairings, exitTunnelUrl());
+        if (confirmation === "none") this.switchTo(await this.remember(pairing));
+        else this.ask(pairing, confirmation);
         return undefined;
       } catch (error) {
         return error instanceof PairingError ? error.message : String(error);
@@ -403,6 +430,43 @@ export class App {
       void this.notifier.enable();
     },
     updateNow: (): void => this.updates.applyNow(),
+    confirmPairing: async (yes: boolean): Promise<void> => {
+      const pending = this.pending;
+      if (!pending) return;
+      if (yes && pending.confirmation === "new-elsewhere" && pending.step === "new") {
+        pending.step = "elsewhere";
+        this.view.confirm(confirmView(pending.pairing.laptopUrl, exitTunnelUrl(), "elsewhere"));
+        return;
+      }
+      this.pending = undefined;
+      this.view.confirm(undefined);
+      if (yes) this.switchTo(await this.remember(pending.pairing));
+      else this.draw();
+    },
+    scan: (): void => {
+      const events = {
+        text: (text: string): boolean => {
+          try {
+            parsePairingLink(text);
+          } catch {
+            this.view.scanStatus("That QR code is not a Tether pairing link: scan the one tether prints.");
+            return false;
+          }
+          this.view.scanStatus("Pairing link read.");
+          void this.actions.pair(text).then((error) => {
+            if (error) this.view.pairError(error);
+          });
+          return true;
+        },
+        status: (message: string) => this.view.scanStatus(message),
+        stream: (stream: MediaStream | undefined) => this.view.scanStream(stream),
+      };
+      void this.scanner.start(this.view.scanVideo, events);
+    },
+    stopScan: (): void => {
+      this.scanner.stop({ stream: (stream) => this.view.scanStream(stream) });
+      this.view.scanStatus("");
+    },
     togglePause: (): void => {
       if (this.role === "paused") {
         void this.setPaused(false);

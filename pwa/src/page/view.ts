@@ -3,7 +3,7 @@
 // relay itself and decides nothing.
 import type { Diagnosis } from "../shared/diagnose.js";
 import { pairingLabel, type StoredPairing } from "../shared/pairings.js";
-import type { Presentation } from "../shared/present.js";
+import type { ConfirmView, Presentation } from "../shared/present.js";
 import type { ChartPoint } from "../shared/rates.js";
 import { type ChartColors, describeChart, drawChart } from "./chart.js";
 
@@ -21,6 +21,11 @@ export interface Actions {
   relayHere(): void;
   /** The first screen's control: pause while relaying, resume while paused. */
   togglePause(): void;
+  /** The answer to "relay for a new laptop?" (and to "it is not beside you", when asked). */
+  confirmPairing(yes: boolean): void | Promise<void>;
+  /** Start the camera and look for the laptop's QR code; stopScan turns it off. */
+  scan(): void;
+  stopScan(): void;
   /** Any tap or key on a control: the moment a browser lets the app ask for things. */
   gesture(): void;
 }
@@ -73,6 +78,13 @@ export class View {
     byId("update-now").addEventListener("click", () => actions.updateNow());
     byId("relay-here").addEventListener("click", () => actions.relayHere());
     byId("pause-toggle").addEventListener("click", () => actions.togglePause());
+    byId("scan-start").addEventListener("click", () => actions.scan());
+    byId("scan-stop").addEventListener("click", () => actions.stopScan());
+    byId("scanner").addEventListener("keydown", (event) => {
+      if (event.key === "Escape") actions.stopScan();
+    });
+    byId("pair-confirm-yes").addEventListener("click", () => actions.confirmPairing(true));
+    byId("pair-confirm-no").addEventListener("click", () => actions.confirmPairing(false));
     byId("pairings").addEventListener("change", (event) => {
       const target = event.target as HTMLInputElement;
       if (target.name === "pairing") actions.choose(target.value);
@@ -215,8 +227,44 @@ export class View {
       const li = document.createElement("li");
       li.textContent = "No laptop paired yet.";
       items.push(li);
+      // Nothing to relay for: pairing is what there is to do, so it is not folded away.
+      byId<HTMLDetailsElement>("pairings-details").open = true;
     }
     byId("pairings").replaceChildren(...items);
+  }
+
+  /** The question about a new laptop, or none; the focus moves to it when it appears or changes. */
+  confirm(question: ConfirmView | undefined): void {
+    const wasShown = !byId("pair-confirm").hidden;
+    const before = byId("pair-confirm-title").textContent;
+    show("pair-confirm", question !== undefined);
+    if (!question) return;
+    text("pair-confirm-title", question.title);
+    text("pair-confirm-body", question.body);
+    text("pair-confirm-yes", question.yes);
+    text("pair-confirm-no", question.no);
+    if (!wasShown || before !== question.title) byId("pair-confirm-title").focus();
+  }
+
+  /** Where the scanner reads frames from. */
+  get scanVideo(): HTMLVideoElement {
+    return byId<HTMLVideoElement>("scan-video");
+  }
+
+  /** The camera's picture while scanning; the focus goes to "Stop scanning" when it starts. */
+  scanStream(stream: MediaStream | undefined): void {
+    const video = this.scanVideo;
+    show("scanner", stream !== undefined);
+    show("scan-start", stream === undefined);
+    video.srcObject = stream ?? null;
+    if (stream) {
+      void video.play().catch(() => undefined);
+      byId("scan-stop").focus();
+    }
+  }
+
+  scanStatus(message: string): void {
+    text("scan-status", message);
   }
 
   pairError(message: string): void {

@@ -38,6 +38,8 @@ export interface PresentInput {
   capBytes: number | undefined;
   /** The last WELCOME started a new session where one had been: the old one had expired. */
   sessionRenewed: boolean;
+  /** A link for a new laptop waits for the user's yes. */
+  asking?: boolean;
   now: number;
 }
 
@@ -123,6 +125,12 @@ function legView(leg: LegStats, now: number, waitingFor?: string): LegView {
 
 function headline(input: PresentInput): { tone: Tone; headline: string; detail: string } {
   const { stats, now } = input;
+  if (input.asking)
+    return {
+      tone: "working",
+      headline: "A pairing link for a new laptop: answer below before this phone relays for it.",
+      detail: "",
+    };
   if (input.role === "unpaired")
     return {
       tone: "idle",
@@ -272,4 +280,37 @@ export function present(input: PresentInput): Presentation {
     monthBytes,
     cap: capView(monthBytes, input.capBytes),
   };
+}
+
+/** The question a pairing link for a new laptop asks, in one or two steps (laptop-trust.ts). */
+export interface ConfirmView {
+  title: string;
+  body: string;
+  yes: string;
+  no: string;
+}
+
+export function confirmView(laptopUrl: string, exitUrl: string, step: "new" | "elsewhere"): ConfirmView {
+  const laptop = hostOf(laptopUrl);
+  if (step === "elsewhere")
+    return {
+      title: "This laptop is not beside you",
+      body: `${laptop} is not an address on this phone's hotspot or USB link (a private or link-local address, or a .local name): a laptop next to you is never there. Relay for it anyway?`,
+      yes: "Relay anyway",
+      no: "Cancel",
+    };
+  return {
+    title: "Relay for a new laptop?",
+    body: `This link asks this phone to carry the internet traffic of the laptop at ${laptop} over its own data plan, through ${hostOf(exitUrl)}. Say yes only for your own laptop or one you trust.`,
+    yes: "Relay for this laptop",
+    no: "Cancel",
+  };
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
 }
