@@ -486,6 +486,43 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
     await hide(false);
   });
 
+  it("runs the self-test: says its cost first, then reports round trips, binary frames, permissions, the last hiding and the relay rate", async () => {
+    await waitForRelaying(page);
+    await page.click("#selftest-title");
+    expect(await textOf(page, "selftest-cost")).toMatch(/at most 20\.0 MB of this phone's data/);
+    await tabTo(page, "selftest-start");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("#selftest-report:not([hidden])", { timeout: SHOW_TIMEOUT_MS });
+    const report = await textOf(page, "selftest-report");
+    const line = (name: string) => report.split("\n").find((l) => l.startsWith(`${name}: `)) ?? "";
+    const rtts = line("Round trips").match(
+      /laptop leg ([\d.]+) ms \(median of (\d+)\), exit leg ([\d.]+) ms \(median of (\d+)\)/,
+    );
+    expect(rtts, report).not.toBeNull();
+    const [, laptopMs, laptopN, exitMs, exitN] = rtts!.map(Number);
+    // The namespaces' links are local: a leg's round trip is milliseconds, not hundreds.
+    expect(laptopMs).toBeGreaterThan(0);
+    expect(laptopMs).toBeLessThan(100);
+    expect(exitMs).toBeLessThan(100);
+    expect(laptopN).toBeGreaterThanOrEqual(5);
+    expect(exitN).toBeGreaterThanOrEqual(5);
+    expect(line("Binary frames")).toBe("Binary frames: laptop leg yes, exit leg yes");
+    expect(line("Local network permission")).toBe("Local network permission: granted");
+    expect(line("Notifications")).toBe("Notifications: allowed");
+    expect(line("Screen wake lock")).toMatch(/^Screen wake lock: (works|refused|not supported)/);
+    // The notification test hid the page and cut the carrier: the exit leg died while hidden.
+    expect(line("Last time hidden")).toMatch(
+      /^Last time hidden: hidden for [\d.]+ s; laptop leg stayed open, exit leg closed after [\d.]+ s$/,
+    );
+    // The laptop of this tree does not answer SELF_TEST yet (issue 15.4: its half lands with the
+    // shared tunnel end): the report must say so rather than show a figure.
+    expect(line("Relay rate")).toBe(
+      "Relay rate: not measured (the laptop sent no test traffic: its tether may be older than this app)",
+    );
+    const axeSelfTest = await accessible(page, "self-test");
+    console.log(`[pwa] self-test report:\n${report}\n[pwa] axe ${axeSelfTest}`);
+  });
+
   it("asks before relaying for a laptop it has not seen, and asks twice when the address is not nearby", async () => {
     const stranger: BrowserContext = await launchPhoneBrowser(topology, [
       `--ignore-certificate-errors-spki-list=${[exit.spkiSha256, laptop.spkiSha256].join(",")}`,

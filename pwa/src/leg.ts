@@ -61,6 +61,9 @@ function describeClose(event: CloseEvent): string {
 
 export class Leg {
   readonly stats: LegStats;
+  /** Each round trip of this leg's own PINGs, as measured (the self-test listens), ms. */
+  onRtt: ((ms: number) => void) | undefined;
+  private nextProbeId = 0x8000_0000;
   private socket: WebSocket | undefined;
   private heartbeat: Heartbeat | undefined;
   private readonly backoff = new Backoff();
@@ -130,6 +133,19 @@ export class Leg {
     return true;
   }
 
+  /** Sends a frame in this leg's encoding; false when the leg is not open. */
+  sendFrame(frame: Uint8Array): boolean {
+    return this.send(toMessage(frame, this.options.encoding) as ArrayBuffer | string);
+  }
+
+  /** One PING of this leg's own now, besides the heartbeat's (ids apart from the heartbeat's). */
+  pingNow(): boolean {
+    this.nextProbeId = this.nextProbeId >= 0xffff_ffff ? 0x8000_0000 : this.nextProbeId + 1;
+    return this.sendFrame(
+      encodeFrame({ type: FrameType.PING, hop: this.options.hop, id: this.nextProbeId, sentAt: Date.now() }),
+    );
+  }
+
   private setState(state: LegState): void {
     if (this.stats.state === state) return;
     this.stats.state = state;
@@ -182,6 +198,7 @@ export class Leg {
         if (pong?.type === FrameType.PONG && pong.hop === this.options.hop) {
           this.heartbeat?.pong(pong.sentAt);
           this.stats.rttMs = this.heartbeat?.rttMs;
+          this.onRtt?.(Date.now() - pong.sentAt);
           return;
         }
       } catch {

@@ -11,6 +11,7 @@ import { decodeFrame } from "../../protocol/codec.js";
 import { ENCODING_PARAM, type Encoding, fromMessage, peekHeader } from "../../protocol/encoding.js";
 import { ErrorCodes } from "../../protocol/errors.js";
 import { FrameType, Hop } from "../../protocol/frames.js";
+import { decodeSelfTestDone, type SelfTestDone, SelfTestType } from "../../protocol/self-test.js";
 import { Leg, type LegStats } from "./leg.js";
 
 /**
@@ -51,12 +52,41 @@ export interface RelayOptions {
   encoding: Encoding;
 }
 
+/** The self-test's traffic as it passed: ECHO up (laptop -> exit), ECHO_REPLY down. */
+export interface SelfTestCounts {
+  messagesUp: number;
+  bytesUp: number;
+  messagesDown: number;
+  bytesDown: number;
+  /** Date.now() of the first ECHO and the last ECHO_REPLY seen. */
+  firstAt: number | undefined;
+  lastAt: number | undefined;
+  /** Test messages not relayed because the next leg was down or backed up. */
+  dropped: number;
+}
+
+export function zeroSelfTestCounts(): SelfTestCounts {
+  return {
+    messagesUp: 0,
+    bytesUp: 0,
+    messagesDown: 0,
+    bytesDown: 0,
+    firstAt: undefined,
+    lastAt: undefined,
+    dropped: 0,
+  };
+}
+
 /** PINGs of the laptop remembered while their PONG is awaited (bounded: they are answered or lost). */
 const MAX_PENDING_PINGS = 16;
 
 export class Relay {
   readonly stats: RelayStats;
   onChange: () => void = () => undefined;
+  /** The self-test's counts (reset by the self-test when it starts). */
+  selfTest: SelfTestCounts = zeroSelfTestCounts();
+  /** The laptop's SELF_TEST_DONE (leg-local: consumed here, never relayed). */
+  onSelfTestDone: (done: SelfTestDone) => void = () => undefined;
   private readonly laptop: Leg;
   private readonly exit: Leg;
   private readonly pendingPings = new Map<number, number>();
@@ -140,6 +170,22 @@ export class Relay {
     this.exit.nudge();
   }
 
+  /** Sends a frame on the laptop leg only (the self-test's request); false when it is not open. */
+  toLaptop(frame: Uint8Array): boolean {
+    return this.laptop.sendFrame(frame);
+  }
+
+  /** Sends a PING of the given leg's own now (the self-test's round trips); false when it is not open. */
+  pingLeg(name: "laptop" | "exit"): boolean {
+    return (name === "laptop" ? this.laptop : this.exit).pingNow();
+  }
+
+  /** Called with each round trip a leg measures (its own PINGs), ms. */
+  onLegRtt(listener: ((name: "laptop" | "exit", ms: number) => void) | undefined): void {
+    this.laptop.onRtt = listener && ((ms) => listener("laptop", ms));
+    this.exit.onRtt = listener && ((ms) => listener("exit", ms));
+  }
+
   /** Stats with the sockets' current backlog sampled in. */
   sample(): RelayStats {
     this.stats.laptop.bufferedAmount = this.laptop.bufferedAmount;
@@ -149,6 +195,18 @@ export class Relay {
 
   private fromLaptop(data: ArrayBuffer | string): void {
     const header = peekHeader(data);
+    if (header?.type === SelfTestType.ECHO) {
+      this.relayTest(data, this.exit, "up");
+      return;
+    }
+    if (header?.type === SelfTestType.SELF_TEST_DONE) {
+      try {
+        this.onSelfTestDone(decodeSelfTestDone(fromMessage(data)));
+      } catch {
+        // a malformed report is the laptop's bug; nothing to relay either way
+      }
+      return;
+    }
     if (header?.type === FrameType.DATA) {
       if (!this.exit.open) {
         this.drop("exit_leg_down");
@@ -169,6 +227,10 @@ export class Relay {
 
   private fromExit(data: ArrayBuffer | string): void {
     const header = peekHeader(data);
+    if (header?.type === SelfTestType.ECHO_REPLY) {
+      this.relayTest(data, this.laptop, "down");
+      return;
+    }
     if (header?.type === FrameType.DATA) {
       if (!this.laptop.open) {
         this.drop("laptop_leg_down");
@@ -185,6 +247,32 @@ export class Relay {
     }
     if (header) this.observe(header.type, data);
     this.laptop.send(data);
+  }
+
+  /**
+   * Self-test traffic is relayed like DATA (same backlog bound) and counted apart; its bytes are
+   * data the phone's plan carries, so they count as data used too.
+   */
+  private relayTest(data: ArrayBuffer | string, to: Leg, direction: "up" | "down"): void {
+    const counts = this.selfTest;
+    if (!to.open || to.bufferedAmount > MAX_LEG_BUFFER_BYTES) {
+      counts.dropped++;
+      return;
+    }
+    to.send(data);
+    const bytes = size(data);
+    const now = Date.now();
+    if (direction === "up") {
+      counts.messagesUp++;
+      counts.bytesUp += bytes;
+      counts.firstAt ??= now;
+      this.stats.bytesUp += bytes;
+    } else {
+      counts.messagesDown++;
+      counts.bytesDown += bytes;
+      counts.lastAt = now;
+      this.stats.bytesDown += bytes;
+    }
   }
 
   private drop(reason: RelayDropReason): void {

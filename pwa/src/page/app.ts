@@ -9,6 +9,7 @@
 import { Relay, type RelayStats } from "../relay.js";
 import { type Diagnosis, diagnose, isIos } from "../shared/diagnose.js";
 import { parseCap } from "../shared/format.js";
+import { type HiddenRecord, HiddenWatch } from "../shared/hidden-watch.js";
 import { type Confirmation, confirmationFor } from "../shared/laptop-trust.js";
 import {
   laptopPageUrl,
@@ -21,12 +22,14 @@ import {
 import { chosenPairing, rememberPairing, type StoredPairing } from "../shared/pairings.js";
 import { confirmView, present, type TabRole } from "../shared/present.js";
 import { RateMeter, SAMPLE_INTERVAL_MS } from "../shared/rates.js";
+import { selfTestCost, selfTestReport } from "../shared/self-test-report.js";
 import { IdbStorage, type Storage } from "../shared/storage.js";
 import { MemoryStorage } from "../shared/storage-memory.js";
 import { USAGE_FLUSH_MS, UsageRecorder } from "../shared/usage.js";
 import { PauseNotifier } from "./notify.js";
 import { localNetworkPermission, probeLaptop } from "./probe.js";
 import { QrScanner } from "./scan.js";
+import { runSelfTest } from "./self-test.js";
 import { SingleRelay } from "./single-relay.js";
 import { Updates } from "./update.js";
 import type { View } from "./view.js";
@@ -45,6 +48,10 @@ export class App {
   private readonly notifier = new PauseNotifier(serviceWorkerRegistration());
   private readonly updates = new Updates(() => this.idle());
   private readonly scanner = new QrScanner();
+  private readonly hiddenWatch = new HiddenWatch();
+  private lastHidden: HiddenRecord | undefined;
+  private legsOpen = { laptop: false, exit: false };
+  private test = { running: false, status: "", report: "" };
   private readonly single = new SingleRelay({
     held: () => this.lockHeld(),
     waiting: () => this.setRole("other-tab"),
@@ -83,15 +90,17 @@ export class App {
       this.storageNote = `This browser keeps no data for Tether (${(error as Error).message}): pairings and counters last only while the page is open.`;
     }
     this.recorder = new UsageRecorder(this.storage);
-    const [pairings, chosenId, cap, wake, persisted, paused] = await Promise.all([
+    const [pairings, chosenId, cap, wake, persisted, paused, lastHidden] = await Promise.all([
       this.storage.pairings(),
       this.storage.getSetting("chosenPairing"),
       this.storage.getSetting("capBytes"),
       this.storage.getSetting("wakeLock"),
       this.storage.getSetting("persisted"),
       this.storage.getSetting("paused"),
+      this.storage.getSetting("lastHidden"),
       this.recorder.load(),
     ]);
+    this.lastHidden = lastHidden;
     this.paused = paused ?? false;
     this.pairings = pairings;
     this.capBytes = cap;
@@ -187,6 +196,7 @@ export class App {
   private relayChanged(): void {
     const relay = this.relay;
     if (!relay) return;
+    this.followLegs(relay.stats);
     this.view.relaying(relay.relaying);
     if (relay.stats.laptop.state === "open") {
       this.laptopDownSince = undefined;
@@ -199,6 +209,22 @@ export class App {
     }
     this.updates.check();
     this.draw();
+  }
+
+  /** A leg that closed while the app was hidden ends its life in the hidden record. */
+  private followLegs(stats: RelayStats): void {
+    const now = Date.now();
+    for (const name of ["laptop", "exit"] as const) {
+      const open = stats[name].state === "open";
+      if (this.legsOpen[name] && !open) this.keepHidden(this.hiddenWatch.legClosed(name, now));
+      this.legsOpen[name] = open;
+    }
+  }
+
+  private keepHidden(record: HiddenRecord | undefined): void {
+    if (!record) return;
+    this.lastHidden = record;
+    void this.storage.setSetting("lastHidden", record).catch(() => undefined);
   }
 
   /** No leg open: an update (a reload) would cut nothing. */
@@ -222,9 +248,11 @@ export class App {
     window.addEventListener("pageshow", nudge);
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible") {
+        this.keepHidden(this.hiddenWatch.visible(Date.now()));
         nudge();
         this.draw();
       } else {
+        this.keepHidden(this.hiddenWatch.hidden(Date.now(), { ...this.legsOpen }));
         void this.recorder.save().catch(() => undefined);
       }
     });
@@ -341,6 +369,7 @@ export class App {
     this.view.update(this.updates.ready, this.updates.note());
     this.view.storage(this.storageNote);
     this.view.capInput(this.capBytes ? `${this.capBytes / 1e9} GB` : "");
+    this.view.selfTest({ cost: selfTestCost(), ...this.test });
     this.draw();
   }
 
@@ -467,6 +496,48 @@ export class App {
       this.scanner.stop({ stream: (stream) => this.view.scanStream(stream) });
       this.view.scanStatus("");
     },
+    selfTest: (): void => {
+      if (this.test.running) return;
+      this.test = { running: true, status: "Starting…", report: "" };
+      this.chrome();
+      const progress = (status: string) => {
+        this.test.status = status;
+        this.chrome();
+      };
+      void runSelfTest(
+        {
+          relay: () => this.relay,
+          notifications: () => notificationWords(this.notifier.permission),
+          lastHidden: () => this.lastHidden,
+        },
+        progress,
+      )
+        .then((findings) => {
+          this.test = {
+            running: false,
+            status: "Done: the report is below.",
+            report: selfTestReport(findings),
+          };
+        })
+        .catch((error: unknown) => {
+          this.test = {
+            running: false,
+            status: `The self-test failed: ${(error as Error).message}`,
+            report: "",
+          };
+        })
+        .finally(() => this.chrome());
+    },
+    copyReport: (): void => {
+      void navigator.clipboard
+        ?.writeText(this.test.report)
+        .then(() => "Report copied: paste it where you want to share it.")
+        .catch(() => "This browser did not let the app copy: select the report's text and copy it.")
+        .then((status) => {
+          this.test.status = status;
+          this.chrome();
+        });
+    },
     togglePause: (): void => {
       if (this.role === "paused") {
         void this.setPaused(false);
@@ -494,6 +565,19 @@ export class App {
     await this.storage.setSetting("persisted", granted).catch(() => undefined);
     this.storageNote = persistenceNote(granted);
     this.chrome();
+  }
+}
+
+function notificationWords(permission: NotificationPermission | "unsupported"): string {
+  switch (permission) {
+    case "granted":
+      return "allowed";
+    case "denied":
+      return "blocked for this site";
+    case "default":
+      return "not asked yet (This phone › Notify me)";
+    default:
+      return "not supported here (on iPhone: add Tether to the home screen first)";
   }
 }
 

@@ -26,6 +26,9 @@ export interface Actions {
   /** Start the camera and look for the laptop's QR code; stopScan turns it off. */
   scan(): void;
   stopScan(): void;
+  /** Run the self-test; copyReport puts its report on the clipboard. */
+  selfTest(): void;
+  copyReport(): void;
   /** Any tap or key on a control: the moment a browser lets the app ask for things. */
   gesture(): void;
 }
@@ -79,6 +82,8 @@ export class View {
     byId("relay-here").addEventListener("click", () => actions.relayHere());
     byId("pause-toggle").addEventListener("click", () => actions.togglePause());
     byId("scan-start").addEventListener("click", () => actions.scan());
+    byId("selftest-start").addEventListener("click", () => actions.selfTest());
+    byId("selftest-copy").addEventListener("click", () => actions.copyReport());
     byId("scan-stop").addEventListener("click", () => actions.stopScan());
     byId("scanner").addEventListener("keydown", (event) => {
       if (event.key === "Escape") actions.stopScan();
@@ -265,6 +270,17 @@ export class View {
 
   scanStatus(message: string): void {
     text("scan-status", message);
+  }
+
+  /** The self-test: its cost (said first), its progress, and its report once done. */
+  selfTest(state: { cost: string; running: boolean; status: string; report: string }): void {
+    text("selftest-cost", state.cost);
+    const start = byId<HTMLButtonElement>("selftest-start");
+    if (start.disabled !== state.running) start.disabled = state.running;
+    text("selftest-status", state.status);
+    text("selftest-report", state.report);
+    show("selftest-report", state.report !== "");
+    show("selftest-copy", state.report !== "");
   }
 
   pairError(message: string): void {

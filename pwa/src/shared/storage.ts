@@ -5,6 +5,7 @@
 //
 // Runs wherever IndexedDB does (page, worker, service worker): no DOM here.
 import { type DBSchema, type IDBPDatabase, type IDBPTransaction, openDB, type StoreNames } from "idb";
+import type { HiddenRecord } from "./hidden-watch.js";
 import type { StoredPairing } from "./pairings.js";
 import type { Usage, UsageStore } from "./usage.js";
 import { oldestDayKept } from "./usage.js";
@@ -24,6 +25,8 @@ export interface Settings {
   persisted: boolean;
   /** The user paused relaying: the app opens paused and dials nothing until they resume. */
   paused: boolean;
+  /** The last time the app was hidden, and how long its sockets lived (for the self-test). */
+  lastHidden: HiddenRecord;
 }
 
 interface TetherSchema extends DBSchema {
