@@ -122,7 +122,9 @@ export function decodeEchoReply(message: Uint8Array): { seq: number; sentAt: num
 export function encodeSelfTestDone(done: SelfTestDone): Uint8Array {
   const { bytes, view } = header(SelfTestType.SELF_TEST_DONE, 20);
   const fields = [done.echoesSent, done.echoesReceived, done.bytesSent, done.bytesReceived, done.elapsedMs];
-  fields.forEach((value, i) =>
+  for (const [i, value] of fields.entries()) {
+    view.setUint32(8 + 4 * i, Math.min(0xffffffff, Math.max(0, Math.round(value))));
+  }
     view.setUint32(8 + 4 * i, Math.min(0xffffffff, Math.max(0, Math.round(value)))),
   );
   return bytes;
