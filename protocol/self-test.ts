@@ -125,8 +125,6 @@ export function encodeSelfTestDone(done: SelfTestDone): Uint8Array {
   for (const [i, value] of fields.entries()) {
     view.setUint32(8 + 4 * i, Math.min(0xffffffff, Math.max(0, Math.round(value))));
   }
-    view.setUint32(8 + 4 * i, Math.min(0xffffffff, Math.max(0, Math.round(value)))),
-  );
   return bytes;
 }
 
