@@ -1,8 +1,8 @@
-import { chmod, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { addKey, checkKeysFileMode, KeysError, loadKeys, revokeKey } from "./keys.js";
+import { addKey, checkKeysFileMode, KeyStore, KeysError, loadKeys, revokeKey } from "./keys.js";
 import { revokedNames, watchKeys } from "./keys-watch.js";
 
 const dirs: string[] = [];
@@ -77,5 +77,54 @@ describe("the exit's keys file", () => {
     } finally {
       watch.close();
     }
+  });
+});
+
+describe("the keys a handshake is checked against (KeyStore)", () => {
+  it("keeps the last good keys while the file is mid-edit, and reports each refusal", async () => {
+    const path = await keysPath();
+    const entry = await addKey(path, "laptop-1");
+    const refused: string[] = [];
+    const store = new KeyStore(path, { refused: (error) => refused.push(error.message) });
+    const good = await store.secretFor("laptop-1");
+    expect(good?.length).toBe(32);
+    await writeFile(path, '{"version": 1, "keys": [{"name": "laptop-1", "ke'); // an editor's half-write
+    await expect(store.secretFor("laptop-1")).resolves.toEqual(good);
+    await expect(store.secretFor("laptop-2")).resolves.toBeUndefined();
+    expect(refused).toEqual([`keys file ${path} is not valid JSON`, `keys file ${path} is not valid JSON`]);
+    await writeFile(path, JSON.stringify({ version: 1, keys: [{ ...entry, name: "laptop-3" }] }));
+    await expect(store.secretFor("laptop-1")).resolves.toBeUndefined(); // a good file rules again
+    await expect(store.secretFor("laptop-3")).resolves.toEqual(good);
+  });
+
+  it("refuses a malformed key, keeping that name's last good secret and the other keys", async () => {
+    const path = await keysPath();
+    const one = await addKey(path, "laptop-1");
+    await addKey(path, "laptop-2");
+    const refused: string[] = [];
+    const store = new KeyStore(path, { refused: (error) => refused.push(error.message) });
+    const before = await store.secretFor("laptop-1");
+    const file = JSON.parse(await readFile(path, "utf8"));
+    file.keys[0].key = "not*base64";
+    file.keys.push({ name: "laptop-9", key: "short" }, { key: 7 }, null);
+    await writeFile(path, JSON.stringify(file));
+    await expect(store.secretFor("laptop-1")).resolves.toEqual(before);
+    expect((await store.secretFor("laptop-2"))?.length).toBe(32);
+    await expect(store.secretFor("laptop-9")).resolves.toBeUndefined();
+    expect(refused.filter((m) => m.includes('"laptop-1" is malformed'))).toHaveLength(3);
+    expect(refused.some((m) => m.includes('"laptop-9" is malformed'))).toBe(true);
+    expect(refused.some((m) => m.includes('"(no name)" is malformed'))).toBe(true);
+    expect(one.name).toBe("laptop-1");
+  });
+
+  it("never rejects, even when its reporter throws or the file is a directory", async () => {
+    const path = await keysPath();
+    await mkdir(path);
+    const store = new KeyStore(path, {
+      refused: () => {
+        throw new Error("reporter broke");
+      },
+    });
+    await expect(store.secretFor("laptop-1")).resolves.toBeUndefined();
   });
 });

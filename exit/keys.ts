@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { isValidClientId } from "../protocol/client-key.js";
+import { isValidClientId, parseClientKey } from "../protocol/client-key.js";
 
 /** Key length, bytes: 256 bits, as HMAC-SHA256 wants. */
 const KEY_BYTES = 32;
@@ -94,4 +94,69 @@ export async function revokeKey(path: string, name: string): Promise<boolean> {
   if (kept.length === keys.length) return false;
   await saveKeys(path, kept);
   return true;
+}
+
+/** What a KeyStore says when the keys file cannot be used as it is now. */
+export interface KeyStoreEvents {
+  /** The file (or one entry) is unreadable, not JSON, or malformed: the last good keys stay. */
+  refused(error: KeysError): void;
+}
+
+/**
+ * The keys a handshake is checked against, read per handshake (so a new key works at once), that
+ * never rejects: a file being edited by hand (half-written JSON), one that is gone unreadable, or
+ * an entry whose key is malformed is refused and reported, and the last good secret of each name is
+ * kept until the file reads well again. A name that never had a good key has none.
+ */
+export class KeyStore {
+  private lastGood = new Map<string, Uint8Array>();
+
+  constructor(
+    private readonly path: string,
+    private readonly events: KeyStoreEvents,
+  ) {}
+
+  /** The secret of `clientId`, or undefined when it has none. Never rejects. */
+  async secretFor(clientId: string): Promise<Uint8Array | undefined> {
+    let keys: ClientKey[];
+    try {
+      keys = await loadKeys(this.path);
+    } catch (error) {
+      this.report(error);
+      return this.lastGood.get(clientId);
+    }
+    const next = new Map<string, Uint8Array>();
+    for (const entry of keys) {
+      const secret = secretOf(entry);
+      if (secret) next.set(entry.name, secret);
+      else {
+        const name = typeof entry?.name === "string" ? entry.name : "(no name)";
+        this.report(
+          new KeysError(`keys file ${this.path}: the key named ${JSON.stringify(name)} is malformed`),
+        );
+        const kept = typeof entry?.name === "string" ? this.lastGood.get(entry.name) : undefined;
+        if (kept) next.set(entry.name, kept);
+      }
+    }
+    this.lastGood = next;
+    return next.get(clientId);
+  }
+
+  private report(error: unknown): void {
+    try {
+      this.events.refused(error instanceof KeysError ? error : new KeysError(String(error)));
+    } catch {
+      // a reporter that throws must not turn a refusal into a rejection
+    }
+  }
+}
+
+/** The entry's secret if it is a well-formed NAME:SECRET, else undefined. */
+function secretOf(entry: ClientKey | undefined): Uint8Array | undefined {
+  if (typeof entry?.name !== "string" || typeof entry.key !== "string") return undefined;
+  try {
+    return parseClientKey(`${entry.name}:${entry.key}`).secret;
+  } catch {
+    return undefined;
+  }
 }

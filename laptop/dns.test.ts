@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Dns } from "./dns.js";
+import { Dns, DnsError } from "./dns.js";
 
 describe("DNS through a resolv.conf file", () => {
   let dir: string;
@@ -46,5 +46,30 @@ describe("DNS through a resolv.conf file", () => {
   it("changes nothing when the exit announced no servers", async () => {
     await dns().apply([]);
     expect(await readFile(resolvConf, "utf8")).toBe(original);
+  });
+
+  it("refuses servers that are not IPv4 addresses, keeping the last good ones", async () => {
+    const subject = dns();
+    await subject.apply(["198.51.100.2"]);
+    const good = await readFile(resolvConf, "utf8");
+    for (const bad of [
+      ["198.51.100.2\nsearch evil.example"],
+      ["::1"],
+      ["1.2.3"],
+      ["1.1.1.1", "1.1.1.2", "1.1.1.3", "1.1.1.4", "1.1.1.5"],
+    ]) {
+      const refusal = await subject.apply(bad).catch((error: unknown) => error);
+      expect(refusal, JSON.stringify(bad)).toBeInstanceOf(DnsError);
+      expect((refusal as DnsError).code).toBe("DNS_BAD_SERVERS");
+    }
+    expect(await readFile(resolvConf, "utf8")).toBe(good);
+    subject.restoreSync();
+    expect(await readFile(resolvConf, "utf8")).toBe(original);
+  });
+
+  it("reports a write the system refuses as DNS_REFUSED, and still restores the original", async () => {
+    const subject = new Dns({ tunName: "tether0", backupPath: join(dir, "backup"), resolvConf: dir }); // a folder: EISDIR
+    const refusal = await subject.apply(["198.51.100.2"]).catch((error: unknown) => error);
+    expect((refusal as DnsError).code).toBe("DNS_REFUSED");
   });
 });

@@ -4,8 +4,14 @@
 // by itself when the link goes. Otherwise /etc/resolv.conf is rewritten IN PLACE, never replaced
 // by rename: it may be a bind mount (as in `ip netns exec`) or a symlink another tool owns. The
 // original is kept in a backup file first, so a run that was killed is undone by the next one.
+//
+// The servers come from the exit (or from a relay forging its WELCOME): each must be a plain IPv4
+// address (nothing else may reach a resolv.conf line), and a change the system refuses leaves the
+// last good servers in place.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { isIpv4Address } from "../protocol/ip.js";
+import { MAX_DNS_SERVERS } from "../protocol/limits.js";
 import { run } from "../tun/command.js";
 
 export const RESOLV_CONF = "/etc/resolv.conf";
@@ -16,6 +22,22 @@ export interface DnsOptions {
   /** Where the original resolv.conf is kept while the tether runs. */
   backupPath: string;
   resolvConf?: string;
+}
+
+export type DnsErrorCode =
+  /** Not a list of IPv4 addresses (or too long): nothing was changed. */
+  | "DNS_BAD_SERVERS"
+  /** resolvectl or the write to resolv.conf failed; the previous servers are kept. */
+  | "DNS_REFUSED";
+
+export class DnsError extends Error {
+  override name = "DnsError";
+  constructor(
+    readonly code: DnsErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 export class Dns {
@@ -34,16 +56,34 @@ export class Dns {
     return true;
   }
 
-  async apply(servers: string[]): Promise<void> {
+  /**
+   * Points DNS at `servers`. Rejects with a DnsError, the last good configuration still in place,
+   * when they are not IPv4 addresses or the system refuses the change.
+   */
+  async apply(servers: readonly string[]): Promise<void> {
     if (servers.length === 0) return;
+    if (servers.length > MAX_DNS_SERVERS || !servers.every((server) => isIpv4Address(server))) {
+      throw new DnsError(
+        "DNS_BAD_SERVERS",
+        `the exit announced DNS servers that are not IPv4 addresses: ${JSON.stringify(servers)}`,
+      );
+    }
+    try {
+      await this.change(servers);
+    } catch (error) {
+      throw new DnsError("DNS_REFUSED", `the system refused the DNS change: ${(error as Error).message}`);
+    }
+  }
+
+  private async change(servers: readonly string[]): Promise<void> {
     if (this.mode === "none" && usesSystemdResolved(this.resolvConf)) {
       await run(["resolvectl", "dns", this.options.tunName, ...servers]);
+      this.mode = "resolved"; // from here on, revert undoes the servers even if the domain fails
       await run(["resolvectl", "domain", this.options.tunName, "~."]);
-      this.mode = "resolved";
       return;
     }
     if (this.mode === "resolved") {
-      await run(["resolvectl", "dns", this.options.tunName, ...servers]);
+      await run(["resolvectl", "dns", this.options.tunName, ...servers]); // all or nothing
       return;
     }
     if (this.mode === "none") {
@@ -55,7 +95,17 @@ export class Dns {
       ...servers.map((server) => `nameserver ${server}`),
       "",
     ].join("\n");
-    writeFileSync(this.resolvConf, text); // in place: truncate and write, same inode
+    const before = readFileSync(this.resolvConf);
+    try {
+      writeFileSync(this.resolvConf, text); // in place: truncate and write, same inode
+    } catch (error) {
+      try {
+        writeFileSync(this.resolvConf, before); // a short write must not leave no resolver at all
+      } catch {
+        // the backup still holds the original, and restoreSync puts it back
+      }
+      throw error;
+    }
   }
 
   /** Puts the original configuration back. Synchronous so an exit handler can run it. */
