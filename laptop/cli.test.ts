@@ -1,7 +1,7 @@
 // The CLIs as a user meets them: bad input gets one line, "PROGRAM: message [CODE]", and exit
 // code 2, never a stack trace. Asserted by code; the wording may change.
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -81,6 +81,23 @@ describe("the command lines", () => {
     expect(codeIn((await run("laptop/cli.ts", [], { TETHER_CONFIG_DIR: dir })).stderr)).toBe(
       "CONFIG_UNKNOWN_KEY",
     );
+  });
+
+  it("refuses a config folder others can write, and a key file others can read, before anything else", async () => {
+    const open = mkdtempSync(join(configDir, "open-"));
+    chmodSync(open, 0o777);
+    const folder = await run("laptop/cli.ts", ["--exit", "wss://e", "--key", KEY], {
+      TETHER_CONFIG_DIR: open,
+    });
+    expect(codeIn(folder.stderr), folder.stderr).toBe("CONFIG_DIR_UNSAFE");
+    expect(folder.code).toBe(2);
+    const keyFile = join(configDir, "open-key");
+    writeFileSync(keyFile, KEY, { mode: 0o644 });
+    chmodSync(keyFile, 0o644);
+    const key = await run("laptop/cli.ts", ["--exit", "wss://e", "--key-file", keyFile]);
+    expect(codeIn(key.stderr), key.stderr).toBe("KEY_FILE_MODE");
+    expect(key.stderr).toContain(`chmod 600 ${keyFile}`);
+    expect(key.code).toBe(2);
   });
 
   it("documents itself with --help, with examples, every flag of its table listed", async () => {

@@ -7,6 +7,8 @@ import { runMain } from "../cli/main.js";
 import { readArgv, toggle } from "../cli/options.js";
 import { EXIT_PROGRAM, LAPTOP_PROGRAM, versionLine } from "../cli/package.js";
 import { configFromEnv, defaultConfigDir, LAPTOP_OPTIONS, readConfigFile, resolveConfig } from "./config.js";
+import { checkConfigDir } from "./config-dir.js";
+import { argvKeyWarning, keySource, readKeyFile } from "./key-file.js";
 import { type RunningLaptop, startLaptop } from "./laptop.js";
 import { pairingQr } from "./pairing.js";
 import { StatusLine } from "./status.js";
@@ -28,8 +30,8 @@ flags win over the environment, which wins over the file.`,
 down rate, round trip to the exit, data used), as text or --json; exit code 3 when none runs. It
 reads status.json in the config folder, so run it as the same user (sudo ${LAPTOP_PROGRAM} status).`,
   examples: [
-    `sudo npx ${LAPTOP_PROGRAM} --exit wss://exit.example.com --key alice-laptop:3q2-7w...`,
-    `sudo TETHER_EXIT=wss://exit.example.com:8443 TETHER_KEY=... npx ${LAPTOP_PROGRAM} --port 9443`,
+    `sudo npx ${LAPTOP_PROGRAM} --exit wss://exit.example.com --key-file ~/.tether-key`,
+    `sudo TETHER_EXIT=wss://exit.example.com:8443 TETHER_KEY_FILE=/root/tether.key npx ${LAPTOP_PROGRAM} --port 9443`,
     "",
     "Then open the printed link on the phone (or scan the QR code), and keep that page open.",
     `(The key comes from \`${EXIT_PROGRAM} keys add NAME\` on the exit.)`,
@@ -68,7 +70,13 @@ async function main(argv: string[]): Promise<number> {
   }
   const env = configFromEnv(process.env);
   const configDir = flags.configDir ?? env.configDir ?? defaultConfigDir(process.env);
-  const config = resolveConfig(configDir, await readConfigFile(configDir), env, flags);
+  await checkConfigDir(configDir);
+  const file = await readConfigFile(configDir);
+  const source = keySource({ file, env, flags });
+  const warning = argvKeyWarning(source);
+  if (warning) process.stderr.write(`${LAPTOP_PROGRAM}: ${warning}\n`);
+  const key = source?.kind === "file" ? await readKeyFile(source.path) : source?.key;
+  const config = resolveConfig(configDir, file, env, { ...flags, ...(key === undefined ? {} : { key }) });
 
   let status: StatusLine | undefined;
   let statusFile: StatusFile | undefined;

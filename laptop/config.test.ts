@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -82,6 +82,7 @@ describe("laptop configuration", () => {
       join(dir, "config.json"),
       JSON.stringify({ ...base, port: 9443, listen: ["10.0.0.2"], dns: false }),
     );
+    chmodSync(join(dir, "config.json"), 0o600); // it holds the key
     expect(await readConfigFile(dir)).toEqual({ ...base, port: 9443, listen: ["10.0.0.2"], dns: false });
   });
 

@@ -1,7 +1,7 @@
 // The laptop's settings: one option table (cli/options.ts) from which the flags, the environment,
 // ~/.config/tether/config.json and --help all come, and the precedence as one expression in
 // resolveConfig: defaults < config file < environment < flags.
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { UsageError } from "../cli/errors.js";
@@ -9,6 +9,7 @@ import { list, readConfigObject, readEnv, text, toggle, type Values } from "../c
 import { EXIT_PROGRAM } from "../cli/package.js";
 import { integer, interfaceName, ipAddresses, nonEmpty, port, strings, url } from "../cli/values.js";
 import { MAX_PACKETS_PER_FRAME } from "../protocol/limits.js";
+import { openModeProblem } from "./key-file.js";
 
 export interface LaptopConfig {
   /** The exit's URL, wss://HOST[:PORT]; its PWA is what the phone opens. */
@@ -56,7 +57,15 @@ export const LAPTOP_OPTIONS = {
     env: "TETHER_KEY",
     file: true,
     value: "NAME:SECRET",
-    help: `this laptop's key from \`${EXIT_PROGRAM} keys add\``,
+    help: `this laptop's key from \`${EXIT_PROGRAM} keys add\` (on the command line others see it in ps: prefer --key-file)`,
+    parse: nonEmpty,
+  }),
+  keyFile: text({
+    flag: "key-file",
+    env: "TETHER_KEY_FILE",
+    file: true,
+    value: "FILE",
+    help: "a file holding the key (one line, NAME:SECRET); only its owner may read it (chmod 600)",
     parse: nonEmpty,
   }),
   port: text({
@@ -164,7 +173,12 @@ export async function readConfigFile(dir: string): Promise<PartialConfig> {
   } catch (error) {
     throw new UsageError("CONFIG_NOT_JSON", `${path} is not JSON: ${(error as Error).message}`);
   }
-  return readConfigObject(LAPTOP_OPTIONS, parsed, path);
+  const config = readConfigObject(LAPTOP_OPTIONS, parsed, path);
+  if (config.key !== undefined) {
+    const problem = openModeProblem(path, (await stat(path)).mode);
+    if (problem) throw new UsageError("KEY_FILE_MODE", problem);
+  }
+  return config;
 }
 
 export function configFromEnv(env: NodeJS.ProcessEnv): PartialConfig {
