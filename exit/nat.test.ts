@@ -30,6 +30,31 @@ describe("the exit's nftables table", () => {
     expect(ruleset({ ...config, routerBefore: false })).toMatch(/hook forward priority filter; policy drop;/);
   });
 
+  it("has an IPv6 twin: the same forward filter, and the masquerade of a unique-local pool", () => {
+    const text = ruleset({ ...config, poolCidr: "fd12:3456:789a::/64", routerBefore: false, family: "ip6" });
+    expect(text).toMatch(/^table ip6 tether_exit \{/);
+    expect(text).toContain('iifname "tether-exit0" oifname "eth0" accept');
+    expect(text).toContain('iifname "eth0" oifname "tether-exit0" ct state established,related accept');
+    expect(text).toContain('oifname "tether-exit0" counter drop');
+    expect(text).toContain("policy drop;");
+    expect(text).toContain('ip6 saddr fd12:3456:789a::/64 oifname "eth0" masquerade');
+    expect(tableOwner(text)).toBe("tether-exit0");
+  });
+
+  it("forwards a routed IPv6 prefix untranslated, and still only the replies back in", () => {
+    const text = ruleset({
+      ...config,
+      poolCidr: "2001:db8:77::/64",
+      routerBefore: true,
+      family: "ip6",
+      masquerade: false,
+    });
+    expect(text).not.toContain("masquerade");
+    expect(text).not.toContain("postrouting");
+    expect(text).toContain('iifname "eth0" oifname "tether-exit0" ct state established,related accept');
+    expect(text).toContain('oifname "tether-exit0" counter drop');
+  });
+
   it("names its owner in its comment, and reads it back from `nft list table`", () => {
     const listed = `table ip tether_exit {\n\tcomment "${ownerComment("tether-exit7")}"\n\tchain forward {\n`;
     expect(tableOwner(listed)).toBe("tether-exit7");
@@ -57,8 +82,13 @@ describe("firewalls that drop forwarded packets", () => {
         chain("nat", "POSTROUTING", "accept", "postrouting"),
         chain("mangle", "FORWARD", "accept"),
         chain("filter", "FORWARD", "drop", "forward", "ip6"),
+        chain("filter", "FORWARD", "drop", "forward", "bridge"),
       ]),
-    ).toEqual(["ip filter FORWARD (policy drop)", "inet firewalld filter_FORWARD (policy accept)"]);
+    ).toEqual([
+      "ip filter FORWARD (policy drop)",
+      "inet firewalld filter_FORWARD (policy accept)",
+      "ip6 filter FORWARD (policy drop)", // laptops' IPv6 crosses it too
+    ]);
     expect(forwardBlockers([chain("filter", "FORWARD", "accept")])).toEqual([]);
   });
 
@@ -86,6 +116,9 @@ describe("the original ip_forward on disk", () => {
     expect(state.path).toBe(join(dir, "run", "ip_forward.net-4026531840"));
     expect(await readFile(state.path, "utf8")).toBe("0\n");
     expect(await new ForwardState(join(dir, "run"), "4026531840").recorded()).toBe("0");
+    expect(
+      await new ForwardState(join(dir, "run"), "4026531840", "ipv6_forwarding").recorded(),
+    ).toBeUndefined();
     expect(await new ForwardState(join(dir, "run"), "4026532999").recorded()).toBeUndefined();
     await state.forget();
     expect(await state.recorded()).toBeUndefined();
