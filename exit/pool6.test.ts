@@ -14,18 +14,21 @@ function codeOf(action: () => unknown): string | undefined {
 }
 
 describe("the IPv6 pool", () => {
-  it("keeps ::1 of the prefix for the exit and hands out ::2, ::3 in turn", () => {
+  it("keeps ::1 of the prefix for the exit and gives index n the address ::n", () => {
     const pool = new Ipv6Pool(parsePrefix6("fd77:1:2::/64"));
     expect(pool.gateway).toBe("fd77:1:2::1");
     expect(pool.cidr).toBe("fd77:1:2::/64");
-    expect(pool.allocate()).toMatchObject({ text: "fd77:1:2::2", index: 2 });
-    expect(pool.allocate()).toMatchObject({ text: "fd77:1:2::3", index: 3 });
+    expect(pool.addressFor(2)?.text).toBe("fd77:1:2::2");
+    expect(pool.addressFor(0x1_0005)?.text).toBe("fd77:1:2::1:5");
+    expect(pool.addressFor(0)).toBeUndefined(); // the subnet-router anycast address
+    expect(pool.addressFor(1)).toBeUndefined(); // the exit's
   });
 
-  it("finds a session's index from a packet's address, and nothing outside its part of the prefix", () => {
+  it("finds the index back from a packet's address, and nothing outside its part of the prefix", () => {
     const pool = new Ipv6Pool(parsePrefix6("2001:db8:7:1::/64", true));
-    const lease = pool.allocate()!;
-    expect(pool.indexOf(parseIpv6("2001:db8:7:1::2"))).toBe(lease.index);
+    expect(pool.indexOf(pool.addressFor(77)!.bytes)).toBe(77);
+    expect(pool.indexOf(parseIpv6("2001:db8:7:1::2"))).toBe(2);
+    expect(pool.indexOf(parseIpv6("2001:db8:7:1::1"))).toBeUndefined(); // the exit is no session
     expect(pool.indexOf(parseIpv6("2001:db8:7:2::2"))).toBeUndefined();
     expect(pool.indexOf(parseIpv6("2001:db8:7:1:0:1::2"))).toBeUndefined(); // bytes 8-11 are the prefix's
     expect(pool.indexOf(parseIpv6("2001:db8:7:1::ffff:ffff"))).toBeUndefined(); // past MAX_POOL6_ADDRESSES
@@ -36,28 +39,25 @@ describe("the IPv6 pool", () => {
   it("works the same for a long prefix whose last 32 bits are partly the prefix's", () => {
     const pool = new Ipv6Pool(parsePrefix6("2001:db8::ab:cd00/120"));
     expect(pool.gateway).toBe("2001:db8::ab:cd01");
-    const lease = pool.allocate()!;
-    expect(lease.text).toBe("2001:db8::ab:cd02");
-    expect(pool.indexOf(lease.bytes)).toBe(2);
+    const address = pool.addressFor(2)!;
+    expect(address.text).toBe("2001:db8::ab:cd02");
+    expect(pool.indexOf(address.bytes)).toBe(2);
     expect(pool.indexOf(parseIpv6("2001:db8::ab:ce02"))).toBeUndefined();
     expect(pool.contains(parseIpv6("2001:db8::ab:cdff"))).toBe(true);
     expect(pool.contains(parseIpv6("2001:db8::ab:ce00"))).toBe(false);
-    expect(pool.available).toBe(256 - 3);
   });
 
-  it("runs out cleanly, and hands a freed address out again later", () => {
-    const pool = new Ipv6Pool(parsePrefix6("fd00:9::/126")); // anycast, exit, two laptops
-    const a = pool.allocate()!;
-    const b = pool.allocate()!;
-    expect([a.text, b.text]).toEqual(["fd00:9::2", "fd00:9::3"]);
-    expect(pool.allocate()).toBeUndefined();
-    pool.release(a);
-    expect(pool.allocate()?.text).toBe("fd00:9::2");
+  it("has no address for an index past a small prefix's end (that session gets IPv4 only)", () => {
+    const pool = new Ipv6Pool(parsePrefix6("fd00:9::/126")); // anycast, exit, ::2 and ::3
+    expect(pool.addressFor(3)?.text).toBe("fd00:9::3");
+    expect(pool.addressFor(4)).toBeUndefined();
   });
 
-  it("never holds more than MAX_POOL6_ADDRESSES, however large the prefix", () => {
+  it("covers as many indexes as the largest IPv4 pool, however large the prefix", () => {
     const pool = new Ipv6Pool(parsePrefix6("fd00:1::/64"));
-    expect(pool.available).toBe(MAX_POOL6_ADDRESSES - 2);
+    expect(pool.size).toBe(MAX_POOL6_ADDRESSES);
+    expect(pool.addressFor(MAX_POOL6_ADDRESSES - 1)).toBeDefined();
+    expect(pool.addressFor(MAX_POOL6_ADDRESSES)).toBeUndefined();
   });
 
   it("takes an IPv6 prefix from /64 to /126 and refuses anything else by code", () => {

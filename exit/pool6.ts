@@ -1,9 +1,10 @@
 // The exit's IPv6 pool: one prefix, by default a unique-local /64 picked at random at start
 // (RFC 4193: fd00::/8 and a 40-bit random global id, subnet 0), whose addresses the egress
 // masquerades; or a global prefix the operator has routed to this host, handed out untranslated.
-// The first address (::1) is the exit's own (its TUN's), the rest go to sessions in turn, so a
-// freed address is not handed out again at once. Sessions are found by their index in the prefix
-// (the last 32 bits), so the per-packet lookup is a prefix compare and a Map read.
+// The first address (::1) is the exit's own (its TUN's). A session's IPv6 address is not allocated
+// on its own: it is the prefix plus the session's IPv4 host index (10.77.0.5 in 10.77.0.0/16 is
+// index 5, so fd..::5), so it is taken and freed with the IPv4 address, and the per-packet lookup
+// is a prefix compare, an index, and the IPv4 session table's own Map read.
 import { randomBytes } from "node:crypto";
 import { formatIpv6, type Ipv6Cidr, parseCidr } from "../protocol/ip.js";
 import { PoolError } from "./pool.js";
@@ -44,12 +45,10 @@ export function randomUlaPrefix(random: (bytes: number) => Uint8Array = randomBy
   return { family: 6, network, length: ULA_PREFIX_LENGTH, routed: false };
 }
 
-export interface Ipv6Lease {
+export interface Ipv6Address {
   /** The address (16 bytes) and its text (RFC 5952). */
   bytes: Uint8Array;
   text: string;
-  /** Its index in the prefix: the session table's key. */
-  index: number;
 }
 
 export class Ipv6Pool {
@@ -57,19 +56,15 @@ export class Ipv6Pool {
   /** The exit's own address in the prefix (its TUN's), ::1 of it. */
   readonly gateway: string;
   readonly gatewayBytes: Uint8Array;
-  private readonly used: Uint8Array;
-  private readonly size: number;
+  /** Indexes this pool covers: 2 (::2) up to size - 1. */
+  readonly size: number;
   /** The prefix's own bits in the last 32 (0 unless it is longer than /96). */
   private readonly networkLow: number;
-  private next = 2;
 
   constructor(prefix: Ipv6Prefix) {
     this.prefix = prefix;
     this.networkLow = u32At(prefix.network, INDEX_OFFSET);
     this.size = Math.min(2 ** (128 - prefix.length), MAX_POOL6_ADDRESSES);
-    this.used = new Uint8Array(this.size);
-    this.used[0] = 1; // the subnet-router anycast address
-    this.used[1] = 1; // the exit
     this.gatewayBytes = this.addressAt(1);
     this.gateway = formatIpv6(this.gatewayBytes);
   }
@@ -79,22 +74,14 @@ export class Ipv6Pool {
     return `${formatIpv6(this.prefix.network)}/${this.prefix.length}`;
   }
 
-  /** Hands out a free address, or undefined when none is left. */
-  allocate(): Ipv6Lease | undefined {
-    for (let tried = 0; tried < this.size; tried++) {
-      const index = this.next;
-      this.next = this.next + 1 >= this.size ? 2 : this.next + 1;
-      if (!this.used[index]) {
-        this.used[index] = 1;
-        const bytes = this.addressAt(index);
-        return { bytes, text: formatIpv6(bytes), index };
-      }
-    }
-    return undefined;
-  }
-
-  release(lease: Ipv6Lease): void {
-    if (lease.index > 1 && lease.index < this.size) this.used[lease.index] = 0;
+  /**
+   * The session address at `index` (the session's IPv4 host index), or undefined past the end of
+   * a small prefix (that session gets no IPv6) and for 0 (anycast) and 1 (the exit).
+   */
+  addressFor(index: number): Ipv6Address | undefined {
+    if (!Number.isInteger(index) || index < 2 || index >= this.size) return undefined;
+    const bytes = this.addressAt(index);
+    return { bytes, text: formatIpv6(bytes) };
   }
 
   /**
@@ -105,7 +92,7 @@ export class Ipv6Pool {
     const network = this.prefix.network;
     for (let i = 0; i < INDEX_OFFSET; i++) if (address[i] !== network[i]) return undefined;
     const index = u32At(address, INDEX_OFFSET) - this.networkLow; // a /97../126 keeps prefix bits there
-    return index >= 0 && index < this.size ? index : undefined;
+    return index >= 2 && index < this.size ? index : undefined;
   }
 
   /** Whether the address lies anywhere in the prefix (the egress guard refuses the whole of it). */
@@ -115,12 +102,6 @@ export class Ipv6Pool {
     for (let i = 0; i < whole; i++) if (address[i] !== network[i]) return false;
     const rest = length & 7;
     return rest === 0 || ((address[whole]! ^ network[whole]!) & (0xff << (8 - rest)) & 0xff) === 0;
-  }
-
-  get available(): number {
-    let free = 0;
-    for (const taken of this.used) if (!taken) free++;
-    return free;
   }
 
   private addressAt(index: number): Uint8Array {
