@@ -114,21 +114,31 @@ export function requireBuild(): void {
   }
 }
 
+/** How the two commands are started: the checkout's build by default, or an installed package's. */
+export interface Commands {
+  /** argv prefix that runs `tether-exit`. */
+  exit: readonly string[];
+  /** argv prefix that runs `tether`. */
+  laptop: readonly string[];
+}
+
+export const BUILT_COMMANDS: Commands = { exit: ["node", EXIT_CLI], laptop: ["node", LAPTOP_CLI] };
+
 /** Starts the exit; with `restartOf`, a new exit process with that one's keys and certificate. */
 export async function startExit(
   topology: Topology,
   extraArgs: string[] = [],
   restartOf?: Exit,
+  commands: Commands = BUILT_COMMANDS,
 ): Promise<Exit> {
-  requireBuild();
+  if (commands === BUILT_COMMANDS) requireBuild();
   const dir = restartOf ? dirname(restartOf.keysFile) : topology.tempDir("exit");
   const keysFile = join(dir, "keys.json");
   const address = topology.addr.carrier.exit;
   const certificate = await loadOrCreateCertificate(dir, [address], "exit");
   const process = recordOutput(
     topology.spawn("exit", [
-      "node",
-      EXIT_CLI,
+      ...commands.exit,
       "--listen",
       `${address}:${EXIT_PORT}`,
       "--cert",
@@ -159,7 +169,7 @@ export async function startExit(
     async addKey(name) {
       const result = await topology.exec(
         "exit",
-        ["node", EXIT_CLI, "keys", "add", name, "--keys-file", keysFile],
+        [...commands.exit, "keys", "add", name, "--keys-file", keysFile],
         {
           check: true,
         },
@@ -192,7 +202,13 @@ export async function startLaptop(
   topology: Topology,
   exit: Exit,
   key: string,
-  options: { port?: number; tunName?: string; label?: string; sameCertificateAs?: Laptop } = {},
+  options: {
+    port?: number;
+    tunName?: string;
+    label?: string;
+    sameCertificateAs?: Laptop;
+    commands?: Commands;
+  } = {},
 ): Promise<Laptop> {
   const configDir = topology.tempDir(options.label ?? "laptop");
   if (options.sameCertificateAs) {
@@ -203,8 +219,7 @@ export async function startLaptop(
   }
   const process = recordOutput(
     topology.spawn("laptop", [
-      "node",
-      LAPTOP_CLI,
+      ...(options.commands ?? BUILT_COMMANDS).laptop,
       "--exit",
       exit.origin.replace(/^https:/, "wss:"),
       "--key",
