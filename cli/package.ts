@@ -37,3 +37,14 @@ export function versionLine(program: string): string {
   const { name, version } = packageInfo();
   return `${program} ${version} (${name})\n`;
 }
+
+/** How a person runs the laptop's command from the registry: `npx PACKAGE` (its default command). */
+export function laptopInvocation(): string {
+  return `npx ${packageInfo().name}`;
+}
+
+/** How a person runs the exit's command from the registry. */
+export function exitInvocation(): string {
+  const { name } = packageInfo();
+  return name === EXIT_PROGRAM ? `npx ${name}` : `npx -p ${name} ${EXIT_PROGRAM}`;
+}

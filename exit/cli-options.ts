@@ -14,6 +14,7 @@ import {
   ipv4Prefixes,
   nonEmpty,
   oneOf,
+  url,
 } from "../cli/values.js";
 import { type Ipv4Cidr, tryParseIpv4 } from "../protocol/ip.js";
 import { MAX_PACKETS_PER_FRAME } from "../protocol/limits.js";
@@ -73,6 +74,14 @@ export const EXIT_OPTIONS = {
     default: { host: EXIT_DEFAULTS.host, port: EXIT_DEFAULTS.port },
     defaultHelp: `${EXIT_DEFAULTS.host}:${EXIT_DEFAULTS.port}`,
     parse: hostPort,
+  }),
+  publicUrl: text({
+    flag: "public-url",
+    env: "TETHER_EXIT_PUBLIC_URL",
+    value: "URL",
+    help: "where laptops and phones reach this exit, wss://NAME[:PORT]: for the laptop command `keys add` prints, and checked against the certificate",
+    defaultHelp: "wss:// the certificate's name",
+    parse: url(["wss:", "https:"], "wss://exit.example.com:8443"),
   }),
   cert: text({
     flag: "cert",

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 // tether-exit: wires flags and environment into startExit, and manages client keys.
+import { readFile } from "node:fs/promises";
 import { UsageError } from "../cli/errors.js";
 import { helpText } from "../cli/help.js";
 import { runMain } from "../cli/main.js";
 import { defaultsOf, readArgv, readEnv } from "../cli/options.js";
-import { EXIT_PROGRAM, LAPTOP_PROGRAM, versionLine } from "../cli/package.js";
+import { EXIT_PROGRAM, laptopInvocation, versionLine } from "../cli/package.js";
 import { formatClientKey, isValidClientId } from "../protocol/client-key.js";
+import { certificateAdvice, publicUrlOf } from "./certificate-check.js";
 import { defaultKeysFile, EXIT_OPTIONS, type ExitSettings, exitOptions } from "./cli-options.js";
 import { startExit } from "./exit.js";
 import { addKey, loadKeys, revokeKey } from "./keys.js";
@@ -29,7 +31,18 @@ the TLS certificate and key from --cert and --tls-key.`,
   ],
 });
 
-async function keysCommand(args: string[], keysFile: string): Promise<void> {
+/** The exit's public URL for the line `keys add` prints: --public-url, else the certificate's name. */
+async function keysPublicUrl(settings: ExitSettings): Promise<string | undefined> {
+  const certPem = settings.cert ? await readFile(settings.cert, "utf8").catch(() => undefined) : undefined;
+  const port = (settings.listen ?? EXIT_OPTIONS.listen.default!).port;
+  try {
+    return publicUrlOf(settings.publicUrl, certPem, port);
+  } catch {
+    return settings.publicUrl; // a certificate that does not parse: serve will say so
+  }
+}
+
+async function keysCommand(args: string[], keysFile: string, publicUrl: string | undefined): Promise<void> {
   const [action, name, ...extra] = args;
   if (extra.length)
     throw new UsageError("USAGE_UNKNOWN_COMMAND", `keys ${action} takes one name: ${args.join(" ")}`);
@@ -41,9 +54,16 @@ async function keysCommand(args: string[], keysFile: string): Promise<void> {
       );
     }
     const key = await addKey(keysFile, name);
+    const line = formatClientKey(key.name, key.key);
+    const exitUrl = publicUrl ?? "wss://THIS-EXIT:8443";
     process.stdout.write(
-      `Added key "${key.name}" to ${keysFile}. It is shown only this once:\n\n  ${formatClientKey(key.name, key.key)}\n\n` +
-        `On the laptop:  npx ${LAPTOP_PROGRAM} --exit wss://THIS-EXIT:8443 --key ${formatClientKey(key.name, key.key)}\n`,
+      `Added key "${key.name}" to ${keysFile}. It is shown only this once:\n\n  ${line}\n\n` +
+        "On the laptop, save it in a file only you can read, then start tether with it:\n\n" +
+        `  (umask 077; echo '${line}' > ~/.tether-key)\n` +
+        `  sudo ${laptopInvocation()} --exit ${exitUrl} --key-file ~/.tether-key\n` +
+        (publicUrl
+          ? ""
+          : `\n(THIS-EXIT: this exit's public name; pass --public-url wss://NAME[:PORT] to print it here.)\n`),
     );
   } else if (action === "list" && !name) {
     const keys = await loadKeys(keysFile);
@@ -76,7 +96,7 @@ async function main(argv: string[]): Promise<number | undefined> {
   };
   const [command = "serve", ...rest] = positionals;
   if (command === "keys") {
-    await keysCommand(rest, settings.keysFile ?? defaultKeysFile());
+    await keysCommand(rest, settings.keysFile ?? defaultKeysFile(), await keysPublicUrl(settings));
     return 0;
   }
   if (command !== "serve" || rest.length) {
@@ -85,7 +105,16 @@ async function main(argv: string[]): Promise<number | undefined> {
       `unknown command ${[command, ...rest].join(" ")} (commands: serve, keys)`,
     );
   }
-  const exit = await startExit(await exitOptions(settings));
+  const options = await exitOptions(settings);
+  const advice = certificateAdvice({
+    certPem: options.tls?.cert,
+    host: options.host,
+    port: options.port,
+    publicUrl: settings.publicUrl,
+  });
+  if (advice?.code === "CERT_NAME_MISMATCH") throw new UsageError(advice.code, advice.message);
+  if (advice) process.stderr.write(`${EXIT_PROGRAM}: warning: ${advice.message} [${advice.code}]\n`);
+  const exit = await startExit(options);
   let finish: (code: number) => void = () => undefined;
   const finished = new Promise<number>((resolve) => {
     finish = resolve;
