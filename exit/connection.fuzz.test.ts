@@ -38,7 +38,14 @@ interface Phone {
 
 const metrics = new ExitMetrics();
 const pool = new AddressPool("10.77.0.0/16");
-const sessions = new SessionTable({ graceMs: 0, expired: (session) => pool.release(session.address) });
+const log = pino({ level: "silent" });
+const sessions = new SessionTable({
+  graceMs: 0,
+  pool,
+  metrics,
+  log,
+  release: async (from, address) => from.release(address),
+});
 const tun = createFakeTun("fuzz0");
 const limits = new AccessLimits({
   ...EXIT_LIMITS,
@@ -47,7 +54,6 @@ const limits = new AccessLimits({
   maxSessionsPerKey: 1_000_000,
 });
 const egress = new EgressGuard({ ownAddresses: ["198.51.100.1"] });
-const log = pino({ level: "silent" });
 let sources = 0;
 
 function connect(encoding: Encoding): Phone {

@@ -4,14 +4,14 @@
 //   phone connects ──> CHALLENGE(nonce) ──> HELLO(versions, client id, mac) ──> WELCOME | CLOSE
 //        awaiting-hello ───────────────────────────────────────────────> established ──> closed
 //
-// In `established`, DATA goes to the TUN (source address checked), and the session's packets from
-// the TUN come back through Session.sendPackets.
+// In `established`, DATA goes to the TUN (exit/uplink.ts), and the session's packets from the TUN
+// come back through its tunnel end (exit/downlink.ts).
 
 import { randomBytes } from "node:crypto";
 import type { Encoding } from "../protocol/encoding.js";
 import { type ErrorCode, ErrorCodes, ProtocolError } from "../protocol/errors.js";
-import { type DataFrame, FrameType, type HelloFrame, Hop } from "../protocol/frames.js";
-import { ipv4Source, ipv4ToInt, isIpv4 } from "../protocol/ipv4.js";
+import { FrameType, type HelloFrame, Hop } from "../protocol/frames.js";
+import { parseIpv4 } from "../protocol/ip.js";
 import { RESUME_TOKEN_BYTES, SESSION_ID_BYTES } from "../protocol/limits.js";
 import type { Transport, TransportClose } from "../protocol/transport.js";
 import type { TunDevice } from "../tun/device.js";
@@ -24,6 +24,7 @@ import type { ExitMetrics, HandshakeResult } from "./metrics.js";
 import type { AddressPool } from "./pool.js";
 import type { SessionRateLimiter } from "./rate-limit.js";
 import { Session, type SessionTable } from "./session.js";
+import { toTun } from "./uplink.js";
 
 export interface ExitContext {
   /** The client's secret, read fresh each handshake so a revoked key stops working at once. */
@@ -136,12 +137,7 @@ export class ExitConnection {
       limit === "SESSION_LIMIT" ? oldestDetached(hello.clientId, context.sessions.all()) : undefined;
     if (evict) {
       // At its per-key limit, a key gives up its oldest session without a relay for the new one.
-      context.sessions.remove(evict);
-      context.pool.release(evict.address);
-      context.log.info(
-        { client: evict.clientId, address: evict.address },
-        "detached session given up for a new one",
-      );
+      context.sessions.end(evict, "evicted");
       limit = undefined;
     }
     if (limit) {
@@ -154,7 +150,6 @@ export class ExitConnection {
     const replaced = context.sessions.attach(session, this.tunnelEnd);
     // A leg the exit had not noticed was dead yet (the phone redialed first): this one wins.
     if (replaced && replaced !== this.tunnelEnd) replaced.end("REPLACED");
-    context.metrics.sessions.set(context.sessions.attached);
     clearTimeout(this.handshakeTimer);
     context.admission?.done(true);
     this.state = "established";
@@ -192,7 +187,7 @@ export class ExitConnection {
       id: new Uint8Array(randomBytes(SESSION_ID_BYTES)),
       clientId,
       address,
-      addressInt: ipv4ToInt(address)!,
+      addressInt: parseIpv4(address),
       resumeToken: new Uint8Array(randomBytes(RESUME_TOKEN_BYTES)),
       end: this.tunnelEnd,
     });
@@ -200,33 +195,10 @@ export class ExitConnection {
     return session;
   }
 
-  /** DATA from the laptop: to the TUN, what may go. Returns the IP bytes written. */
-  private data(packets: DataFrame["packets"]): number {
+  /** DATA from the laptop: to the TUN (exit/uplink.ts), once established. */
+  private data(packets: Uint8Array[]): number {
     if (this.state !== "established") throw new ProtocolError("UNEXPECTED_FRAME", "DATA before WELCOME");
-    const session = this.session!;
-    const { tun, metrics, egress, rateLimit } = this.context;
-    const now = rateLimit ? performance.now() : 0;
-    let sent = 0;
-    let bytes = 0;
-    for (const packet of packets) {
-      const refusal = isIpv4(packet) ? egress?.check(packet) : undefined;
-      if (!isIpv4(packet)) {
-        metrics.drop("not_ipv4");
-      } else if (ipv4Source(packet) !== session.addressInt) {
-        metrics.drop("spoofed_source");
-      } else if (refusal) {
-        metrics.drop(refusal);
-      } else if (rateLimit && !rateLimit.allow(session, "up", packet.length, now)) {
-        metrics.drop("rate_limited");
-      } else if (!tun.write(packet)) {
-        metrics.drop("tun_write_failed");
-      } else {
-        sent++;
-        bytes += packet.length;
-      }
-    }
-    metrics.relayed("up", sent, bytes);
-    return bytes;
+    return toTun(this.session!, packets, this.context);
   }
 
   /**
@@ -289,7 +261,6 @@ export class ExitConnection {
     context.admission?.done(true); // gone before the handshake ended: frees the slot, no charge
     if (session) {
       context.sessions.detach(session, this.tunnelEnd);
-      context.metrics.sessions.set(context.sessions.attached);
       context.log.info(
         { remote: this.remote, client: session.clientId, address: session.address },
         "relay gone: session detached",

@@ -8,7 +8,12 @@ import { afterEach, describe, expect, it } from "vitest";
 import { LaptopTunnel, type TunnelError } from "../laptop/tunnel.js";
 import { formatClientKey, parseClientKey } from "../protocol/client-key.js";
 import type { Encoding } from "../protocol/encoding.js";
-import { intToIpv4, ipv4Destination, ipv4Source, ipv4ToInt } from "../protocol/ipv4.js";
+import {
+  formatIpv4 as intToIpv4,
+  ipv4Destination,
+  ipv4Source,
+  tryParseIpv4 as ipv4ToInt,
+} from "../protocol/ip.js";
 import { testRelay } from "../testing/relay.js";
 import { until } from "../testing/until.js";
 import { createFakeTun, type FakeTun } from "../tun/fake.js";

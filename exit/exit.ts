@@ -1,30 +1,12 @@
-// The exit as a library: the CLI only turns flags into ExitOptions and calls startExit.
-//
-//   phone --wss /tunnel--> ExitConnection --DATA--> TUN --> kernel --NAT--> internet
-//   internet --> kernel --> TUN --> by destination --> Session --DATA--> phone
-import {
-  createServer,
-  type Server as HttpServer,
-  type IncomingMessage,
-  type ServerResponse,
-} from "node:http";
-import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
-import type { AddressInfo, Socket } from "node:net";
-import type { Duplex } from "node:stream";
-import { WebSocketServer } from "ws";
 import { parseClientKey } from "../protocol/client-key.js";
-import { ENCODING_PARAM, type Encoding, parseEncoding } from "../protocol/encoding.js";
-import { intToIpv4, ipv4Destination, isIpv4 } from "../protocol/ipv4.js";
-import { MAX_TEXT_FRAME_CHARS } from "../protocol/limits.js";
+import type { Encoding } from "../protocol/encoding.js";
+import { formatIpv4, parseIpv4Cidr } from "../protocol/ip.js";
 import type { Transport } from "../protocol/transport.js";
 import type { TunDevice } from "../tun/device.js";
 import { openTun } from "../tun/index.js";
-import { limitUnsent } from "../tun/tcp-tuning.js";
-import { TunnelEnd } from "../tunnel/end.js";
-import { wsTransport } from "../tunnel/ws-transport.js";
 import { ExitConnection } from "./connection.js";
+import { routeToSessions } from "./downlink.js";
 import { type Cidr, EgressGuard, interfaceAddresses } from "./egress-guard.js";
-import { maxConnections, metricsAllowed, SERVER_TIMEOUTS, TLS_HANDSHAKE_TIMEOUT_MS } from "./http-guard.js";
 import { checkKeysFileMode, loadKeys } from "./keys.js";
 import { watchKeys } from "./keys-watch.js";
 import { AccessLimits, EXIT_LIMITS, type ExitLimits } from "./limits.js";
@@ -33,11 +15,11 @@ import { ExitMetrics } from "./metrics.js";
 import { Nat } from "./nat.js";
 import { AddressPool } from "./pool.js";
 import { SessionRateLimiter } from "./rate-limit.js";
-import { DEFAULT_GRACE_MS, type Session, SessionTable } from "./session.js";
-import { createStaticHandler } from "./static.js";
-import { applyTls, type TlsPair } from "./tls.js";
+import { ExitServer } from "./server.js";
+import { DEFAULT_GRACE_MS, SessionTable } from "./session.js";
+import type { TlsPair } from "./tls.js";
 
-export const TUNNEL_PATH = "/tunnel";
+export { TUNNEL_PATH } from "../protocol/paths.js";
 
 /** How often the egress guard relearns the exit's own addresses (DHCP, a new interface), ms. */
 const OWN_ADDRESSES_REFRESH_MS = 60_000;
@@ -79,6 +61,10 @@ export interface ExitOptions {
   limits?: ExitLimits | undefined;
   /** Destinations allowed whatever the egress guard's defaults refuse (--allow-egress). */
   allowEgress?: Cidr[] | undefined;
+  /** Destinations refused whatever --allow-egress says (--deny-egress). */
+  denyEgress?: Cidr[] | undefined;
+  /** Addresses the exit is reached at but has on no interface (1:1 NAT, a Docker host; --public-address). */
+  publicAddresses?: string[] | undefined;
   /** Per-session rate limit, each way, Mbit/s; none when not given (--session-rate-limit). */
   sessionRateLimitMbit?: number | undefined;
   /** Who may read /metrics besides this machine and private networks (--metrics-allow). */
@@ -111,13 +97,11 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
   const pool = new AddressPool(options.pool);
   const sessions = new SessionTable({
     graceMs: options.graceMs,
-    expired: (session) => {
-      pool.release(session.address);
-      log.info(
-        { client: session.clientId, address: session.address },
-        "detached session expired: address freed",
-      );
-    },
+    pool,
+    metrics,
+    log,
+    // Without NAT (tests) there are no flows of ours in conntrack to forget.
+    ...(options.nat === false ? { release: async (p, address) => p.release(address) } : {}),
   });
   const connections = new Set<ExitConnection>();
   const cleanups: (() => Promise<void>)[] = [];
@@ -136,10 +120,11 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
       const nat = new Nat({
         tunName: tun.name,
         gateway: pool.gateway,
-        poolCidr: `${intToIpv4(pool.prefix.network)}/${pool.prefix.length}`,
+        poolCidr: `${formatIpv4(pool.prefix.network)}/${pool.prefix.length}`,
         prefixLength: pool.prefix.length,
         mtu: options.mtu,
         egress: options.egress,
+        warn: (message) => log.warn(message),
       });
       await nat.start();
       cleanups.push(() => nat.stop());
@@ -149,6 +134,9 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
     const ownAddresses = () => [...interfaceAddresses(), pool.gateway];
     const egress = new EgressGuard({
       ownAddresses: ownAddresses(),
+      publicAddresses: options.publicAddresses,
+      pool: parseIpv4Cidr(options.pool),
+      deny: options.denyEgress,
       allow: options.allowEgress,
       dnsServers: options.dns,
     });
@@ -158,7 +146,8 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
     const rateLimit = options.sessionRateLimitMbit
       ? new SessionRateLimiter(options.sessionRateLimitMbit)
       : undefined;
-    const access = new AccessLimits(options.limits ?? EXIT_LIMITS);
+    const limits = options.limits ?? EXIT_LIMITS;
+    const access = new AccessLimits(limits);
     metrics.observe({
       handshaking: () => access.handshaking,
       sendBufferBytes: () => {
@@ -175,13 +164,8 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
             connection.end("AUTH_FAILED", "client key revoked");
         }
         for (const session of [...sessions.all()]) {
-          if (!gone.has(session.clientId)) continue;
-          sessions.remove(session);
-          pool.release(session.address);
-          metrics.revoked.inc();
-          log.info({ client: session.clientId, address: session.address }, "key revoked: session ended");
+          if (gone.has(session.clientId)) sessions.end(session, "revoked");
         }
-        metrics.sessions.set(sessions.attached);
       },
       error: (error) => log.warn({ err: error.message }, "keys file unreadable: keeping the last good keys"),
     });
@@ -189,95 +173,44 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
 
     tun.onPackets((packets) => routeToSessions(packets, sessions, metrics, rateLimit));
 
-    /** A new exit leg: admitted (its handshake slot) and given its connection, or refused. */
-    const accept = (transport: Transport, encoding: Encoding, address: string, remote: string) => {
-      const admission = access.admit(address);
-      if (typeof admission === "string") {
-        // Counted, not logged at info: a flood of these must not become a flood of log lines.
-        metrics.handshake(admission === "RATE_LIMITED" ? "rate_limited" : "busy");
-        log.debug({ remote, code: admission }, "connection refused");
-        TunnelEnd.refuse(transport, encoding, admission);
-        return;
-      }
-      const connection = new ExitConnection(transport, encoding, remote, {
-        admission,
-        egress,
-        ...(rateLimit ? { rateLimit } : {}),
-        secretFor: (clientId) => secretFor(options.keysFile, clientId),
-        pool,
-        sessions,
-        tun,
-        metrics,
-        log,
-        mtu: options.mtu,
-        dns: options.dns,
-        keepaliveSeconds: options.keepaliveSeconds,
-        handshakeTimeoutMs: options.handshakeTimeoutMs,
-        maxPacketsPerFrame: options.maxPacketsPerFrame,
-        closed: () => connections.delete(connection),
-      });
-      connections.add(connection);
-    };
-
-    const serveStatic = createStaticHandler(options.pwaDir);
     let ready = false;
-    const handler = (request: IncomingMessage, response: ServerResponse) => {
-      const mayScrape = () =>
-        metricsAllowed(request.socket.remoteAddress, options.metricsAllow ?? [], ownAddresses);
-      void handleHttp(request, response, serveStatic, metrics, () => ready, mayScrape).catch((error) => {
-        log.error({ err: String(error) }, "http handler failed");
-        if (!response.headersSent) response.writeHead(500).end();
-      });
-    };
-    const server: HttpServer = options.tls
-      ? createHttpsServer(
-          {
-            cert: options.tls.cert,
-            key: options.tls.key,
-            handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
-            ...SERVER_TIMEOUTS,
-          },
-          handler,
-        )
-      : createServer(SERVER_TIMEOUTS, handler);
-    server.maxConnections = maxConnections(options.limits ?? EXIT_LIMITS);
-    const wss = new WebSocketServer({
-      noServer: true,
-      perMessageDeflate: false,
-      maxPayload: MAX_TEXT_FRAME_CHARS,
+    const server = new ExitServer({
+      tls: options.tls,
+      limits,
+      access,
+      metricsAllow: options.metricsAllow ?? [],
+      ownAddresses,
+      pwaDir: options.pwaDir,
+      metrics,
+      log,
+      ready: () => ready,
+      leg: (transport, encoding, remote, admission) => {
+        const connection = new ExitConnection(transport, encoding, remote, {
+          admission,
+          egress,
+          rateLimit,
+          secretFor: (clientId) => secretFor(options.keysFile, clientId),
+          pool,
+          sessions,
+          tun,
+          metrics,
+          log,
+          mtu: options.mtu,
+          dns: options.dns,
+          keepaliveSeconds: options.keepaliveSeconds,
+          handshakeTimeoutMs: options.handshakeTimeoutMs,
+          maxPacketsPerFrame: options.maxPacketsPerFrame,
+          closed: () => connections.delete(connection),
+        });
+        connections.add(connection);
+      },
     });
-    server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-      const url = new URL(request.url ?? "/", "http://x");
-      const encoding = parseEncoding(url.searchParams.get(ENCODING_PARAM));
-      if (url.pathname !== TUNNEL_PATH || !encoding) {
-        socket.end("HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n");
-        return;
-      }
-      void limitUnsent(socket as Socket);
-      wss.handleUpgrade(request, socket, head, (ws) =>
-        accept(
-          wsTransport(ws),
-          encoding,
-          request.socket.remoteAddress ?? "",
-          `${request.socket.remoteAddress}:${request.socket.remotePort}`,
-        ),
-      );
+    const port = await server.listen(options.port, options.host);
+    cleanups.push(() => {
+      for (const connection of connections) connection.shutdown();
+      sessions.clear();
+      return server.close();
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(options.port, options.host, () => resolve());
-    });
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          for (const connection of connections) connection.shutdown();
-          sessions.clear();
-          wss.close();
-          server.close(() => resolve());
-          server.closeAllConnections();
-        }),
-    );
-    const port = (server.address() as AddressInfo).port;
     const url = `${options.tls ? "https" : "http"}://${options.host}:${port}/`;
     ready = true;
     log.info({ url, tls: Boolean(options.tls) }, "exit listening");
@@ -287,10 +220,9 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
       url,
       metrics,
       sessions,
-      accept: (transport, encoding, address) => accept(transport, encoding, address, address),
+      accept: (transport, encoding, address) => server.accept(transport, encoding, address, address),
       reloadTls: (pair) => {
-        if (!options.tls) throw new Error("this exit speaks plain HTTP: there is no certificate to reload");
-        applyTls(server as HttpsServer, pair);
+        server.reloadTls(pair);
         log.info("TLS certificate reloaded");
       },
       stop: () => {
@@ -302,83 +234,6 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
   } catch (error) {
     await cleanup();
     throw error;
-  }
-}
-
-async function handleHttp(
-  request: IncomingMessage,
-  response: ServerResponse,
-  serveStatic: (request: IncomingMessage, response: ServerResponse) => Promise<boolean>,
-  metrics: ExitMetrics,
-  ready: () => boolean,
-  mayScrape: () => boolean,
-): Promise<void> {
-  const path = new URL(request.url ?? "/", "http://x").pathname;
-  if (path === "/healthz") {
-    // Ready only while the TUN and NAT are up and the exit is not shutting down.
-    const ok = ready();
-    response
-      .writeHead(ok ? 200 : 503, { "content-type": "application/json", "cache-control": "no-store" })
-      .end(ok ? '{"status":"ok"}\n' : '{"status":"stopping"}\n');
-  } else if (path === "/metrics" && !mayScrape()) {
-    response.writeHead(403, { "content-type": "text/plain" }).end("metrics are for this machine's network\n");
-  } else if (path === "/metrics") {
-    response
-      .writeHead(200, { "content-type": metrics.registry.contentType })
-      .end(await metrics.registry.metrics());
-  } else if (!(await serveStatic(request, response))) {
-    response.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
-  }
-}
-
-/** The packets of `batch` within the session's rate limit (all of them without a limit). */
-function withinRate(
-  session: Session,
-  batch: Uint8Array[],
-  metrics: ExitMetrics,
-  rateLimit: SessionRateLimiter | undefined,
-): Uint8Array[] {
-  if (!rateLimit) return batch;
-  const now = performance.now();
-  const passed = batch.filter((packet) => rateLimit.allow(session, "down", packet.length, now));
-  if (passed.length < batch.length) metrics.drop("rate_limited", batch.length - passed.length);
-  return passed;
-}
-
-/** Hands each packet from the TUN to the session that owns its destination, one batch per session. */
-function routeToSessions(
-  packets: Uint8Array[],
-  sessions: SessionTable,
-  metrics: ExitMetrics,
-  rateLimit?: SessionRateLimiter,
-): void {
-  if (packets.length === 1) {
-    const packet = packets[0]!;
-    const session = isIpv4(packet) ? sessions.byDestination(ipv4Destination(packet)) : undefined;
-    if (session) {
-      const passed = withinRate(session, packets, metrics, rateLimit);
-      if (passed.length) session.sendPackets(passed, metrics);
-    } else metrics.drop(isIpv4(packet) ? "no_session" : "not_ipv4");
-    return;
-  }
-  const batches = new Map<Session, Uint8Array[]>();
-  for (const packet of packets) {
-    if (!isIpv4(packet)) {
-      metrics.drop("not_ipv4");
-      continue;
-    }
-    const session = sessions.byDestination(ipv4Destination(packet));
-    if (!session) {
-      metrics.drop("no_session");
-      continue;
-    }
-    const batch = batches.get(session);
-    if (batch) batch.push(packet);
-    else batches.set(session, [packet]);
-  }
-  for (const [session, batch] of batches) {
-    const passed = withinRate(session, batch, metrics, rateLimit);
-    if (passed.length) session.sendPackets(passed, metrics);
   }
 }
 

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { TunnelEnd } from "../tunnel/end.js";
-import { Session, SessionTable } from "./session.js";
+import { ExitMetrics } from "./metrics.js";
+import { SESSION_ENDS, Session, SessionTable } from "./session.js";
 
 /** A leg's tunnel end, as the table sees it: only its identity matters here. */
 const leg = (): TunnelEnd => ({}) as TunnelEnd;
@@ -16,13 +17,29 @@ function session(address: number, token: number, relay: TunnelEnd): Session {
   });
 }
 
+/** A table whose ends are recorded: addresses freed, log lines, the metrics. */
+function recordingTable(graceMs: number) {
+  const freed: string[] = [];
+  const lines: string[] = [];
+  const metrics = new ExitMetrics();
+  const log = { info: (_fields: object, line: string) => lines.push(line), warn: () => undefined };
+  const table = new SessionTable({
+    graceMs,
+    pool: { release: (address) => freed.push(address) },
+    metrics,
+    log: log as never,
+    release: async (pool, address) => pool.release(address),
+  });
+  const gauge = async () => (await metrics.sessions.get()).values[0]?.value;
+  return { table, freed, lines, metrics, gauge };
+}
+
 describe("detached sessions", () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  it("keep their address for the grace period, then expire and are gone", () => {
-    const expired: Session[] = [];
-    const table = new SessionTable({ graceMs: 120_000, expired: (s) => expired.push(s) });
+  it("keep their address for the grace period, then expire and are gone", async () => {
+    const { table, freed, lines } = recordingTable(120_000);
     const relay = leg();
     const subject = session(2, 1, relay);
     table.add(subject);
@@ -31,14 +48,15 @@ describe("detached sessions", () => {
     expect(table.byDestination(0x0a4d0002)).toBe(subject);
     expect(table.byResumeToken(new Uint8Array(32).fill(1), "laptop")).toBe(subject);
     vi.advanceTimersByTime(1);
-    expect(expired).toEqual([subject]);
+    await Promise.resolve();
+    expect(freed).toEqual(["10.77.0.2"]);
+    expect(lines).toEqual([SESSION_ENDS.expired]);
     expect(table.byDestination(0x0a4d0002)).toBeUndefined();
     expect(table.byResumeToken(new Uint8Array(32).fill(1), "laptop")).toBeUndefined();
   });
 
   it("do not expire once a new leg has resumed them", () => {
-    const expired: Session[] = [];
-    const table = new SessionTable({ graceMs: 1_000, expired: (s) => expired.push(s) });
+    const { table, freed } = recordingTable(1_000);
     const first = leg();
     const subject = session(2, 1, first);
     table.add(subject);
@@ -47,12 +65,12 @@ describe("detached sessions", () => {
     const second = leg();
     expect(table.attach(subject, second)).toBeUndefined();
     vi.advanceTimersByTime(10_000);
-    expect(expired).toEqual([]);
+    expect(freed).toEqual([]);
     expect(subject.end).toBe(second);
   });
 
   it("ignore the close of a leg that a newer leg already replaced", () => {
-    const table = new SessionTable({ graceMs: 1_000, expired: () => undefined });
+    const { table } = recordingTable(1_000);
     const old = leg();
     const subject = session(2, 1, old);
     table.add(subject);
@@ -64,8 +82,37 @@ describe("detached sessions", () => {
   });
 
   it("are resumed only by the client that owns them", () => {
-    const table = new SessionTable({ graceMs: 1_000, expired: () => undefined });
+    const { table } = recordingTable(1_000);
     table.add(session(2, 7, leg()));
     expect(table.byResumeToken(new Uint8Array(32).fill(7), "someone-else")).toBeUndefined();
+  });
+});
+
+describe("the session table", () => {
+  it("ends a session in one place: out of the table, its address freed, counted and logged once", async () => {
+    const { table, freed, lines, metrics } = recordingTable(1_000);
+    const subject = session(5, 3, leg());
+    table.add(subject);
+    table.end(subject, "revoked");
+    table.end(subject, "revoked"); // already ended: nothing more
+    await Promise.resolve();
+    expect(table.byDestination(0x0a4d0005)).toBeUndefined();
+    expect(freed).toEqual(["10.77.0.5"]);
+    expect(lines).toEqual([SESSION_ENDS.revoked]);
+    expect((await metrics.revoked.get()).values[0]?.value).toBe(1);
+  });
+
+  it("keeps the gauge of sessions with a leg as legs come and go", async () => {
+    const { table, gauge } = recordingTable(1_000);
+    const first = leg();
+    const subject = session(2, 1, first);
+    table.add(subject);
+    expect(await gauge()).toBe(1);
+    table.detach(subject, first);
+    expect(await gauge()).toBe(0);
+    table.attach(subject, leg());
+    expect(await gauge()).toBe(1);
+    table.end(subject, "evicted");
+    expect(await gauge()).toBe(0);
   });
 });

@@ -1,12 +1,17 @@
 // A laptop's session at the exit: its address, and the tunnel end (one per exit leg) that carries
 // it now, if any.
 //
-//   attached ──leg closes or goes silent──> detached ──grace period ends──> expired (address freed)
+//   attached ──leg closes or goes silent──> detached ──grace period ends──> ended (address freed)
 //      ^                                       │
 //      └────── HELLO with its resume token ────┘   (same address: the laptop's flows carry on)
 //
-// Sessions are found by address (packets from the TUN) and by resume token (HELLO).
+// Sessions are found by address (packets from the TUN) and by resume token (HELLO). The table is
+// the one place a session starts, changes leg and ends: whatever ends it (its grace period, its
+// key revoked, a newer session of the same key at its limit), SessionTable.end frees its address
+// (after its conntrack entries), keeps the gauge and writes the log line.
 import type { TunnelEnd } from "../tunnel/end.js";
+import { type ReleasablePool, releaseAddress } from "./conntrack.js";
+import type { Logger } from "./log.js";
 import type { ExitMetrics } from "./metrics.js";
 
 /** How long a session without a relay keeps its address and flows, ms (--grace). */
@@ -40,22 +45,6 @@ export class Session {
     this.resumeToken = fields.resumeToken;
     this.end = fields.end;
   }
-
-  /**
-   * Sends packets from the internet to the laptop, batched. Without a relay (detached) or with
-   * the relay backed up, they are dropped and counted: nothing queues while the phone is away,
-   * and the inner TCP retransmits once it is back.
-   */
-  sendPackets(packets: Uint8Array[], metrics: ExitMetrics): void {
-    const end = this.end;
-    if (!end?.open) {
-      metrics.drop("detached", packets.length);
-      return;
-    }
-    const sent = end.sendPackets(packets);
-    if (sent.reason) metrics.drop(sent.reason, sent.dropped);
-    metrics.relayed("down", sent.packets, sent.bytes);
-  }
 }
 
 function tokenKey(token: Uint8Array): string {
@@ -64,10 +53,22 @@ function tokenKey(token: Uint8Array): string {
   return key;
 }
 
+/** Why a session ended, and the line the log says it with. */
+export const SESSION_ENDS = {
+  expired: "detached session expired: address freed",
+  evicted: "detached session given up for a new one",
+  revoked: "key revoked: session ended",
+} as const;
+export type SessionEnd = keyof typeof SESSION_ENDS;
+
 export interface SessionTableOptions {
   graceMs: number;
-  /** A detached session's grace period ended: free what it held. */
-  expired(session: Session): void;
+  /** Where a session's address goes back when it ends. */
+  pool: ReleasablePool;
+  metrics: Pick<ExitMetrics, "sessions" | "revoked">;
+  log: Pick<Logger, "info" | "warn">;
+  /** Frees an address after forgetting its flows (default exit/conntrack.ts releaseAddress). */
+  release?: typeof releaseAddress;
 }
 
 export class SessionTable {
@@ -86,15 +87,34 @@ export class SessionTable {
     return count;
   }
 
+  /** A new session, carried by the leg its handshake came on. */
   add(session: Session): void {
     this.byAddress.set(session.addressInt, session);
     this.byToken.set(tokenKey(session.resumeToken), session);
+    this.counted();
   }
 
-  remove(session: Session): void {
+  /** Ends a session, the one way: out of the table, its address freed, the gauge and the log told. */
+  end(session: Session, why: SessionEnd): void {
+    if (!this.forget(session)) return;
+    const { pool, log, metrics } = this.options;
+    void (this.options.release ?? releaseAddress)(pool, session.address, log);
+    if (why === "revoked") metrics.revoked.inc();
+    this.counted();
+    log.info({ client: session.clientId, address: session.address }, SESSION_ENDS[why]);
+  }
+
+  /** Out of the table; false when it was not in it (ended already). */
+  private forget(session: Session): boolean {
     clearTimeout(session.expiryTimer);
-    if (this.byAddress.get(session.addressInt) === session) this.byAddress.delete(session.addressInt);
+    if (this.byAddress.get(session.addressInt) !== session) return false;
+    this.byAddress.delete(session.addressInt);
     this.byToken.delete(tokenKey(session.resumeToken));
+    return true;
+  }
+
+  private counted(): void {
+    this.options.metrics.sessions.set(this.attached);
   }
 
   byDestination(address: number): Session | undefined {
@@ -113,10 +133,8 @@ export class SessionTable {
     session.end = undefined;
     session.detachedAt = Date.now();
     clearTimeout(session.expiryTimer);
-    session.expiryTimer = setTimeout(() => {
-      this.remove(session);
-      this.options.expired(session);
-    }, this.options.graceMs);
+    session.expiryTimer = setTimeout(() => this.end(session, "expired"), this.options.graceMs);
+    this.counted();
   }
 
   /** A new leg's end carries the session; returns the end it replaced, if one was still attached. */
@@ -126,6 +144,7 @@ export class SessionTable {
     session.detachedAt = undefined;
     const previous = session.end;
     session.end = end;
+    this.counted();
     return previous;
   }
 
@@ -133,8 +152,9 @@ export class SessionTable {
     return this.byAddress.values();
   }
 
-  /** Ends every session now (shutdown). */
+  /** Forgets every session now (shutdown: the pool, the TUN and the NAT go with the process). */
   clear(): void {
-    for (const session of [...this.byAddress.values()]) this.remove(session);
+    for (const session of [...this.byAddress.values()]) this.forget(session);
+    this.counted();
   }
 }

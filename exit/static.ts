@@ -20,9 +20,15 @@ const CONTENT_TYPES: Record<string, string> = {
 
 export function createStaticHandler(root: string) {
   const base = normalize(root + sep);
-  return async (request: IncomingMessage, response: ServerResponse): Promise<boolean> => {
+  /** Serves `target` (the request's path, parsed by protocol/request-target.ts); false if no such file. */
+  return async (request: IncomingMessage, response: ServerResponse, target: string): Promise<boolean> => {
     if (request.method !== "GET" && request.method !== "HEAD") return false;
-    const pathname = decodeURIComponent(new URL(request.url ?? "/", "http://x").pathname);
+    let pathname: string;
+    try {
+      pathname = decodeURIComponent(target);
+    } catch {
+      return false; // "%zz": names no file
+    }
     let file = normalize(join(base, pathname));
     if (!file.startsWith(base)) return false;
     let info = await stat(file).catch(() => undefined);
@@ -37,6 +43,9 @@ export function createStaticHandler(root: string) {
       "content-length": info.size,
       "cache-control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
       "x-content-type-options": "nosniff",
+      // The app's index.html carries the rest of its policy as a meta tag, which cannot say this.
+      "content-security-policy": "frame-ancestors 'none'",
+      "x-frame-options": "DENY",
     });
     if (request.method === "HEAD") response.end();
     else createReadStream(file).pipe(response);

@@ -6,6 +6,7 @@ import { request as httpsRequest } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { ErrorCodes } from "../protocol/errors.js";
@@ -145,5 +146,44 @@ describe("the laptop's listener for the phone", () => {
   it("closes a paired socket that sends a message over the size limit with 1009", async () => {
     const result = dial(relayPath(), ORIGIN, (ws) => ws.send("A".repeat(MAX_TEXT_FRAME_CHARS + 4)));
     expect((await result).closeCode).toBe(1009);
+  });
+
+  it("answers hostile request targets ('//', '*') and keeps serving: no throw out of the listener", async () => {
+    const raw = (request: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = tlsConnect({ host: "127.0.0.1", port, rejectUnauthorized: false }, () =>
+          socket.write(request),
+        );
+        let answer = "";
+        socket.on("data", (chunk) => {
+          answer += chunk.toString();
+        });
+        socket.on("close", () => resolve(answer.split("\r\n")[0] ?? ""));
+        socket.on("error", reject);
+      });
+    const upgrade = (target: string) =>
+      `GET ${target} HTTP/1.1\r\nhost: x\r\nconnection: upgrade\r\nupgrade: websocket\r\n` +
+      "sec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n";
+    expect(await raw(upgrade("//"))).toBe("HTTP/1.1 404 Not Found");
+    expect(await raw(upgrade("*"))).toBe("HTTP/1.1 400 Bad Request");
+    expect(await raw("GET // HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")).toBe(
+      "HTTP/1.1 404 Not Found",
+    );
+    expect(await raw("GET * HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")).toBe(
+      "HTTP/1.1 400 Bad Request",
+    );
+    expect((await get("/")).status).toBe(200);
+  });
+
+  it("forbids framing its pages", async () => {
+    const page = await new Promise<string | undefined>((resolve, reject) => {
+      httpsRequest({ host: "127.0.0.1", port, path: "/", rejectUnauthorized: false }, (res) => {
+        res.resume();
+        resolve(res.headers["content-security-policy"] as string | undefined);
+      })
+        .once("error", reject)
+        .end();
+    });
+    expect(page).toContain("frame-ancestors 'none'");
   });
 });

@@ -9,17 +9,18 @@ import { createServer, type Server } from "node:https";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
-import { ENCODING_PARAM, type Encoding, parseEncoding } from "../protocol/encoding.js";
+import { type Encoding, parseEncoding } from "../protocol/encoding.js";
 import { ErrorCodes } from "../protocol/errors.js";
 import { MAX_TEXT_FRAME_CHARS } from "../protocol/limits.js";
+import { ENCODING_PARAM, RELAY_PATH, SECRET_PARAM } from "../protocol/paths.js";
+import { parseRequestTarget } from "../protocol/request-target.js";
 import type { Transport } from "../protocol/transport.js";
 import { limitUnsent } from "../tun/tcp-tuning.js";
 import { wsTransport } from "../tunnel/ws-transport.js";
 import { type Certificate, certificateChain } from "./certificate.js";
 import { type TrustFile, trustFiles } from "./trust-page.js";
 
-export const RELAY_PATH = "/relay";
-export const SECRET_PARAM = "secret";
+export { RELAY_PATH, SECRET_PARAM };
 
 /**
  * What a stranger on the same Wi-Fi may hold: 10 s to finish TLS and to send request headers
@@ -28,6 +29,8 @@ export const SECRET_PARAM = "secret";
  */
 const SLOW_CLIENT_TIMEOUT_MS = 10_000;
 const MAX_CONNECTIONS = 256;
+const STATUS_TEXT = { 400: "Bad Request", 403: "Forbidden", 404: "Not Found" } as const;
+
 const SERVER_LIMITS = {
   handshakeTimeout: SLOW_CLIENT_TIMEOUT_MS,
   headersTimeout: SLOW_CLIENT_TIMEOUT_MS,
@@ -76,7 +79,15 @@ export class PhoneServer {
         (request, response) => this.page(request, response),
       );
       server.maxConnections = MAX_CONNECTIONS;
-      server.on("upgrade", (request, socket, head) => this.upgrade(request, socket, head));
+      server.on("upgrade", (request, socket, head) => {
+        // One upgrade's failure is that connection's, never the listener's (nor the process's).
+        try {
+          this.upgrade(request, socket, head);
+        } catch (error) {
+          this.options.onRefused(`${request.socket.remoteAddress}`, `upgrade failed: ${String(error)}`);
+          socket.destroy();
+        }
+      });
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
         server.listen(this.options.port, address, () => resolve());
@@ -86,11 +97,17 @@ export class PhoneServer {
   }
 
   private page(request: IncomingMessage, response: ServerResponse): void {
-    const file = this.files.get(new URL(request.url ?? "/", "https://x").pathname);
-    if (request.method === "GET" && file) {
+    const target = parseRequestTarget(request.url);
+    const file = target && this.files.get(target.pathname);
+    if (!target) {
+      response.writeHead(400, { "content-type": "text/plain" }).end("bad request target\n");
+    } else if (request.method === "GET" && file) {
       response.writeHead(200, {
         "content-type": file.contentType,
         "cache-control": "no-store",
+        // Nothing of ours may be framed by another page, and these pages need nothing but themselves.
+        "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        "x-frame-options": "DENY",
         ...(file.filename ? { "content-disposition": `attachment; filename="${file.filename}"` } : {}),
       });
       response.end(file.body);
@@ -101,14 +118,16 @@ export class PhoneServer {
 
   private upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     const remote = `${request.socket.remoteAddress}:${request.socket.remotePort}`;
-    const url = new URL(request.url ?? "/", "https://x");
-    const encoding = parseEncoding(url.searchParams.get(ENCODING_PARAM));
-    const refuse = (why: string, status = 403) => {
+    const refuse = (why: string, status: 400 | 403 | 404 = 403) => {
       this.options.onRefused(remote, why);
-      socket.end(
-        `HTTP/1.1 ${status} ${status === 403 ? "Forbidden" : "Not Found"}\r\nconnection: close\r\n\r\n`,
-      );
+      socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status]}\r\nconnection: close\r\n\r\n`);
     };
+    const target = parseRequestTarget(request.url);
+    if (!target) {
+      refuse("not a request target", 400);
+      return;
+    }
+    const encoding = parseEncoding(target.searchParams.get(ENCODING_PARAM));
     // A wrong secret or origin still gets a WebSocket, closed at once with PAIRING_FAILED: a page
     // sees only close codes (an HTTP status of a refused upgrade never reaches its script), and
     // the socket carries nothing before it closes.
@@ -119,9 +138,9 @@ export class PhoneServer {
       );
     };
     const origin = request.headers.origin ?? "";
-    if (url.pathname !== RELAY_PATH || !encoding) {
+    if (target.pathname !== RELAY_PATH || !encoding) {
       refuse("not the relay path", 404);
-    } else if (!this.secretMatches(url.searchParams.get(SECRET_PARAM) ?? "")) {
+    } else if (!this.secretMatches(target.searchParams.get(SECRET_PARAM) ?? "")) {
       refusePairing("wrong pairing secret");
     } else if (!this.options.allowedOrigins.includes(origin)) {
       refusePairing(`origin ${origin || "(none)"} is not the exit's`);

@@ -22,7 +22,7 @@ import {
   Hop,
   type WelcomeFrame,
 } from "../protocol/frames.js";
-import { isIpv4 } from "../protocol/ipv4.js";
+import { isIpv4 } from "../protocol/ip.js";
 import type { SendDropReason } from "../protocol/send-queue.js";
 import { CLOSE_ABNORMAL, type Transport } from "../protocol/transport.js";
 import type { TunDevice } from "../tun/device.js";
@@ -228,6 +228,10 @@ export class LaptopTunnel {
     this.relay = undefined;
     const known = codeForClose(code);
     if (known && FATAL_CODES.has(known)) this.fail(known, reason || known);
+    if (known === "PAUSED") {
+      this.setState("waiting", "the phone paused relaying; resume on the phone");
+      return;
+    }
     this.setState(
       "waiting",
       `relay lost: ${known ?? (code === CLOSE_ABNORMAL ? "connection dropped" : `code ${code}`)}`,

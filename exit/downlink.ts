@@ -1,0 +1,82 @@
+// Downlink: packets from the internet to the laptops, the exit's TUN to the sessions.
+//
+//   1. internet -> kernel: NAT reverses the masquerade, the destination is a laptop's address
+//   2. the TUN reader thread reads until EAGAIN and hands over one batch (tun/linux-reader.ts)
+//   3. routeToSessions: each packet to the session holding its destination (SessionTable by
+//      address), one batch per session; no session: dropped, `no_session`; not IPv4: `not_ipv4`
+//   4. withinRate: the session's rate limit, when set (a policer: over it, dropped, `rate_limited`)
+//   5. toLaptop: the session's tunnel end packs the batch into DATA frames behind CoDel
+//      (tunnel/end.ts); no leg now (detached): dropped, `detached`; a queue too long: its reason
+//   6. the tunnel end's transport (the exit leg's WebSocket) -> phone -> laptop
+//
+// Nothing here waits or queues: a packet goes on, or is dropped and counted.
+import { ipv4Destination, isIpv4 } from "../protocol/ip.js";
+import type { ExitMetrics } from "./metrics.js";
+import type { SessionRateLimiter } from "./rate-limit.js";
+import type { Session, SessionTable } from "./session.js";
+
+/** Hands each packet from the TUN to the session that owns its destination, one batch per session. */
+export function routeToSessions(
+  packets: Uint8Array[],
+  sessions: SessionTable,
+  metrics: ExitMetrics,
+  rateLimit?: SessionRateLimiter,
+): void {
+  if (packets.length === 1) {
+    // The common case when the link is quiet: no map for one packet.
+    const packet = packets[0]!;
+    const session = isIpv4(packet) ? sessions.byDestination(ipv4Destination(packet)) : undefined;
+    if (session) toLaptop(session, withinRate(session, packets, metrics, rateLimit), metrics);
+    else metrics.drop(isIpv4(packet) ? "no_session" : "not_ipv4");
+    return;
+  }
+  const batches = new Map<Session, Uint8Array[]>();
+  for (const packet of packets) {
+    if (!isIpv4(packet)) {
+      metrics.drop("not_ipv4");
+      continue;
+    }
+    const session = sessions.byDestination(ipv4Destination(packet));
+    if (!session) {
+      metrics.drop("no_session");
+      continue;
+    }
+    const batch = batches.get(session);
+    if (batch) batch.push(packet);
+    else batches.set(session, [packet]);
+  }
+  for (const [session, batch] of batches) {
+    toLaptop(session, withinRate(session, batch, metrics, rateLimit), metrics);
+  }
+}
+
+/** The packets of `batch` within the session's rate limit (all of them without a limit). */
+function withinRate(
+  session: Session,
+  batch: Uint8Array[],
+  metrics: ExitMetrics,
+  rateLimit: SessionRateLimiter | undefined,
+): Uint8Array[] {
+  if (!rateLimit) return batch;
+  const now = performance.now();
+  const passed = batch.filter((packet) => rateLimit.allow(session, "down", packet.length, now));
+  if (passed.length < batch.length) metrics.drop("rate_limited", batch.length - passed.length);
+  return passed;
+}
+
+/**
+ * Sends packets to the laptop through the session's tunnel end, batched. Without a leg (detached)
+ * or with the leg backed up they are dropped and counted: nothing queues while the phone is away,
+ * and the inner TCP retransmits once it is back.
+ */
+function toLaptop(session: Session, packets: Uint8Array[], metrics: ExitMetrics): void {
+  if (packets.length === 0) return;
+  const end = session.end;
+  if (!end?.open) {
+    metrics.drop("detached", packets.length);
+    return;
+  }
+  const sent = end.sendPackets(packets);
+  if (sent.reason) metrics.drop(sent.reason, sent.dropped);
+  metrics.relayed("down", sent.packets, sent.bytes);
+}

@@ -1,0 +1,55 @@
+// Uplink: packets from a laptop to the internet, a session's DATA to the exit's TUN.
+//
+//   1. phone -> the exit leg's WebSocket -> the session's tunnel end decodes a DATA frame
+//      (tunnel/end.ts; malformed: the connection ends with the codec's code)
+//   2. ExitConnection: DATA only once established (else UNEXPECTED_FRAME), then here
+//   3. toTun, each packet in turn, dropped and counted under the first reason that applies:
+//      not IPv4 (`not_ipv4`); source not the session's address (`spoofed_source`); a destination
+//      the egress guard refuses (its range's reason, exit/egress-guard.ts); over the session's
+//      rate limit (`rate_limited`); the TUN refusing it (`tun_write_failed`)
+//   4. TUN -> kernel -> NAT (exit/nat.ts masquerades the pool) -> internet
+//
+// The IP bytes written go back to the tunnel end (SendQueue.received: which way traffic goes).
+import { ipv4Source, isIpv4 } from "../protocol/ip.js";
+import type { TunDevice } from "../tun/device.js";
+import type { EgressGuard } from "./egress-guard.js";
+import type { ExitMetrics } from "./metrics.js";
+import type { SessionRateLimiter } from "./rate-limit.js";
+import type { Session } from "./session.js";
+
+export interface Uplink {
+  tun: TunDevice;
+  metrics: ExitMetrics;
+  /** Where laptops may not send packets; none in some tests. */
+  egress?: EgressGuard | undefined;
+  rateLimit?: SessionRateLimiter | undefined;
+}
+
+/** A DATA frame's packets from `session`'s laptop to the TUN, what may go. Returns the IP bytes written. */
+export function toTun(session: Session, packets: readonly Uint8Array[], uplink: Uplink): number {
+  const { tun, metrics, egress, rateLimit } = uplink;
+  const now = rateLimit ? performance.now() : 0;
+  let sent = 0;
+  let bytes = 0;
+  for (const packet of packets) {
+    if (!isIpv4(packet)) {
+      metrics.drop("not_ipv4");
+      continue;
+    }
+    const refusal = egress?.check(packet);
+    if (ipv4Source(packet) !== session.addressInt) {
+      metrics.drop("spoofed_source");
+    } else if (refusal) {
+      metrics.drop(refusal);
+    } else if (rateLimit && !rateLimit.allow(session, "up", packet.length, now)) {
+      metrics.drop("rate_limited");
+    } else if (!tun.write(packet)) {
+      metrics.drop("tun_write_failed");
+    } else {
+      sent++;
+      bytes += packet.length;
+    }
+  }
+  metrics.relayed("up", sent, bytes);
+  return bytes;
+}
