@@ -6,8 +6,16 @@ import { helpText } from "../cli/help.js";
 import { runMain } from "../cli/main.js";
 import { readArgv, toggle } from "../cli/options.js";
 import { EXIT_PROGRAM, LAPTOP_PROGRAM, versionLine } from "../cli/package.js";
-import { configFromEnv, defaultConfigDir, LAPTOP_OPTIONS, readConfigFile, resolveConfig } from "./config.js";
+import {
+  configFromEnv,
+  defaultConfigDir,
+  LAPTOP_DEFAULTS,
+  LAPTOP_OPTIONS,
+  readConfigFile,
+  resolveConfig,
+} from "./config.js";
 import { checkConfigDir } from "./config-dir.js";
+import { doctorFindings, type Finding, formatFindings, preflight } from "./doctor.js";
 import { argvKeyWarning, keySource, readKeyFile } from "./key-file.js";
 import { type RunningLaptop, startLaptop } from "./laptop.js";
 import { pairingQr } from "./pairing.js";
@@ -17,8 +25,9 @@ import { StatusFile, statusCommand } from "./status-file.js";
 const HELP = helpText(LAPTOP_OPTIONS, {
   title: `${LAPTOP_PROGRAM}: get this laptop online through your phone's browser.`,
   usage: [
-    `${LAPTOP_PROGRAM} --exit wss://HOST[:PORT] --key NAME:SECRET [options]`,
+    `${LAPTOP_PROGRAM} --exit wss://HOST[:PORT] --key-file FILE [options]`,
     `${LAPTOP_PROGRAM} status [--json] [--config-dir DIR]`,
+    `${LAPTOP_PROGRAM} doctor [options]      checks what this laptop needs, says what is missing`,
   ],
   about: `Runs until stopped (Ctrl-C). Needs root (or CAP_NET_ADMIN) for its TUN device, routes and DNS,
 all of which are put back as they were when it stops, however it stops.
@@ -54,8 +63,45 @@ async function statusMain(argv: string[]): Promise<number> {
   return statusCommand(flags.configDir ?? defaultConfigDir(process.env), flags.json ?? false, process.stdout);
 }
 
+/** `tether doctor`: every prerequisite, one line each; exit code 1 when one is missing. */
+async function doctorMain(argv: string[]): Promise<number> {
+  const { flags, help } = readArgv(LAPTOP_OPTIONS, argv);
+  if (help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const env = configFromEnv(process.env);
+  const configDir = flags.configDir ?? env.configDir ?? defaultConfigDir(process.env);
+  const file = await readConfigFile(configDir).catch(() => ({}));
+  const settings = { ...LAPTOP_DEFAULTS, ...file, ...env, ...flags, configDir };
+  const findings = await doctorFindings(settings);
+  const source = keySource({ file, env, flags });
+  if (source?.kind === "file") {
+    findings.push(
+      await readKeyFile(source.path).then(
+        (): Finding => ({ name: "key file", detail: source.path }),
+        (error: UsageError): Finding => ({
+          name: "key file",
+          problem: { code: error.code, fix: error.message },
+        }),
+      ),
+    );
+  } else if (source === undefined) {
+    findings.push({
+      name: "client key",
+      problem: {
+        code: "USAGE_MISSING",
+        fix: `pass --key-file FILE with the key \`${EXIT_PROGRAM} keys add NAME\` printed`,
+      },
+    });
+  }
+  process.stdout.write(formatFindings(findings));
+  return findings.some((f) => f.problem) ? 1 : 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === "status") return statusMain(argv.slice(1));
+  if (argv[0] === "doctor") return doctorMain(argv.slice(1));
   const { flags, help, version, positionals } = readArgv(LAPTOP_OPTIONS, argv);
   if (help) {
     process.stdout.write(HELP);
@@ -77,6 +123,7 @@ async function main(argv: string[]): Promise<number> {
   if (warning) process.stderr.write(`${LAPTOP_PROGRAM}: ${warning}\n`);
   const key = source?.kind === "file" ? await readKeyFile(source.path) : source?.key;
   const config = resolveConfig(configDir, file, env, { ...flags, ...(key === undefined ? {} : { key }) });
+  await preflight({ listen: config.listen, port: config.port });
 
   let status: StatusLine | undefined;
   let statusFile: StatusFile | undefined;
