@@ -13,6 +13,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { isIpv4Address } from "../protocol/ip.js";
 import { MAX_DNS_SERVERS } from "../protocol/limits.js";
 import { run } from "../tun/command.js";
+import { readFileNoFollowSync, writeFileSafelySync } from "./safe-write.js";
 
 export const RESOLV_CONF = "/etc/resolv.conf";
 const RESOLVED_STUB = "127.0.0.53";
@@ -50,8 +51,10 @@ export class Dns {
 
   /** Restores a resolv.conf that a killed run left rewritten; returns true if it did. */
   recoverSync(): boolean {
-    if (!existsSync(this.options.backupPath)) return false;
-    writeFileSync(this.resolvConf, readFileSync(this.options.backupPath));
+    // The backup is in the user's config folder: read it without following a planted link.
+    const original = readFileNoFollowSync(this.options.backupPath);
+    if (original === undefined) return false;
+    writeFileSync(this.resolvConf, original);
     rmSync(this.options.backupPath);
     return true;
   }
@@ -87,7 +90,7 @@ export class Dns {
       return;
     }
     if (this.mode === "none") {
-      writeFileSync(this.options.backupPath, readFileSync(this.resolvConf), { mode: 0o600 });
+      writeFileSafelySync(this.options.backupPath, readFileSync(this.resolvConf), 0o600);
       this.mode = "resolv.conf";
     }
     const text = [

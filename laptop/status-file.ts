@@ -2,8 +2,10 @@
 // config folder every second; `tether status` (another process, maybe another shell) reads it and
 // prints it once, as text or JSON. A file rather than a socket: nothing listens, nothing to secure,
 // and a stale file (the tether was killed) is told apart by its age and pid.
-import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { writeFileSafely } from "./safe-write.js";
+import { printable } from "./sanitize.js";
 import { formatBytes, formatRate } from "./status.js";
 import type { LaptopTunnel, TunnelState } from "./tunnel.js";
 
@@ -112,9 +114,8 @@ export class StatusFile {
     if (this.writing || !this.timer) return;
     this.writing = true;
     try {
-      const temp = `${this.path}.${process.pid}.tmp`;
-      await writeFile(temp, `${JSON.stringify(this.snapshot())}\n`, { mode: 0o644 });
-      await rename(temp, this.path);
+      // As root in a folder the user owns: never through a planted link (laptop/safe-write.ts).
+      await writeFileSafely(this.path, `${JSON.stringify(this.snapshot())}\n`, 0o644);
     } catch {
       // A full disk or a removed folder must not stop the tether; `tether status` will say stale.
     } finally {
@@ -173,7 +174,11 @@ export function formatStatus(reading: StatusReading, now = Date.now()): string {
   if (!reading.running) return `tether: not running (${reading.why})\n`;
   const s = reading.status;
   const rows: [string, string][] = [
-    ["state", `${s.label}${s.detail && s.state !== "established" ? ` (${s.detail})` : ""}`],
+    // The detail came from a peer (and the file from disk): printed as text only.
+    [
+      "state",
+      `${s.label}${s.detail && s.state !== "established" ? ` (${printable(String(s.detail))})` : ""}`,
+    ],
     ["address", s.address ?? "none yet"],
     ["up", formatRate(s.upBitsPerSecond)],
     ["down", formatRate(s.downBitsPerSecond)],

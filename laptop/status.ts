@@ -1,5 +1,6 @@
 // What the terminal shows while the tether runs: one live line on a TTY, redrawn every second;
 // plain log lines on state changes when stdout is not a terminal (a pipe, a log file, CI).
+import { printable } from "./sanitize.js";
 import type { LaptopTunnel, TunnelState } from "./tunnel.js";
 
 /** How often the live line is redrawn, ms. */
@@ -48,9 +49,10 @@ export class StatusLine {
 
   /** A state change: redrawn on a TTY, logged as a line otherwise. */
   state(state: TunnelState, detail?: string): void {
-    this.detail = detail ?? "";
+    // Details carry the exit's and the relay's close reasons: printed as text only.
+    this.detail = printable(detail ?? "");
     if (this.live) this.draw();
-    else this.out.write(`tether: ${LABELS[state]}${detail ? ` (${detail})` : ""}\n`);
+    else this.out.write(`tether: ${LABELS[state]}${this.detail ? ` (${this.detail})` : ""}\n`);
   }
 
   /** Prints a message above the live line. */
