@@ -29,7 +29,13 @@ describe("the exit's options", () => {
       "any",
       "--session-rate-limit",
       "2.5",
+      "--deny-egress",
+      "203.0.113.0/24",
+      "--public-address",
+      "198.51.100.7,2001:db8::7",
     ]);
+    expect(flags.denyEgress?.map((c) => c.length)).toEqual([24]);
+    expect(flags.publicAddresses).toEqual(["198.51.100.7", "2001:db8::7"]);
     expect(flags).toMatchObject({
       listen: { host: "::1", port: 9443 },
       dns: ["1.1.1.1", "9.9.9.9"],
@@ -59,6 +65,8 @@ describe("the exit's options", () => {
     [["--allow-egress", "10.0.0.0/08"], "IP_BAD_PREFIX"],
     [["--allow-egress", "192.168.1.77/24"], "IP_HOST_BITS"],
     [["--metrics-allow", "fd00::/8"], "IP_WRONG_FAMILY"],
+    [["--deny-egress", "203.0.113.1/24"], "IP_HOST_BITS"],
+    [["--public-address", "198.51.100.07"], "IP_BAD_ADDRESS"],
     [["--listen", "8443"], "USAGE_BAD_VALUE"],
     [["--listen", "0.0.0.0:99999"], "USAGE_BAD_VALUE"],
     [["--listen", "010.0.0.1:8443"], "IP_BAD_ADDRESS"],
