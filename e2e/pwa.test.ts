@@ -98,6 +98,8 @@ function y4mOfQr(modules: boolean[][]): Buffer {
   ]);
 }
 
+/** The relay's goodput the bench measures on this machine, Mbit/s (README, 2026-12-01): the self-test's order of magnitude. */
+const BENCH_RELAY_MBPS = 500;
 /** The pause in the pause test: short, as a user stepping into a lift would, ms. */
 const PAUSE_MS = 3_000;
 /** Any one wait for the page to show something, ms. */
@@ -514,13 +516,32 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
     expect(line("Last time hidden")).toMatch(
       /^Last time hidden: hidden for [\d.]+ s; laptop leg stayed open, exit leg closed after [\d.]+ s$/,
     );
-    // The laptop of this tree does not answer SELF_TEST yet (issue 15.4: its half lands with the
-    // shared tunnel end): the report must say so rather than show a figure.
-    expect(line("Relay rate")).toBe(
-      "Relay rate: not measured (the laptop sent no test traffic: its tether may be older than this app)",
+    // Test traffic through the whole relay, both ways at once, bounded by the request's bytes.
+    console.log(`[pwa] self-test report:\n${report}`);
+    const rate = line("Relay rate").match(
+      /^Relay rate: (\d+) messages\/s, ([\d.]+) Mbit\/s up and ([\d.]+) Mbit\/s down at once \((\d+) \+ (\d+) messages .*the laptop sent (\d+) echoes and got (\d+) back/,
     );
+    expect(rate, report).not.toBeNull();
+    const [, perSecond, upMbps, downMbps, up, down, sent, back] = rate!.map(Number);
+    const drops = line("Relay rate").match(/the phone dropped (\d+) up and (\d+) down/);
+    const [droppedUp, droppedDown] = drops ? [Number(drops[1]), Number(drops[2])] : [0, 0];
+    // The bench measures about 500 Mbit/s through this relay on this machine (README); under
+    // Playwright's DevTools (which copies every frame) and both ways at once it is less, but of
+    // the same order: tens to hundreds of Mbit/s, and never more than the bench could.
+    for (const mbps of [upMbps!, downMbps!]) {
+      expect(mbps).toBeGreaterThan(BENCH_RELAY_MBPS / 50);
+      expect(mbps).toBeLessThan(BENCH_RELAY_MBPS * 10);
+    }
+    expect(perSecond).toBeGreaterThan(100);
+    // Every ECHO the laptop sent passed the phone or was dropped there (its leg bound); every
+    // reply the laptop got passed the phone; most came back.
+    expect(up! + droppedUp).toBe(sent);
+    expect(down! + droppedDown).toBeLessThanOrEqual(up!);
+    expect(back).toBe(down);
+    expect(back).toBeGreaterThan(sent! / 2);
+    expect(line("Data the test used")).toMatch(/^Data the test used: [\d.]+ MB$/);
     const axeSelfTest = await accessible(page, "self-test");
-    console.log(`[pwa] self-test report:\n${report}\n[pwa] axe ${axeSelfTest}`);
+    console.log(`[pwa] axe ${axeSelfTest}`);
   });
 
   it("asks before relaying for a laptop it has not seen, and asks twice when the address is not nearby", async () => {

@@ -17,6 +17,7 @@ import type { Transport, TransportClose } from "../protocol/transport.js";
 import type { TunDevice } from "../tun/device.js";
 import { type HandshakeFrame, TunnelEnd } from "../tunnel/end.js";
 import { challengeFrame, checkHello, HandshakeRefusal, helloVersion, newNonce } from "../tunnel/handshake.js";
+import { echoAnswer } from "../tunnel/self-test.js";
 import type { EgressGuard } from "./egress-guard.js";
 import { type Admission, oldestDetached } from "./limits.js";
 import type { Logger } from "./log.js";
@@ -58,6 +59,9 @@ const REFUSAL_RESULTS: Partial<Record<ErrorCode, HandshakeResult>> = {
   SESSION_LIMIT: "session_limit",
 };
 
+/** An ECHO is not answered onto a leg holding more than this unsent: the test must not fill the exit's memory, bytes. */
+const ECHO_MAX_BACKLOG_BYTES = 1024 * 1024;
+
 type State = "awaiting-hello" | "authenticating" | "established" | "closed";
 
 export class ExitConnection {
@@ -92,6 +96,7 @@ export class ExitConnection {
           this.closed(close);
           context.closed?.();
         },
+        unknownFrame: (_type, frame) => this.echo(frame),
       },
     );
     this.handshakeTimer = setTimeout(
@@ -193,6 +198,30 @@ export class ExitConnection {
     });
     this.context.sessions.add(session);
     return session;
+  }
+
+  /**
+   * The phone's self-test: an ECHO from the laptop goes back as it came, only within an
+   * established session and its rate limit, and not onto a backed-up leg; anything else is counted.
+   */
+  private echo(frame: Uint8Array): void {
+    const answer = echoAnswer(frame);
+    if (!answer) return; // not an ECHO: unknown types are skipped
+    const { metrics, rateLimit } = this.context;
+    const now = rateLimit ? performance.now() : 0;
+    if (
+      this.state !== "established" ||
+      this.tunnelEnd.bufferedAmount > ECHO_MAX_BACKLOG_BYTES ||
+      (rateLimit &&
+        !(
+          rateLimit.allow(this.session!, "up", frame.length, now) &&
+          rateLimit.allow(this.session!, "down", frame.length, now)
+        ))
+    ) {
+      metrics.drop("self_test_echo");
+      return;
+    }
+    this.tunnelEnd.sendFrame(answer);
   }
 
   /** DATA from the laptop: to the TUN (exit/uplink.ts), once established. */

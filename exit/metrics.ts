@@ -15,7 +15,9 @@ export type DropReason =
   /** Refused by the egress guard (exit/egress-guard.ts), one reason per refused range. */
   | EgressRefusal
   /** Over the per-session rate limit. */
-  | "rate_limited";
+  | "rate_limited"
+  /** A self-test ECHO not answered: before WELCOME, over the rate limit, or onto a backed-up leg. */
+  | "self_test_echo";
 
 export type HandshakeResult =
   | "ok"

@@ -23,11 +23,13 @@ import {
   type WelcomeFrame,
 } from "../protocol/frames.js";
 import { isIpv4 } from "../protocol/ip.js";
+import { SelfTestType } from "../protocol/self-test.js";
 import type { SendDropReason } from "../protocol/send-queue.js";
 import { CLOSE_ABNORMAL, type Transport } from "../protocol/transport.js";
 import type { TunDevice } from "../tun/device.js";
 import { type HandshakeFrame, TunnelEnd } from "../tunnel/end.js";
 import { HandshakeRefusal, helloFor } from "../tunnel/handshake.js";
+import { SelfTestSender } from "../tunnel/self-test.js";
 
 /** Closes that retrying cannot fix. */
 const FATAL_CODES: ReadonlySet<ErrorCode> = new Set(["AUTH_FAILED", "UNSUPPORTED_VERSION"]);
@@ -87,6 +89,8 @@ export class LaptopTunnel {
     relays: 0,
   };
   private relay: Relay | undefined;
+  /** The phone's self-test: ECHOs through the exit when the relay asks (tunnel/self-test.ts). */
+  private readonly selfTest = new SelfTestSender();
   /** The round trip measured through the last relay, kept while none is connected. */
   private lastRttMs: number | undefined;
 
@@ -121,6 +125,11 @@ export class LaptopTunnel {
         data: (packets) => this.toTun(packets),
         peerClosed: (code, reason) => this.closedByExit(code, reason),
         closed: ({ code, reason }) => this.detached(relay, code, reason),
+        unknownFrame: (type, frame) => {
+          if (type === SelfTestType.SELF_TEST)
+            this.selfTest.request(relay.end, frame, relay === this.relay && this.state === "established");
+          else if (type === SelfTestType.ECHO_REPLY) this.selfTest.reply(frame);
+        },
       },
     );
     const relay: Relay = { end, remote };
@@ -224,6 +233,7 @@ export class LaptopTunnel {
 
   private detached(relay: Relay, code: number, reason: string): void {
     if (relay !== this.relay) return;
+    this.selfTest.stop();
     this.lastRttMs = relay.end.rttMs ?? this.lastRttMs;
     this.relay = undefined;
     const known = codeForClose(code);

@@ -40,6 +40,8 @@ export interface TunnelEndOwner {
   protocolError?(error: ProtocolError): void;
   /** The leg is gone (once): after end(), the peer's close, a dead heartbeat or a transport error. */
   closed(close: TransportClose): void;
+  /** A frame of a type the codec does not know (the self-test's, protocol/self-test.ts); skipped if absent. */
+  unknownFrame?(type: number, frame: Uint8Array): void;
 }
 
 export interface TunnelEndOptions {
@@ -127,6 +129,11 @@ export class TunnelEnd {
     if (this.open) this.queue.sendControl(encodeFrame(frame));
   }
 
+  /** A frame already in bytes (the self-test's), on the control path. */
+  sendFrame(frame: Uint8Array): void {
+    if (this.open) this.queue.sendControl(frame);
+  }
+
   /** IP packets to the far end, batched; dropped and counted when the queue is too long. */
   sendPackets(packets: readonly Uint8Array[]): SendResult {
     const sent = this.queue.sendPackets(packets);
@@ -178,8 +185,12 @@ export class TunnelEnd {
     if (this.ending) return;
     this.heartbeat?.alive();
     try {
-      const frame = decodeFrame(this.unwire(message));
-      if (!frame) return; // unknown types are skipped
+      const bytes = this.unwire(message);
+      const frame = decodeFrame(bytes);
+      if (!frame) {
+        this.owner.unknownFrame?.(bytes[0]!, bytes); // unknown types are skipped, or the owner's
+        return;
+      }
       switch (frame.type) {
         case FrameType.DATA:
           this.queue.received(this.owner.data(frame.packets));

@@ -7,7 +7,7 @@ import {
   SELF_TEST_MIN_INTERVAL_MS,
   SelfTestType,
 } from "../protocol/self-test.js";
-import { echoAnswer, type SelfTestLeg, SelfTestSender } from "./self-test.js";
+import { ECHO_WINDOW_BYTES, echoAnswer, type SelfTestLeg, SelfTestSender } from "./self-test.js";
 
 function fakeLeg(): SelfTestLeg & { sent: Uint8Array[] } {
   const sent: Uint8Array[] = [];
@@ -50,6 +50,19 @@ describe("the laptop's self-test sender", () => {
     expect(sender.request(leg, request, true)).toBe("too_soon");
     now = SELF_TEST_MIN_INTERVAL_MS;
     expect(sender.request(leg, request, true)).toBeUndefined();
+    sender.stop();
+  });
+
+  it("keeps at most a window of ECHO bytes unanswered, and sends more as replies come", () => {
+    const sender = new SelfTestSender(() => 0);
+    const leg = fakeLeg();
+    const big = encodeSelfTest({ durationMs: 1_000, maxBytes: 4_000_000, payloadBytes: 64 * 1024 });
+    sender.request(leg, big, true);
+    const first = leg.sent.length;
+    expect(first * (64 * 1024 + 8)).toBeGreaterThanOrEqual(ECHO_WINDOW_BYTES);
+    expect((first - 1) * (64 * 1024 + 8)).toBeLessThan(ECHO_WINDOW_BYTES);
+    sender.reply(echoAnswer(leg.sent[0]!)!);
+    expect(leg.sent.length).toBe(first + 1);
     sender.stop();
   });
 

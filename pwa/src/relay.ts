@@ -61,8 +61,9 @@ export interface SelfTestCounts {
   /** Date.now() of the first ECHO and the last ECHO_REPLY seen. */
   firstAt: number | undefined;
   lastAt: number | undefined;
-  /** Test messages not relayed because the next leg was down or backed up. */
-  dropped: number;
+  /** Test messages not relayed because the next leg was down or backed up, each way. */
+  droppedUp: number;
+  droppedDown: number;
 }
 
 export function zeroSelfTestCounts(): SelfTestCounts {
@@ -73,7 +74,8 @@ export function zeroSelfTestCounts(): SelfTestCounts {
     bytesDown: 0,
     firstAt: undefined,
     lastAt: undefined,
-    dropped: 0,
+    droppedUp: 0,
+    droppedDown: 0,
   };
 }
 
@@ -256,7 +258,8 @@ export class Relay {
   private relayTest(data: ArrayBuffer | string, to: Leg, direction: "up" | "down"): void {
     const counts = this.selfTest;
     if (!to.open || to.bufferedAmount > MAX_LEG_BUFFER_BYTES) {
-      counts.dropped++;
+      if (direction === "up") counts.droppedUp++;
+      else counts.droppedDown++;
       return;
     }
     to.send(data);

@@ -117,7 +117,8 @@ export async function runSelfTest(
     bytesDown: counts.bytesDown,
     windowMs: counts.lastAt - counts.firstAt,
     laptop: report,
-    dropped: counts.dropped,
+    droppedUp: counts.droppedUp,
+    droppedDown: counts.droppedDown,
   };
   return findings;
 }

@@ -24,7 +24,8 @@ const findings: SelfTestFindings = {
       bytesReceived: 16_392_000,
       elapsedMs: 2_100,
     },
-    dropped: 0,
+    droppedUp: 0,
+    droppedDown: 0,
   },
   rateNote: "",
   rtt: { laptop: [2, 3, 1], exit: [12, 10, 11, 13], endToEnd: 15 },
@@ -60,6 +61,14 @@ describe("the self-test's report", () => {
       "Last time hidden: hidden for 8.0 s; laptop leg stayed open, exit leg closed after 3.0 s",
       "Data the test used: 32.8 MB",
     ]);
+  });
+
+  it("says how many test messages the phone dropped each way", () => {
+    const report = selfTestReport({
+      ...findings,
+      rate: { ...findings.rate!, droppedUp: 116, droppedDown: 2 },
+    });
+    expect(report).toContain("back; the phone dropped 116 up and 2 down, its legs backed up)");
   });
 
   it("says why the rate was not measured", () => {

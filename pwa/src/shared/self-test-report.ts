@@ -25,7 +25,9 @@ export interface RelayRate {
   windowMs: number;
   /** The laptop's own counts, when its report arrived. */
   laptop: SelfTestDone | undefined;
-  dropped: number;
+  /** Test messages the phone dropped because the next leg was backed up (its 512 KiB bound). */
+  droppedUp: number;
+  droppedDown: number;
 }
 
 export interface SelfTestFindings {
@@ -63,6 +65,11 @@ export function rateFigures(rate: RelayRate): {
   };
 }
 
+function dropped(rate: RelayRate): string {
+  if (rate.droppedUp === 0 && rate.droppedDown === 0) return "";
+  return `; the phone dropped ${rate.droppedUp} up and ${rate.droppedDown} down, its legs backed up`;
+}
+
 function rttLine(name: string, samples: readonly number[]): string {
   const m = median(samples);
   return m === undefined ? `${name} not measured` : `${name} ${formatRtt(m)} (median of ${samples.length})`;
@@ -79,7 +86,7 @@ export function selfTestReport(f: SelfTestFindings): string {
       : "";
     lines.push(
       `Relay rate: ${Math.round(r.messagesPerSecond)} messages/s, ${r.upMbps.toFixed(1)} Mbit/s up and ${r.downMbps.toFixed(1)} Mbit/s down at once ` +
-        `(${f.rate.messagesUp} + ${f.rate.messagesDown} messages of ${formatBytes(SELF_TEST_REQUEST.payloadBytes)} in ${(f.rate.windowMs / 1000).toFixed(2)} s${laptop}${f.rate.dropped ? `; ${f.rate.dropped} dropped at the phone` : ""})`,
+        `(${f.rate.messagesUp} + ${f.rate.messagesDown} messages of ${formatBytes(SELF_TEST_REQUEST.payloadBytes)} in ${(f.rate.windowMs / 1000).toFixed(2)} s${laptop}${dropped(f.rate)})`,
     );
   } else {
     lines.push(`Relay rate: not measured (${f.rateNote})`);
