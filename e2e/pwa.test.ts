@@ -287,7 +287,8 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
     expect(await textOf(page, "exit-state")).toBe("● open");
     expect(await textOf(page, "laptop-encoding")).toBe("binary");
     expect(await textOf(page, "session")).toMatch(/^(established|resumed)$/);
-    expect(await textOf(page, "address")).toMatch(/^10\.77\.\d+\.\d+$/);
+    // v1 shows the laptop's address; under v2 the relay is blind to it (WELCOME is sealed).
+    expect(await textOf(page, "address")).toMatch(/^(10\.77\.\d+\.\d+|—)$/);
     expect(await page.getAttribute("#chart", "aria-label")).toMatch(/peak down [1-9]/);
     console.log(
       `[pwa] stats view during a transfer: up ${seen["rate-up"]} (${seen["pps-up"]}), down ${seen["rate-down"]} (${seen["pps-down"]}); ` +
@@ -342,7 +343,7 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
       timeout: SHOW_TIMEOUT_MS,
     });
     const said = await laptopSays(
-      /tether: waiting for the phone \((?:relay lost: PAUSED|the phone paused[^)]*)\)/,
+      /tether: waiting for the phone \(the phone paused relaying; resume on the phone\)/,
       logFrom,
     );
     expect(await textOf(page, "message")).toMatch(/^Paused/);
@@ -359,11 +360,16 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
     await page.keyboard.press("Enter"); // the focus stayed on the control
     await waitForRelaying(page);
     const after = await relayStats(page);
-    expect(after?.session).toBe("resumed");
-    expect(after?.address).toBe(before?.address);
+    // The same session and address: the laptop says so (the relay may not see it: v2 seals WELCOME).
+    const resumed = await laptopSays(/tether: connected \(address (10\.77\.\d+\.\d+), resumed\)/, logFrom);
+    const firstAddress = outputOf(laptop.process).match(
+      /tether: connected \(address (10\.77\.\d+\.\d+)/,
+    )?.[1];
+    expect(resumed).toContain(`address ${firstAddress},`);
+    expect(after?.session).toMatch(/^(resumed|established)$/);
     await running; // the right sha256, through the pause
     console.log(
-      `[pwa] paused for ${PAUSE_MS} ms during a transfer (the control is Tab number ${tabs}): the laptop said "${said}"; resumed the same session (${after?.address}); the transfer's sha256 matched; screenshots ${shots.join(", ")}; axe ${axePaused}`,
+      `[pwa] paused for ${PAUSE_MS} ms during a transfer (the control is Tab number ${tabs}): the laptop said "${said}"; "${resumed}"; the transfer's sha256 matched; screenshots ${shots.join(", ")}; axe ${axePaused}`,
     );
   });
 
@@ -613,10 +619,15 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
         ) as Promise<boolean>;
       expect(await decoderFetched()).toBe(false);
       const tabs = await tabTo(other, "scan-start");
+      // The scan may be over before a look could catch the focus on "Stop scanning": a listener does.
+      await other.evaluate(
+        `document.getElementById("scan-stop").addEventListener("focus", () => { globalThis.scanStopFocused = true; })`,
+      );
       const started = Date.now();
       await other.keyboard.press("Enter");
-      await other.waitForSelector("#scanner:not([hidden])", { timeout: SHOW_TIMEOUT_MS });
-      expect(await other.evaluate("document.activeElement?.id")).toBe("scan-stop");
+      await other.waitForFunction("globalThis.scanStopFocused === true", undefined, {
+        timeout: SHOW_TIMEOUT_MS,
+      });
       const axeScanning = await accessible(other, "scanner");
       await other.waitForSelector("#pair-confirm:not([hidden])", { timeout: SHOW_TIMEOUT_MS });
       const ms = Date.now() - started;

@@ -12,6 +12,7 @@ import { ENCODING_PARAM, type Encoding, fromMessage, peekHeader } from "../../pr
 import { ErrorCodes } from "../../protocol/errors.js";
 import { FrameType, Hop } from "../../protocol/frames.js";
 import { decodeSelfTestDone, type SelfTestDone, SelfTestType } from "../../protocol/self-test.js";
+import { fromText } from "../../protocol/text.js";
 import { Leg, type LegStats } from "./leg.js";
 
 /**
@@ -23,7 +24,7 @@ export const MAX_LEG_BUFFER_BYTES = 512 * 1024;
 export type RelayDropReason = "laptop_leg_down" | "exit_leg_down" | "laptop_leg_backlog" | "exit_leg_backlog";
 
 /** The laptop's session at the exit, as seen from the frames passing through. */
-export type SessionState = "none" | "handshaking" | "established" | "resumed" | "refused";
+export type SessionState = "none" | "handshaking" | "established" | "resumed" | "refused" | "ended";
 
 export interface RelayStats {
   laptop: LegStats;
@@ -81,6 +82,29 @@ export function zeroSelfTestCounts(): SelfTestCounts {
 
 /** PINGs of the laptop remembered while their PONG is awaited (bounded: they are answered or lost). */
 const MAX_PENDING_PINGS = 16;
+/**
+ * Header byte 1, bit 0x80: the frame is sealed end to end (protocol v2, noise's HeaderFlag.SEALED):
+ * the relay sees its type and nothing of its payload.
+ */
+const SEALED_FLAG = 0x80;
+/** Characters of base64 that hold a frame's first 6 bytes (its type and flags among them). */
+const TEXT_HEADER_CHARS = 8;
+/** Handshake frame of v2, in the clear: the exit's RESPONSE to the laptop's first message. */
+const RESPONSE_TYPE = 8;
+
+function isSealed(data: ArrayBuffer | string): boolean {
+  let head: Uint8Array;
+  if (typeof data === "string") {
+    try {
+      head = fromText(data.slice(0, TEXT_HEADER_CHARS));
+    } catch {
+      return false;
+    }
+  } else {
+    head = new Uint8Array(data, 0, Math.min(2, data.byteLength));
+  }
+  return head.length >= 2 && (head[1]! & SEALED_FLAG) !== 0;
+}
 
 export class Relay {
   readonly stats: RelayStats;
@@ -92,6 +116,8 @@ export class Relay {
   private readonly laptop: Leg;
   private readonly exit: Leg;
   private readonly pendingPings = new Map<number, number>();
+  /** Sealed end-to-end PINGs carry no readable id: their send times, answered in order. */
+  private readonly sealedPings: number[] = [];
   private running = false;
 
   constructor(options: RelayOptions) {
@@ -284,6 +310,15 @@ export class Relay {
 
   /** Control frames from the exit are rare and small: decoded for the session's state. */
   private observe(type: number, data: ArrayBuffer | string): void {
+    if (isSealed(data)) {
+      this.observeSealed(type);
+      return;
+    }
+    if (type === RESPONSE_TYPE) {
+      this.stats.session = "handshaking";
+      this.onChange();
+      return;
+    }
     if (
       type !== FrameType.WELCOME &&
       type !== FrameType.CLOSE &&
@@ -321,7 +356,36 @@ export class Relay {
     this.onChange();
   }
 
+  /**
+   * Protocol v2: the session's frames are sealed, so the relay knows only their types. A WELCOME
+   * means established (resumed or not, and the address, are the laptop's to know); a CLOSE ends
+   * the session; a sealed PONG answers the oldest sealed PING.
+   */
+  private observeSealed(type: number): void {
+    if (type === FrameType.WELCOME) {
+      this.stats.session = "established";
+      this.stats.sessionStartedAt ??= Date.now();
+      this.stats.address = undefined;
+      this.stats.refusal = undefined;
+    } else if (type === FrameType.CLOSE) {
+      this.stats.session = "ended";
+    } else if (type === FrameType.PONG) {
+      const sentAt = this.sealedPings.shift();
+      if (sentAt !== undefined)
+        this.stats.endToEndRttMs = Date.now() - sentAt + (this.stats.laptop.rttMs ?? 0);
+      return;
+    } else {
+      return;
+    }
+    this.onChange();
+  }
+
   private notePing(data: ArrayBuffer | string): void {
+    if (isSealed(data)) {
+      if (this.sealedPings.length >= MAX_PENDING_PINGS) this.sealedPings.shift();
+      this.sealedPings.push(Date.now());
+      return;
+    }
     try {
       const frame = decodeFrame(fromMessage(data));
       if (frame?.type !== FrameType.PING || frame.hop !== Hop.END_TO_END) return;

@@ -205,6 +205,8 @@ function sessionText(stats: RelayStats | undefined): string {
       return "resumed";
     case "refused":
       return `refused (${stats.refusal || "no reason"})`;
+    case "ended":
+      return "ended by the exit";
     default:
       return String(stats.session);
   }
