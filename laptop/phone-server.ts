@@ -133,9 +133,10 @@ export class PhoneServer {
     // the socket carries nothing before it closes.
     const refusePairing = (why: string) => {
       this.options.onRefused(remote, why);
-      this.wss.handleUpgrade(request, socket, head, (ws) =>
-        ws.close(ErrorCodes.PAIRING_FAILED.close, "PAIRING_FAILED"),
-      );
+      this.wss.handleUpgrade(request, socket, head, (ws) => {
+        ws.on("error", () => undefined); // a refused stranger's bad frame ends its socket, not tether
+        ws.close(ErrorCodes.PAIRING_FAILED.close, "PAIRING_FAILED");
+      });
     };
     const origin = request.headers.origin ?? "";
     if (target.pathname !== RELAY_PATH || !encoding) {
