@@ -23,7 +23,7 @@ import { EXIT_DEFAULTS, type ExitOptions } from "./exit.js";
 import { EXIT_LIMITS } from "./limits.js";
 import { parsePrefix } from "./pool.js";
 import { parseMegabits } from "./rate-limit.js";
-import { readTls } from "./tls.js";
+import { readTls, TlsError } from "./tls.js";
 
 /** Smallest tunnel MTU: what every IPv4 host must accept (RFC 791). */
 const MIN_TUNNEL_MTU = 576;
@@ -294,6 +294,16 @@ async function systemResolvers(): Promise<string[]> {
   return servers.length ? servers.slice(0, 4) : ["1.1.1.1", "9.9.9.9"];
 }
 
+/** A TLS pair that does not load is the operator's to fix: a usage error that keeps TlsError's code. */
+async function usageOnFailure<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof TlsError) throw new UsageError(error.code, error.message);
+    throw error;
+  }
+}
+
 /** The settings (defaults < environment < flags, already merged) as startExit's options. */
 export async function exitOptions(settings: ExitSettings): Promise<ExitOptions> {
   const { cert, tlsKey } = settings;
@@ -303,7 +313,8 @@ export async function exitOptions(settings: ExitSettings): Promise<ExitOptions> 
   return {
     host: listen.host,
     port: listen.port,
-    tls: cert && tlsKey ? await readTls({ certFile: cert, keyFile: tlsKey }) : undefined,
+    tls:
+      cert && tlsKey ? await usageOnFailure(() => readTls({ certFile: cert, keyFile: tlsKey })) : undefined,
     keysFile: settings.keysFile ?? defaultKeysFile(),
     pool: settings.pool ?? EXIT_DEFAULTS.pool,
     egress: settings.egress,

@@ -49,6 +49,20 @@ describe("tether-exit for a first-time operator", () => {
     expect(stdout).toMatch(/--public-url wss:\/\/NAME/);
   });
 
+  it("refuses a certificate and key that do not load together, by code", async () => {
+    writeFileSync(join(dir, "not-a-cert.pem"), "hello");
+    const { code, stderr } = await run([
+      "--cert",
+      join(dir, "not-a-cert.pem"),
+      "--tls-key",
+      join(dir, "not-a-cert.pem"),
+    ]);
+    expect(stderr).toMatch(/\[TLS_MISMATCH\]$/m);
+    expect(code).toBe(2);
+    const missing = await run(["--cert", join(dir, "nothing.pem"), "--tls-key", join(dir, "nothing.pem")]);
+    expect(missing.stderr).toMatch(/\[TLS_UNREADABLE\]$/m);
+  });
+
   it("refuses to start with a certificate for another name than --public-url, in one line", async () => {
     const pems = await generate([{ name: "commonName", value: "other.example" }], {
       keyType: "ec",

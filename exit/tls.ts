@@ -16,8 +16,20 @@ export interface TlsPair {
   key: string;
 }
 
+export type TlsErrorCode =
+  /** The certificate or key file cannot be read. */
+  | "TLS_UNREADABLE"
+  /** They read but do not load together (not PEM, a key for another certificate). */
+  | "TLS_MISMATCH";
+
 export class TlsError extends Error {
   override name = "TlsError";
+  constructor(
+    readonly code: TlsErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /** Reads and checks a certificate and its key (PEM): they must load together. */
@@ -26,12 +38,16 @@ export async function readTls(files: TlsFiles): Promise<TlsPair> {
   try {
     pair = { cert: await readFile(files.certFile, "utf8"), key: await readFile(files.keyFile, "utf8") };
   } catch (error) {
-    throw new TlsError(`cannot read the TLS certificate or key: ${(error as Error).message}`);
+    throw new TlsError(
+      "TLS_UNREADABLE",
+      `cannot read the TLS certificate or key: ${(error as Error).message}`,
+    );
   }
   try {
     createSecureContext(pair);
   } catch (error) {
     throw new TlsError(
+      "TLS_MISMATCH",
       `${files.certFile} and ${files.keyFile} do not make a TLS certificate and its key: ${(error as Error).message}`,
     );
   }

@@ -37,6 +37,7 @@ const cases: [string, string[], string, Record<string, string>?][] = [
   ["laptop/cli.ts", ["--exit", "wss://e", "--key", KEY, "--listen", "192.168.043.2"], "IP_BAD_ADDRESS"],
   ["laptop/cli.ts", ["--exit", "wss://e", "--key", KEY], "USAGE_BAD_VALUE", { TETHER_PORT: "0" }],
   ["laptop/cli.ts", ["--bogus"], "USAGE_UNKNOWN_OPTION"],
+  ["laptop/cli.ts", ["--exit", "wss://e"], "CLIENT_KEY_FORMAT", { TETHER_KEY: "nonsense" }],
   ["laptop/cli.ts", ["frobnicate"], "USAGE_UNKNOWN_COMMAND"],
   // Accepted here once, it then stopped the exit at the first WELCOME (whose encoder refuses it).
   ["exit/cli.ts", ["--dns", "010.1.1.1"], "IP_BAD_ADDRESS"],

@@ -6,6 +6,7 @@ import { helpText } from "../cli/help.js";
 import { runMain } from "../cli/main.js";
 import { readArgv, toggle } from "../cli/options.js";
 import { EXIT_PROGRAM, LAPTOP_PROGRAM, versionLine } from "../cli/package.js";
+import { ClientKeyError, parseClientKey } from "../protocol/client-key.js";
 import {
   configFromEnv,
   defaultConfigDir,
@@ -61,6 +62,16 @@ async function statusMain(argv: string[]): Promise<number> {
   if (positionals.length)
     throw new UsageError("USAGE_UNKNOWN_COMMAND", `status takes no arguments: ${positionals.join(" ")}`);
   return statusCommand(flags.configDir ?? defaultConfigDir(process.env), flags.json ?? false, process.stdout);
+}
+
+/** A key that is not NAME:SECRET is a usage error, named after where it came from. */
+function checkKey(key: string, where: string): void {
+  try {
+    parseClientKey(key);
+  } catch (error) {
+    if (error instanceof ClientKeyError) throw new UsageError(error.code, `${where}: ${error.message}`);
+    throw error;
+  }
 }
 
 /** `tether doctor`: every prerequisite, one line each; exit code 1 when one is missing. */
@@ -122,6 +133,7 @@ async function main(argv: string[]): Promise<number> {
   const warning = argvKeyWarning(source);
   if (warning) process.stderr.write(`${LAPTOP_PROGRAM}: ${warning}\n`);
   const key = source?.kind === "file" ? await readKeyFile(source.path) : source?.key;
+  if (key !== undefined) checkKey(key, source?.kind === "file" ? source.path : "--key");
   const config = resolveConfig(configDir, file, env, { ...flags, ...(key === undefined ? {} : { key }) });
   await preflight({ listen: config.listen, port: config.port });
 

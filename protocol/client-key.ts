@@ -21,9 +21,21 @@ export function formatClientKey(clientId: string, secret: string): string {
   return `${clientId}:${secret}`;
 }
 
+export type ClientKeyErrorCode =
+  /** Not NAME:SECRET with a valid client id and base64url secret. */
+  | "CLIENT_KEY_FORMAT"
+  /** A secret of the wrong length. */
+  | "CLIENT_KEY_LENGTH";
+
 /** A client key that is not of the form the exit prints; the message says what is wrong. */
 export class ClientKeyError extends Error {
   override name = "ClientKeyError";
+  constructor(
+    readonly code: ClientKeyErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /** Parses "NAME:SECRET"; a malformed key is a ClientKeyError saying what is wrong. */
@@ -32,11 +44,14 @@ export function parseClientKey(text: string): ClientKey {
   const clientId = colon < 0 ? "" : text.slice(0, colon);
   const secretText = colon < 0 ? "" : text.slice(colon + 1);
   if (!isValidClientId(clientId) || !BASE64URL_PATTERN.test(secretText)) {
-    throw new ClientKeyError("a client key looks like NAME:SECRET, as `tether-exit keys add NAME` prints it");
+    throw new ClientKeyError(
+      "CLIENT_KEY_FORMAT",
+      "a client key looks like NAME:SECRET, as `tether-exit keys add NAME` prints it",
+    );
   }
   const secret = base64UrlToBytes(secretText);
   if (secret.length !== CLIENT_SECRET_BYTES) {
-    throw new ClientKeyError(`a client key's secret is ${CLIENT_SECRET_BYTES} bytes`);
+    throw new ClientKeyError("CLIENT_KEY_LENGTH", `a client key's secret is ${CLIENT_SECRET_BYTES} bytes`);
   }
   return { clientId, secret };
 }
