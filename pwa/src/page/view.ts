@@ -53,6 +53,8 @@ export class View {
   private readonly canvas = byId<HTMLCanvasElement>("chart");
   private colors: ChartColors | undefined;
   private dropReasons = "";
+  /** The laptops fold was opened by the app (no pairing yet), not by the user. */
+  private pairingsOpenedForUser = false;
 
   /** Turns the user's taps into the app's actions (once). */
   bind(actions: Actions): void {
@@ -232,8 +234,16 @@ export class View {
       const li = document.createElement("li");
       li.textContent = "No laptop paired yet.";
       items.push(li);
-      // Nothing to relay for: pairing is what there is to do, so it is not folded away.
-      byId<HTMLDetailsElement>("pairings-details").open = true;
+    }
+    // Nothing to relay for: pairing is what there is to do, so it is not folded away; folded again
+    // once a laptop is paired (unless the user opened it).
+    const details = byId<HTMLDetailsElement>("pairings-details");
+    if (list.length === 0 && !details.open) {
+      details.open = true;
+      this.pairingsOpenedForUser = true;
+    } else if (list.length > 0 && this.pairingsOpenedForUser) {
+      details.open = false;
+      this.pairingsOpenedForUser = false;
     }
     byId("pairings").replaceChildren(...items);
   }
