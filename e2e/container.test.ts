@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadOrCreateCertificate } from "../laptop/certificate.js";
 import { EXIT_PORT, EXIT_TUN, exitedCode, ROOT, recordOutput, requireBuild, waitForOutput } from "./chain.js";
 import { canRunPrivileged } from "./privileged.js";
-import { createTopology, type Topology } from "./topology.js";
+import { createTopology, runBounded, type Topology } from "./topology.js";
 
 const DOCKERFILE = join(ROOT, "exit", "Dockerfile");
 /** The node image's `node` user. */
@@ -160,7 +160,26 @@ describe.skipIf(!canRunPrivileged)("the exit as its container runs it (needs roo
     expect(keysFile.uid).toBe(NODE_UID);
     expect(keysFile.mode & 0o777).toBe(0o600);
 
-    const exit = recordOutput(topology.spawn("exit", [...entrypoint, ...runtime.cmd], { env, cwd: ROOT }));
+    // The container's /dev/net/tun, as a runtime makes it: Debian's mode 0666 (opening it grants
+    // nothing; creating a TUN needs CAP_NET_ADMIN). Some hosts, this one included, make theirs 0600,
+    // which uid 1000 could not open; so a node of the same device with that mode is bind-mounted
+    // over it in the mount namespace `ip netns exec` gives the process. The host's stays as it is.
+    const tunNode = join(topology.tempDir("dev"), "tun");
+    await runBounded(["mknod", "-m", "0666", tunNode, "c", "10", "200"], { check: true });
+    const exit = recordOutput(
+      topology.spawn(
+        "exit",
+        [
+          "sh",
+          "-c",
+          `mount --bind ${tunNode} /dev/net/tun && exec "$@"`,
+          "sh",
+          ...entrypoint,
+          ...runtime.cmd,
+        ],
+        { env, cwd: ROOT },
+      ),
+    );
     await waitForOutput(exit, /exit listening/, "the containerized exit to listen");
 
     const status = readFileSync(`/proc/${exit.pid}/status`, "utf8");

@@ -63,6 +63,8 @@ export {
 const TAG_PATTERN = /^[a-z0-9]{1,12}$/;
 /** How long one deferred cleanup (closing a browser) may take before teardown moves on. */
 const DEFERRED_CLEANUP_TIMEOUT_MS = 15_000;
+/** rmSync's retries for a folder a just-killed process was still writing in (ENOTEMPTY, EBUSY). */
+const FOLDER_REMOVE_RETRIES = 5;
 /** A signal's whole teardown, after which the signal is re-raised anyway. */
 const SIGNAL_TEARDOWN_TIMEOUT_MS = 30_000;
 
@@ -294,7 +296,7 @@ class NetnsTopology implements Topology {
         problems.push(String(err));
       }
     }
-    this.removeFolders();
+    problems.push(...this.removeFolders());
     live.delete(this);
     if (live.size === 0) uninstallExitHandlers();
     if (problems.length > 0) throw e2eError("E2E_TEARDOWN_FAILED", problems.join("; "));
@@ -310,10 +312,17 @@ class NetnsTopology implements Topology {
     live.delete(this);
   }
 
-  private removeFolders(): void {
+  /** Removes every folder it made, each tried again if a process was still writing in it; says what stayed. */
+  private removeFolders(): string[] {
+    const problems: string[] = [];
     for (const dir of [...this.etcDirs.splice(0), ...this.tempDirs.splice(0)]) {
-      rmSync(dir, { recursive: true, force: true });
+      try {
+        rmSync(dir, { recursive: true, force: true, maxRetries: FOLDER_REMOVE_RETRIES, retryDelay: 100 });
+      } catch (err) {
+        problems.push(`${dir}: ${String(err)}`);
+      }
     }
+    return problems;
   }
 }
 
