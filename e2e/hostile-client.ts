@@ -194,6 +194,42 @@ function slowConnection(
   });
 }
 
+const UPGRADE_HEADERS =
+  "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+
+/** One raw HTTP/1.1 request over TLS; resolves with the status line's code (undefined: none). */
+function rawRequest(url: string, bind: string | undefined, request: string): Promise<number | undefined> {
+  const { hostname: host, port } = new URL(url.replace(/^wss:/, "https:"));
+  return new Promise((resolve) => {
+    let answer = "";
+    const socket = tlsConnect(
+      { host, port: Number(port), rejectUnauthorized: false, ...(bind ? { localAddress: bind } : {}) },
+      () => socket.write(request),
+    );
+    const timer = setTimeout(() => socket.destroy(), ATTEMPT_TIMEOUT_MS);
+    socket.on("data", (chunk: Buffer) => {
+      answer += chunk.toString("latin1");
+      if (answer.includes("\r\n")) socket.destroy();
+    });
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      clearTimeout(timer);
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1];
+      resolve(status === undefined ? undefined : Number(status));
+    });
+  });
+}
+
+/** The request targets that stopped both servers before protocol/request-target.ts: `//`, plain and as an upgrade. */
+async function doubleSlash(
+  url: string,
+  bind: string | undefined,
+): Promise<{ plain?: number; upgrade?: number }> {
+  const plain = await rawRequest(url, bind, "GET // HTTP/1.1\r\nHost: x\r\n\r\n");
+  const upgrade = await rawRequest(url, bind, `GET //?x HTTP/1.1\r\nHost: x\r\n${UPGRADE_HEADERS}\r\n`);
+  return { ...(plain === undefined ? {} : { plain }), ...(upgrade === undefined ? {} : { upgrade }) };
+}
+
 async function exitAttacks(a: Args): Promise<Record<string, unknown>> {
   const url = `${a.url}/tunnel`;
   const results: Record<string, unknown> = {};
@@ -203,6 +239,7 @@ async function exitAttacks(a: Args): Promise<Record<string, unknown>> {
   const at = (source: string) => ({ bind: source });
   const malformed = a.bind!;
 
+  results.doubleSlash = await doubleSlash(a.url!, malformed);
   results.truncatedHeader = await sendAndWait(dial(url, at(malformed)), new Uint8Array([4, 0, 0]));
   results.lengthPastLimit = await sendAndWait(
     dial(url, at(malformed)),
@@ -316,6 +353,7 @@ async function laptopPairing(a: Args): Promise<Record<string, unknown>> {
     ...(origin ? { origin } : {}),
   });
   return {
+    doubleSlash: await doubleSlash(a.url!, a.bind),
     wrongSecret: await dial(`${relay}?secret=not-the-secret`, options(a.origin)).done,
     wrongOrigin: await dial(
       `${relay}?secret=${encodeURIComponent(a.secret!)}`,

@@ -5,7 +5,7 @@
 // laptop. Each must get its stable close code, the transfer must finish with the right hash, and
 // the exit's memory must stay bounded. Then, as a paired phone gone bad, malformed frames at the
 // laptop: each closes with its code, the laptop keeps running, and the real phone gets back in.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCodes } from "../protocol/errors.js";
 import {
@@ -145,6 +145,15 @@ describe.skipIf(!canRunPrivileged)("hostile clients against a running exit and l
           bind: topology.addr.hotspot.phone,
         }),
       ]);
+      // The keys file mid-edit (an operator's editor has written half of it): a HELLO then is
+      // checked against the last good keys, and the exit stays up.
+      const keysText = readFileSync(exit.keysFile, "utf8");
+      writeFileSync(exit.keysFile, keysText.slice(0, keysText.length >> 1));
+      const midEdit = await client("handshake", {
+        url: exit.origin.replace(/^https/, "wss"),
+        key: attackerKey,
+        bind: ATTACKERS.key,
+      }).finally(() => writeFileSync(exit.keysFile, keysText));
       const metricsDuring = await exit.get("/metrics");
       const { stdout, code, stderr } = await transfer;
       const seconds = (Date.now() - started) / 1000;
@@ -165,6 +174,13 @@ describe.skipIf(!canRunPrivileged)("hostile clients against a running exit and l
       expect(rssPeak - rssBefore).toBeLessThan(RSS_GROWTH_BOUND_BYTES);
 
       const close = (code: keyof typeof ErrorCodes) => ErrorCodes[code].close;
+      console.log(`[hostile] a HELLO while the keys file was half written: ${JSON.stringify(midEdit)}`);
+      expect(midEdit.welcomed).toBe(true);
+      expect(exit.process.exitCode).toBeNull();
+      expect(laptop.process.exitCode).toBeNull();
+      // `//` as a request target stopped both processes before: now an answer, and both run on.
+      expect(atExit.doubleSlash).toEqual({ plain: 200, upgrade: 404 }); // "//" is a path: the app's page
+      expect(atLaptop.doubleSlash).toEqual({ plain: 404, upgrade: 404 });
       expect(atExit.truncatedHeader.close).toBe(close("TRUNCATED"));
       expect(atExit.lengthPastLimit.close).toBe(close("LENGTH_MISMATCH"));
       expect(atExit.frameTooLarge.close).toBe(close("FRAME_TOO_LARGE"));

@@ -1,4 +1,3 @@
-import { parseClientKey } from "../protocol/client-key.js";
 import type { Encoding } from "../protocol/encoding.js";
 import { formatIpv4, parseIpv4Cidr } from "../protocol/ip.js";
 import type { Transport } from "../protocol/transport.js";
@@ -7,7 +6,7 @@ import { openTun } from "../tun/index.js";
 import { ExitConnection } from "./connection.js";
 import { routeToSessions } from "./downlink.js";
 import { type Cidr, EgressGuard, interfaceAddresses } from "./egress-guard.js";
-import { checkKeysFileMode, loadKeys } from "./keys.js";
+import { checkKeysFileMode, KeyStore, loadKeys } from "./keys.js";
 import { watchKeys } from "./keys-watch.js";
 import { AccessLimits, EXIT_LIMITS, type ExitLimits } from "./limits.js";
 import { createLogger, type Logger } from "./log.js";
@@ -114,6 +113,10 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
   try {
     await checkKeysFileMode(options.keysFile); // the keys are secrets: refuse a file others can read
     await loadKeys(options.keysFile); // fail early on a broken keys file
+    // Read per handshake; a file mid-edit or a malformed key is refused and reported, last good kept.
+    const keyStore = new KeyStore(options.keysFile, {
+      refused: (error) => log.warn({ err: error.message }, "keys file refused: keeping the last good keys"),
+    });
     const tun = options.tun ?? (await openTun({ name: options.tunName }));
     cleanups.push(() => tun.close());
     if (options.nat !== false) {
@@ -189,7 +192,7 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
           admission,
           egress,
           rateLimit,
-          secretFor: (clientId) => secretFor(options.keysFile, clientId),
+          secretFor: (clientId) => keyStore.secretFor(clientId), // never rejects (exit/keys.ts)
           pool,
           sessions,
           tun,
@@ -235,10 +238,4 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
     await cleanup();
     throw error;
   }
-}
-
-async function secretFor(keysFile: string, clientId: string): Promise<Uint8Array | undefined> {
-  const keys = await loadKeys(keysFile);
-  const entry = keys.find((key) => key.name === clientId);
-  return entry ? parseClientKey(`${entry.name}:${entry.key}`).secret : undefined;
 }
