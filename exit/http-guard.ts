@@ -2,7 +2,7 @@
 // it is a WebSocket (the access limits in exit/limits.ts start only then), how many connections it
 // keeps at once, and who may read /metrics (traffic volumes and session counts are the operator's
 // business, not the internet's).
-import { ipv4ToInt } from "../protocol/ipv4.js";
+import { tryParseIpv4 } from "../protocol/ip.js";
 import { type Cidr, refusedRange } from "./egress-guard.js";
 
 /** Request headers must be in within this, ms: a slowloris client is cut off here. */
@@ -45,7 +45,7 @@ export function metricsAllowed(
   if (allow === "any") return true;
   if (!remote) return false;
   const address = remote.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, "");
-  const value = ipv4ToInt(address);
+  const value = tryParseIpv4(address);
   if (value === undefined) {
     const lower = address.toLowerCase();
     return lower === "::1" || /^f[cd][0-9a-f]{2}:/.test(lower) || /^fe[89ab][0-9a-f]:/.test(lower);
