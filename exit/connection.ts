@@ -10,6 +10,7 @@
 import { randomBytes } from "node:crypto";
 import type { Encoding } from "../protocol/encoding.js";
 import { type ErrorCode, ErrorCodes, ProtocolError } from "../protocol/errors.js";
+import { FlowQueue } from "../protocol/flow-queue.js";
 import { FrameType, type HelloFrame, Hop } from "../protocol/frames.js";
 import { parseIpv4 } from "../protocol/ip.js";
 import { RESUME_TOKEN_BYTES, SESSION_ID_BYTES } from "../protocol/limits.js";
@@ -85,7 +86,13 @@ export class ExitConnection {
         // Until WELCOME the handshake deadline covers silence; then the heartbeat does.
         watchFromStart: false,
         maxPacketsPerFrame: context.maxPacketsPerFrame,
-        sojourn: (ms) => context.metrics.queueDelay.observe(ms / 1000),
+        // Per-flow queues: a ping or a DNS answer never waits behind (or is dropped for) a transfer.
+        queue: (sink) =>
+          new FlowQueue(sink, {
+            maxPacketsPerFrame: context.maxPacketsPerFrame,
+            sojourn: (ms) => context.metrics.queueDelay.observe(ms / 1000),
+            dropped: (reason, count) => context.metrics.drop(reason, count),
+          }),
       },
       {
         frame: (frame) => this.handshake(frame),

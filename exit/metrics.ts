@@ -12,6 +12,8 @@ export type DropReason =
   | "tun_write_failed"
   | "frame_too_large"
   | "queue_delay"
+  /** The send queue's memory bound: dropped from the flow holding the most (protocol/flow-queue.ts). */
+  | "fattest_flow"
   /** Refused by the egress guard (exit/egress-guard.ts), one reason per refused range. */
   | EgressRefusal
   /** Over the per-session rate limit. */

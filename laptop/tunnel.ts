@@ -15,6 +15,7 @@
 import type { ClientKey } from "../protocol/client-key.js";
 import type { Encoding } from "../protocol/encoding.js";
 import { codeForClose, type ErrorCode, ProtocolError } from "../protocol/errors.js";
+import { type FlowDropReason, FlowQueue } from "../protocol/flow-queue.js";
 import {
   type ChallengeFrame,
   FrameType,
@@ -36,7 +37,7 @@ const FATAL_CODES: ReadonlySet<ErrorCode> = new Set(["AUTH_FAILED", "UNSUPPORTED
 
 export type TunnelState = "waiting" | "handshaking" | "established";
 
-export type DropReason = "no_relay" | "not_ipv4" | "tun_write_failed" | SendDropReason;
+export type DropReason = "no_relay" | "not_ipv4" | "tun_write_failed" | SendDropReason | FlowDropReason;
 
 export interface TunnelCounters {
   packetsUp: number;
@@ -85,6 +86,7 @@ export class LaptopTunnel {
       queue_delay: 0,
       send_buffer_full: 0,
       frame_too_large: 0,
+      fattest_flow: 0,
     },
     relays: 0,
   };
@@ -119,6 +121,14 @@ export class LaptopTunnel {
         // The phone pings this leg every second: silence means the relay is gone, close or not.
         watchFromStart: true,
         maxPacketsPerFrame: this.options.maxPacketsPerFrame,
+        // Per-flow queues: a ping or a DNS query never waits behind (or is dropped for) a transfer.
+        queue: (sink) =>
+          new FlowQueue(sink, {
+            maxPacketsPerFrame: this.options.maxPacketsPerFrame,
+            dropped: (reason, count) => {
+              this.counters.drops[reason] += count;
+            },
+          }),
       },
       {
         frame: (frame) => this.handshake(relay, frame),

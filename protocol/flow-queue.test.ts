@@ -1,14 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { buildTransportPacket, pattern } from "../testing/gso-packets.js";
 import { decodeFrame, encodeFrame } from "./codec.js";
-import {
-  type FlowDropReason,
-  FlowQueue,
-  type FlowQueueOptions,
-  type FrameSink,
-  flowHash,
-} from "./flow-queue.js";
+import { type FlowDropReason, FlowQueue, type FlowQueueOptions, flowHash } from "./flow-queue.js";
 import { FrameType, Hop } from "./frames.js";
+import type { FrameSink } from "./send-queue.js";
 import { unwrapSlot } from "./super-packet.js";
 
 /** A simulated clock and a link behind the socket that takes `bytesPerMs`. */

@@ -20,9 +20,8 @@
 
 import { dataFrameBytes, encodeData } from "./codec.js";
 import { CODEL_INTERVAL_MS, CoDel } from "./codel.js";
-import { type Encoding, toMessage } from "./encoding.js";
 import { MAX_PACKET_BYTES, MAX_PACKETS_PER_FRAME } from "./limits.js";
-import { BASE_RTT_WINDOW_MS, type FrameSocket, type SendResult } from "./send-queue.js";
+import { BASE_RTT_WINDOW_MS, type FrameSink, type PacketQueue, type SendResult } from "./send-queue.js";
 import { MAX_CARRIED_SUPER_PACKET_BYTES, wrapSuperPacket } from "./super-packet.js";
 
 /** Hash buckets, each a flow queue (fq_codel's default): collisions share a queue, memory is fixed. */
@@ -62,26 +61,6 @@ export type FlowDropReason =
   | "fattest_flow"
   /** Larger than a DATA frame can carry. */
   | "frame_too_large";
-
-/** The socket as the queue sees it. */
-export interface FrameSink {
-  /** Bytes the socket holds that it has not written yet. */
-  readonly bufferedAmount: number;
-  /** Hands over a frame; `taken` once the socket has written it. */
-  write(frame: Uint8Array, taken: () => void): void;
-}
-
-/** A FrameSink over a WebSocket-like socket in the leg's encoding. */
-export function frameSinkFor(socket: FrameSocket, encoding: Encoding): FrameSink {
-  return {
-    get bufferedAmount() {
-      return socket.bufferedAmount;
-    },
-    write(frame, taken) {
-      socket.send(toMessage(frame, encoding), () => taken());
-    },
-  };
-}
 
 export interface FlowQueueOptions {
   now?: () => number;
@@ -169,7 +148,7 @@ const EMPTY = new Uint8Array(0);
 const NEW = 1;
 const OLD = 2;
 
-export class FlowQueue {
+export class FlowQueue implements PacketQueue {
   /** Every drop since creation, by reason. */
   readonly drops: Record<FlowDropReason, number> = { queue_delay: 0, fattest_flow: 0, frame_too_large: 0 };
   readonly #sink: FrameSink;
