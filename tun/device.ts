@@ -26,6 +26,14 @@ export interface TunDevice {
    */
   write(packet: Uint8Array, segmentSize?: number): boolean;
 
+  /**
+   * Hands a batch of ordinary packets to the kernel, in order per flow. Where the kernel takes
+   * super-packets (offload.gsoWrites), consecutive TCP segments of a flow are coalesced into one
+   * (gso-coalesce.ts): one write and one pass through the kernel's stack for many. Returns how many
+   * of the packets, and how many of their bytes, the kernel took.
+   */
+  writePackets(packets: readonly Uint8Array[]): { packets: number; bytes: number };
+
   /** What the device does with super-packets; all false without TunOptions.offload. */
   readonly offload: TunOffloadState;
 

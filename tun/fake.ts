@@ -104,6 +104,18 @@ export function createFakeTun(name = "faketun0"): FakeTun {
       return true;
     },
 
+    writePackets(packets) {
+      let count = 0;
+      let bytes = 0;
+      for (const packet of packets) {
+        if (fake.write(packet)) {
+          count++;
+          bytes += packet.length;
+        }
+      }
+      return { packets: count, bytes };
+    },
+
     async close() {
       closed = true;
       held = [];

@@ -144,6 +144,26 @@ describe.skipIf(!canRun)("segmentation, checked against the kernel (needs root a
     });
   }
 
+  it("coalesces a batch of a flow's segments into one write, which the kernel segments back into them", async () => {
+    const { inTun, outTun } = await pair({ offload: {} }, {});
+    const segments = split(
+      buildTransportPacket({ version: 4, protocol: "tcp", payload: pattern(30 * MSS + 9) }),
+      MSS,
+    );
+    const out = collect(outTun, (packets) => packets.length >= segments.length);
+    expect(inTun.writePackets(segments)).toEqual({
+      packets: segments.length,
+      bytes: segments.reduce((sum, segment) => sum + segment.length, 0),
+    });
+    const { packets } = await out;
+    expect(inTun.stats).toMatchObject({
+      writeCalls: 1,
+      superPacketsWritten: 1,
+      packetsWritten: segments.length,
+    });
+    expect(packets.map(hex)).toEqual(forwarded(segments).map(hex));
+  });
+
   it("completes the partial checksum of a packet the kernel leaves it to us (NEEDS_CSUM)", async () => {
     const { outTun } = await pair({}, { offload: {} });
     const out = collect(outTun, (packets) => packets.length >= 1);

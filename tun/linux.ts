@@ -20,6 +20,8 @@ import {
   TX_QUEUE_PACKETS,
 } from "./device.js";
 import { TunError } from "./errors.js";
+import { coalesce } from "./gso-coalesce.js";
+import { superPacketLayout } from "./gso-split.js";
 import { type GsoWriteMode, GsoWriter } from "./gso-write.js";
 import {
   AF_INET,
@@ -436,6 +438,33 @@ class LinuxTun implements TunDevice {
     counts.packetsWritten += outcome.packets;
     counts.bytesWritten += outcome.bytes;
     return true;
+  }
+
+  writePackets(packets: readonly Uint8Array[]): { packets: number; bytes: number } {
+    const taken = { packets: 0, bytes: 0 };
+    if (!(this.#offload.gsoWrites && this.#offload.tso)) {
+      for (const packet of packets) {
+        if (this.write(packet)) {
+          taken.packets++;
+          taken.bytes += packet.length;
+        }
+      }
+      return taken;
+    }
+    coalesce(packets, (packet, segmentSize) => {
+      const before = this.#counts.packetsWritten;
+      if (this.write(packet, segmentSize)) {
+        taken.packets += this.#counts.packetsWritten - before;
+        taken.bytes += packet.length - (segmentSize > 0 ? this.#headerBytesSaved(packet, segmentSize) : 0);
+      }
+    });
+    return taken;
+  }
+
+  /** Bytes of headers the segments of a coalesced super-packet had and it has not (for counting). */
+  #headerBytesSaved(packet: Uint8Array, segmentSize: number): number {
+    const layout = superPacketLayout(packet, segmentSize);
+    return typeof layout === "string" ? 0 : -(layout.segments - 1) * layout.headerBytes;
   }
 
   get stats(): TunStats {
