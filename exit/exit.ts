@@ -117,7 +117,14 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
     const keyStore = new KeyStore(options.keysFile, {
       refused: (error) => log.warn({ err: error.message }, "keys file refused: keeping the last good keys"),
     });
-    const tun = options.tun ?? (await openTun({ name: options.tunName }));
+    // Offloads: GRO super-packets from the internet in one read (split in the reader thread), and
+    // the segments of a DATA frame coalesced into one write, which routing and NAT handle once.
+    const tun =
+      options.tun ??
+      (await openTun({
+        name: options.tunName,
+        offload: { onNote: (note) => log.warn({ tun: "offload" }, note) },
+      }));
     cleanups.push(() => tun.close());
     if (options.nat !== false) {
       const nat = new Nat({

@@ -6,7 +6,8 @@
 //   3. toTun, each packet in turn, dropped and counted under the first reason that applies:
 //      not IPv4 (`not_ipv4`); source not the session's address (`spoofed_source`); a destination
 //      the egress guard refuses (its range's reason, exit/egress-guard.ts); over the session's
-//      rate limit (`rate_limited`); the TUN refusing it (`tun_write_failed`)
+//      rate limit (`rate_limited`); then what passed goes to the TUN in one call, a flow's TCP
+//      segments coalesced into a super-packet where the kernel takes them; refused: `tun_write_failed`
 //   4. TUN -> kernel -> NAT (exit/nat.ts masquerades the pool) -> internet
 //
 // The IP bytes written go back to the tunnel end (SendQueue.received: which way traffic goes).
@@ -29,8 +30,7 @@ export interface Uplink {
 export function toTun(session: Session, packets: readonly Uint8Array[], uplink: Uplink): number {
   const { tun, metrics, egress, rateLimit } = uplink;
   const now = rateLimit ? performance.now() : 0;
-  let sent = 0;
-  let bytes = 0;
+  const passed: Uint8Array[] = [];
   for (const packet of packets) {
     if (!isIpv4(packet)) {
       metrics.drop("not_ipv4");
@@ -43,13 +43,13 @@ export function toTun(session: Session, packets: readonly Uint8Array[], uplink: 
       metrics.drop(refusal);
     } else if (rateLimit && !rateLimit.allow(session, "up", packet.length, now)) {
       metrics.drop("rate_limited");
-    } else if (!tun.write(packet)) {
-      metrics.drop("tun_write_failed");
     } else {
-      sent++;
-      bytes += packet.length;
+      passed.push(packet);
     }
   }
-  metrics.relayed("up", sent, bytes);
-  return bytes;
+  // A flow's segments coalesced into one write where the kernel takes super-packets (tun/gso-coalesce.ts).
+  const written = tun.writePackets(passed);
+  if (written.packets < passed.length) metrics.drop("tun_write_failed", passed.length - written.packets);
+  metrics.relayed("up", written.packets, written.bytes);
+  return written.bytes;
 }

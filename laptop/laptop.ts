@@ -102,7 +102,9 @@ export async function startLaptop(config: LaptopConfig, events: LaptopEvents): P
   const secret = await loadOrCreatePairingSecret(config.configDir);
 
   const routes = new Routes(config.tunName);
-  const tun = await openTun({ name: config.tunName });
+  // Offloads: the kernel hands over TSO super-packets (split in the reader thread, one read for
+  // dozens of packets) and takes the coalesced segments of a DATA frame in one write.
+  const tun = await openTun({ name: config.tunName, offload: { onNote: (note) => events.notice(note) } });
   const restoreSync = () => {
     routes.restoreSync();
     dns.restoreSync();

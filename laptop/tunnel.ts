@@ -172,20 +172,14 @@ export class LaptopTunnel {
     this.counters.bytesUp += sent.bytes;
   }
 
-  /** DATA from the exit: to the TUN. Returns the IP bytes written. */
+  /** DATA from the exit: to the TUN (a flow's segments coalesced where the kernel takes it). Returns the IP bytes written. */
   private toTun(packets: Uint8Array[]): number {
     if (this.state !== "established") throw new ProtocolError("UNEXPECTED_FRAME", "DATA before WELCOME");
-    let bytes = 0;
-    for (const packet of packets) {
-      if (this.tun.write(packet)) {
-        this.counters.packetsDown++;
-        bytes += packet.length;
-      } else {
-        this.counters.drops.tun_write_failed++;
-      }
-    }
-    this.counters.bytesDown += bytes;
-    return bytes;
+    const written = this.tun.writePackets(packets);
+    this.counters.packetsDown += written.packets;
+    this.counters.drops.tun_write_failed += packets.length - written.packets;
+    this.counters.bytesDown += written.bytes;
+    return written.bytes;
   }
 
   private handshake(relay: Relay, frame: HandshakeFrame): void {
