@@ -4,7 +4,7 @@
 // its setpriv ENTRYPOINT, SETUID/SETGID/SETPCAP) and /dev/net/tun: healthy, a laptop welcomed and
 // its traffic through, SIGHUP reloads the certificate, SIGTERM removes the TUN and the nftables
 // table. Images and containers live in a private podman storage under the topology's temp dir:
-// removed on every exit path (a deferred `podman rm`/`rmi`, then the folder itself).
+// removed on every exit path (a deferred `podman rm`, then the folder itself).
 //
 // How podman runs on this kind of host (each a property of the sandbox, not of the image): the
 // `vfs` storage driver (no overlay mounts in a container), `cgroupfs` (no systemd), `runc` (crun
@@ -13,7 +13,7 @@
 // that cannot work here fails saying which and why, and what does not depend on it still runs.
 import { type ChildProcess, spawn } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { chownSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chownSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadOrCreateCertificate } from "../laptop/certificate.js";
@@ -121,13 +121,12 @@ describe.skipIf(!canRunPrivileged)("the exit's image, built and run with podman 
       "--runtime",
       "runc",
     ];
-    // Runs before the temp dirs go: nothing of podman's outlives the test, failure or not.
+    // Runs before the temp dirs go: no container outlives the test, failure or not. The images go
+    // with the storage folder itself (a temp dir of the topology, removed with retries while
+    // conmon finishes writing); `podman rmi` of vfs layers took longer than a deferred cleanup may.
     topology.defer(async () => {
       exitProcess?.kill("SIGKILL");
       await run(["rm", "--all", "--force", "--time", "0"]);
-      await run(["rmi", "--all", "--force"]);
-      // conmon may still be writing its exit files under the run root: retry until it is done.
-      rmSync(work, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     });
     // The container's /dev/net/tun is made with the mode of the node it is given. Debian's is 0666
     // (opening it grants nothing: creating a TUN needs CAP_NET_ADMIN); some hosts, this one
