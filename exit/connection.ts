@@ -126,7 +126,15 @@ export class ExitConnection {
       this.refuse(error.code, REFUSAL_RESULTS[error.code] ?? "protocol_error", error.message);
       return;
     }
-    void this.hello(frame, version);
+    this.hello(frame, version).catch((error) => {
+      // A bug, not the peer's doing; this connection's alone: logged with its stack, the laptop
+      // told to come back (EXIT_BUSY is retried), the exit serving on.
+      this.context.log.error(
+        { remote: this.remote, err: (error as Error).stack ?? String(error) },
+        "handshake failed",
+      );
+      this.refuse("EXIT_BUSY", "protocol_error", "the exit could not check this handshake");
+    });
   }
 
   private async hello(hello: HelloFrame, version: number): Promise<void> {
@@ -282,19 +290,20 @@ export class ExitConnection {
 
   private closed(close?: TransportClose): void {
     const { session, context } = this;
-    // The transport refused what the phone sent (past maxPayload, bad WebSocket framing) before
-    // the handshake ended: a failed handshake, counted and charged to its source like the others.
-    if (close?.error) {
-      context.log.warn({ remote: this.remote, err: close.error.message }, "relay socket error");
-      if (this.state === "awaiting-hello" || this.state === "authenticating") {
-        context.metrics.handshake("protocol_error");
-        context.admission?.done(false);
-      }
+    const handshaking = this.state === "awaiting-hello" || this.state === "authenticating";
+    if (close && handshaking) {
+      // The leg went before a valid HELLO: a failed handshake. The transport refused what the
+      // phone sent (past maxPayload, bad WebSocket framing), or the peer just left.
+      if (close.error)
+        context.log.warn({ remote: this.remote, err: close.error.message }, "relay socket error");
+      context.metrics.handshake(close.error ? "protocol_error" : "abandoned");
     }
     if (this.state === "closed") return;
     this.state = "closed";
     clearTimeout(this.handshakeTimer);
-    context.admission?.done(true); // gone before the handshake ended: frees the slot, no charge
+    // Charged to its source (else one address could hold every handshake slot by closing each
+    // socket just before its deadline). Once authenticated, done() was called and this is a no-op.
+    context.admission?.done(false);
     if (session) {
       context.sessions.detach(session, this.tunnelEnd);
       context.log.info(

@@ -14,7 +14,7 @@ import {
   ipv4Source,
   tryParseIpv4 as ipv4ToInt,
 } from "../protocol/ip.js";
-import { testRelay } from "../testing/relay.js";
+import { type TestRelay, testRelay } from "../testing/relay.js";
 import { until } from "../testing/until.js";
 import { createFakeTun, type FakeTun } from "../tun/fake.js";
 import { parseCidrList } from "./egress-guard.js";
@@ -39,6 +39,9 @@ interface Chain {
   laptopTun: FakeTun;
   tunnel: LaptopTunnel;
   fatal: TunnelError[];
+  /** The laptop's state details, in order (what its status line said). */
+  details: string[];
+  phone: TestRelay;
   close(): Promise<void>;
   redialExit(): Promise<void>;
 }
@@ -48,7 +51,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function chain(options: { key?: string; encoding?: Encoding; graceMs?: number } = {}): Promise<Chain> {
+async function chain(
+  options: { key?: string; encoding?: Encoding; graceMs?: number; welcome?: () => Promise<void> } = {},
+): Promise<Chain> {
   const dir = await mkdtemp(join(tmpdir(), "tether-exit-test-"));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const keysFile = join(dir, "keys.json");
@@ -72,10 +77,11 @@ async function chain(options: { key?: string; encoding?: Encoding; graceMs?: num
 
   const laptopTun = createFakeTun("laptop-fake");
   const fatal: TunnelError[] = [];
+  const details: string[] = [];
   const key = parseClientKey(options.key ?? formatClientKey(entry.name, entry.key));
   const tunnel = new LaptopTunnel(laptopTun, key, {
-    welcome: async () => undefined,
-    state: () => undefined,
+    welcome: options.welcome ?? (async () => undefined),
+    state: (_state, detail) => details.push(detail ?? ""),
     fatal: (error) => fatal.push(error),
   });
   const encoding = options.encoding ?? "binary";
@@ -90,7 +96,7 @@ async function chain(options: { key?: string; encoding?: Encoding; graceMs?: num
     await until(() => exit.sessions.attached === 0 || undefined, "the exit to see the leg go");
     exit.accept(exitLeg, encoding, "127.0.0.1");
   };
-  return { exit, exitTun, laptopTun, tunnel, fatal, close, redialExit };
+  return { exit, exitTun, laptopTun, tunnel, fatal, details, phone, close, redialExit };
 }
 
 describe("the laptop's tunnel end and the exit, through a relay", () => {
@@ -180,5 +186,19 @@ describe("the laptop's tunnel end and the exit, through a relay", () => {
     expect(second.resumeToken).not.toEqual(first.resumeToken);
     const handshakes = await exit.metrics.registry.getSingleMetricAsString("tether_exit_handshakes_total");
     expect(handshakes).toContain('result="expired"} 1');
+  });
+
+  it("keeps the last good state when the laptop refuses the exit's configuration, and ends that leg", async () => {
+    const { tunnel, details, phone, fatal } = await chain({
+      welcome: async () => {
+        throw new Error("ROUTES_BAD_ADDRESS: 10.77.0.2 is on this laptop's own network");
+      },
+    });
+    await until(() => phone.phoneToLaptop.closed, "the laptop leg to close");
+    expect(phone.phoneToLaptop.closed?.code).toBe(4404); // BAD_FIELD
+    expect(tunnel.state).not.toBe("established");
+    expect(tunnel.welcome).toBeUndefined();
+    expect(details.some((d) => d.includes("ROUTES_BAD_ADDRESS"))).toBe(true);
+    expect(fatal).toEqual([]);
   });
 });

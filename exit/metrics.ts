@@ -30,6 +30,8 @@ export type HandshakeResult =
   | "pool_exhausted"
   | "protocol_error"
   | "expired"
+  /** The leg closed before a valid HELLO (counted and charged as a failure). */
+  | "abandoned"
   /** Refused at admission or before the session (exit/limits.ts). */
   | "rate_limited"
   | "busy"

@@ -214,7 +214,17 @@ export class LaptopTunnel {
     const previous = this.welcome;
     this.welcome = welcome;
     relay.end.established();
-    await this.events.welcome(welcome, previous);
+    try {
+      await this.events.welcome(welcome, previous);
+    } catch (error) {
+      // The exit's configuration was refused here (an address `ip` will not take): the last good
+      // one stays (routes.ts rolls back), this leg ends, and the phone's next dial tries again.
+      this.welcome = previous;
+      const reason = `the exit's configuration was refused: ${(error as Error).message}`;
+      this.events.state(this.state, reason);
+      relay.end.end("BAD_FIELD", reason);
+      return;
+    }
     if (relay !== this.relay) return;
     const how = welcome.resumed
       ? "resumed"
