@@ -186,4 +186,13 @@ describe("the laptop's listener for the phone", () => {
     });
     expect(page).toContain("frame-ancestors 'none'");
   });
+
+  it("survives a refused peer that sends broken WebSocket framing before its close", async () => {
+    const bad = Buffer.from([0xf1, 0x80, 0, 0, 0, 0]); // RSV1-3 set, masked, empty: ws refuses it
+    const result = dial(relayPath("wrong-secret-of-another-length"), ORIGIN, (ws) =>
+      (ws as unknown as { _socket: { write(b: Buffer): void } })._socket.write(bad),
+    );
+    expect((await result).closeCode).toBeDefined();
+    expect((await get("/")).status).toBe(200);
+  });
 });
