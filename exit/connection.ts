@@ -169,7 +169,7 @@ export class ExitConnection {
     this.session = session;
     const replaced = context.sessions.attach(session, this.tunnelEnd);
     // A leg the exit had not noticed was dead yet (the phone redialed first): this one wins.
-    if (replaced && replaced !== this.tunnelEnd) replaced.end("REPLACED");
+    if (replaced && replaced !== this.tunnelEnd) replaced.replaced();
     clearTimeout(this.handshakeTimer);
     context.admission?.done(true);
     this.state = "established";

@@ -145,7 +145,7 @@ export class LaptopTunnel {
     const relay: Relay = { end, remote };
     this.relay = relay;
     this.counters.relays++;
-    previous?.end.end("REPLACED");
+    previous?.end.replaced();
     this.setState("handshaking", `relay ${remote}`);
   }
 

@@ -129,6 +129,14 @@ describe("a tunnel end", () => {
     expect(s.closed).toHaveLength(1);
   });
 
+  it("closes a replaced leg with REPLACED and no CLOSE frame: the session goes on elsewhere", async () => {
+    const s = subject();
+    s.end.replaced();
+    await memoryDrained(s.phone, s.endSide);
+    expect(s.received).toEqual([]);
+    expect(s.phone.closed?.code).toBe(ErrorCodes.REPLACED.close);
+  });
+
   it("ends a connection with the codec's error code for a malformed frame, and tells its owner", async () => {
     const s = subject();
     await s.send(new Uint8Array([4, 0, 0, 1, 0, 0, 0, 9, 0]));

@@ -156,6 +156,18 @@ export class TunnelEnd {
   }
 
   /**
+   * A newer leg carries on: this one is closed with REPLACED and no CLOSE frame. A CLOSE is end to
+   * end (the far end would take it for the session's end), and the session lives on through the
+   * newer leg; only this leg goes.
+   */
+  replaced(): void {
+    if (this.ending) return;
+    this.ending = true;
+    this.stopTimers();
+    this.transport.close(ErrorCodes.REPLACED.close, "REPLACED");
+  }
+
+  /**
    * Ends a connection before any tunnel end would speak on it (refused at admission), the same
    * one way: CLOSE frame with the code, then the close code.
    */
