@@ -63,6 +63,12 @@ const REFUSAL_RESULTS: Partial<Record<ErrorCode, HandshakeResult>> = {
 /** An ECHO is not answered onto a leg holding more than this unsent: the test must not fill the exit's memory, bytes. */
 const ECHO_MAX_BACKLOG_BYTES = 1024 * 1024;
 
+/**
+ * A leg closed without a valid HELLO after being held this long is a failed handshake, ms: a
+ * laptop answers a CHALLENGE within a round trip, so only a slot held on purpose gets here.
+ */
+export const ABANDONED_AFTER_MS = 2_000;
+
 type State = "awaiting-hello" | "authenticating" | "established" | "closed";
 
 export class ExitConnection {
@@ -70,6 +76,7 @@ export class ExitConnection {
   private readonly tunnelEnd: TunnelEnd;
   private readonly nonce = newNonce();
   private readonly handshakeTimer: NodeJS.Timeout;
+  private readonly openedAt = performance.now();
   private session: Session | undefined;
 
   constructor(
@@ -291,19 +298,23 @@ export class ExitConnection {
   private closed(close?: TransportClose): void {
     const { session, context } = this;
     const handshaking = this.state === "awaiting-hello" || this.state === "authenticating";
-    if (close && handshaking) {
-      // The leg went before a valid HELLO: a failed handshake. The transport refused what the
-      // phone sent (past maxPayload, bad WebSocket framing), or the peer just left.
+    // A leg held without a valid HELLO for long is a failed handshake, charged to its source: else
+    // one address could hold every slot by closing each socket just before its deadline. A phone
+    // closing its exit leg at once (its laptop leg dropped) is not charged.
+    const abandoned =
+      close !== undefined && handshaking && performance.now() - this.openedAt >= ABANDONED_AFTER_MS;
+    if (close && handshaking && (close.error || abandoned)) {
+      // The transport refused what the phone sent (past maxPayload, bad WebSocket framing), or
+      // the peer held the slot and left.
       if (close.error)
         context.log.warn({ remote: this.remote, err: close.error.message }, "relay socket error");
       context.metrics.handshake(close.error ? "protocol_error" : "abandoned");
+      context.admission?.done(false);
     }
     if (this.state === "closed") return;
     this.state = "closed";
     clearTimeout(this.handshakeTimer);
-    // Charged to its source (else one address could hold every handshake slot by closing each
-    // socket just before its deadline). Once authenticated, done() was called and this is a no-op.
-    context.admission?.done(false);
+    context.admission?.done(true); // gone early, or authenticated already: frees the slot, no charge
     if (session) {
       context.sessions.detach(session, this.tunnelEnd);
       context.log.info(

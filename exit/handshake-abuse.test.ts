@@ -15,6 +15,7 @@ import { type MemoryTransport, memoryDrained, memoryTransportPair } from "../pro
 import { until } from "../testing/until.js";
 import { createFakeTun } from "../tun/fake.js";
 import { helloFor } from "../tunnel/handshake.js";
+import { ABANDONED_AFTER_MS } from "./connection.js";
 import { EXIT_DEFAULTS, type RunningExit, startExit } from "./exit.js";
 import { addKey } from "./keys.js";
 import { EXIT_LIMITS } from "./limits.js";
@@ -59,11 +60,16 @@ async function leg(exit: RunningExit, address: string): Promise<{ phone: MemoryT
 }
 
 describe("the exit's handshakes, abused", () => {
-  it("charges a leg closed before HELLO as a failed handshake: one source cannot hold the slots", async () => {
+  it("charges a leg held without HELLO, then closed, as a failed handshake: one source cannot hold the slots", async () => {
     const { exit } = await testExit(3);
+    const held = [];
     for (let i = 0; i < 3; i++) {
       const { phone, frames } = await leg(exit, "192.0.2.7");
       expect(frames[0]?.type).toBe(FrameType.CHALLENGE);
+      held.push(phone);
+    }
+    await new Promise((resolve) => setTimeout(resolve, ABANDONED_AFTER_MS + 50));
+    for (const phone of held) {
       phone.close(1000, "");
       await memoryDrained(phone);
     }
@@ -75,6 +81,16 @@ describe("the exit's handshakes, abused", () => {
     const handshakes = await exit.metrics.registry.getSingleMetricAsString("tether_exit_handshakes_total");
     expect(handshakes).toContain('result="abandoned"} 3');
     expect(handshakes).toContain('result="rate_limited"} 1');
+  });
+
+  it("does not charge a leg closed at once (a phone whose laptop leg dropped)", async () => {
+    const { exit } = await testExit(2);
+    for (let i = 0; i < 4; i++) {
+      const { phone } = await leg(exit, "192.0.2.11");
+      phone.close(1000, "");
+      await memoryDrained(phone);
+    }
+    expect((await leg(exit, "192.0.2.11")).frames[0]?.type).toBe(FrameType.CHALLENGE);
   });
 
   it("refuses a HELLO checked while the keys file is half-written, and serves on", async () => {
