@@ -16,7 +16,7 @@ import { parseClientKey } from "../protocol/client-key.js";
 import { decodeFrame, encodeFrame } from "../protocol/codec.js";
 import { ErrorCodes } from "../protocol/errors.js";
 import { type Frame, FrameType, type WelcomeFrame } from "../protocol/frames.js";
-import { ipv4ToInt } from "../protocol/ipv4.js";
+import { parseIpv4 } from "../protocol/ip.js";
 import { until } from "../testing/until.js";
 import { createFakeTun, type FakeTun } from "../tun/fake.js";
 import { parseCidrList } from "./egress-guard.js";
@@ -130,8 +130,8 @@ function udp(source: string, destination: string, bytes = 28): Uint8Array {
   packet[3] = bytes & 255;
   packet[8] = 64;
   packet[9] = 17;
-  new DataView(packet.buffer).setUint32(12, ipv4ToInt(source)!);
-  new DataView(packet.buffer).setUint32(16, ipv4ToInt(destination)!);
+  new DataView(packet.buffer).setUint32(12, parseIpv4(source));
+  new DataView(packet.buffer).setUint32(16, parseIpv4(destination));
   return packet;
 }
 

@@ -15,6 +15,7 @@ export const ErrorCodes = {
   UNSUPPORTED_VERSION: { close: 4426, message: "no protocol version in common" },
   AUTH_FAILED: { close: 4401, message: "unknown client or wrong key" },
   HANDSHAKE_TIMEOUT: { close: 4408, message: "handshake not completed in time" },
+  /** Reserved, never sent: an expired resume token gets a WELCOME for a new session instead. */
   RESUME_EXPIRED: { close: 4410, message: "session to resume has expired" },
   POOL_EXHAUSTED: { close: 4503, message: "no address left in the exit's pool" },
   // Access limits at the exit (exit/limits.ts).
@@ -23,6 +24,7 @@ export const ErrorCodes = {
   SESSION_LIMIT: { close: 4412, message: "this client key holds as many sessions as it may" },
   // Relay and pairing (the phone's legs).
   PAIRING_FAILED: { close: 4403, message: "wrong pairing secret or origin" },
+  /** Reserved, never sent in v1: the newest relay replaces the old one (REPLACED). */
   RELAY_BUSY: { close: 4409, message: "another relay is already connected" },
   SHUTTING_DOWN: { close: 4001, message: "the other end is shutting down" },
   REPLACED: { close: 4002, message: "replaced by a newer connection" },

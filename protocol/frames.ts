@@ -58,6 +58,7 @@ export interface WelcomeFrame {
   mtu: number;
   /** Dotted IPv4 addresses. */
   dns: string[];
+  /** Reserved: sent, and ignored by the laptop (the heartbeat follows protocol/heartbeat.ts). */
   keepaliveSeconds: number;
   /** True when this WELCOME resumed an existing session (same address, same flows). */
   resumed: boolean;
