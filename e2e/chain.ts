@@ -346,3 +346,26 @@ export async function waitForRelay(
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/**
+ * From the laptop's namespace, through the tether: the internet's hello page, then `bytes` of its
+ * seeded content piped into sha256sum. Returns both for the caller to assert.
+ */
+export async function fetchThroughTether(
+  topology: Topology,
+  bytes: number,
+  seed: string,
+): Promise<{ hello: string; sha256: string }> {
+  const hello = await topology.exec("laptop", [
+    "curl",
+    "-sS",
+    "--max-time",
+    "10",
+    "http://internet.test/hello",
+  ]);
+  const url = `http://${topology.addr.egress.internet}/bytes/${bytes}?seed=${seed}`;
+  const sum = await topology.exec("laptop", ["sh", "-c", `curl -sS --max-time 30 ${url} | sha256sum`], {
+    check: true,
+  });
+  return { hello: hello.stdout.trim(), sha256: sum.stdout.split(" ")[0] ?? "" };
+}

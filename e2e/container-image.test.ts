@@ -22,6 +22,7 @@ import {
   EXIT_TUN,
   type Exit,
   exitedCode,
+  fetchThroughTether,
   pairPhone,
   ROOT,
   recordOutput,
@@ -292,25 +293,10 @@ describe.skipIf(!canRunPrivileged)("the exit's image, built and run with podman 
       };
       const laptop = await startLaptop(topology, exit, key);
       await pairPhone(topology, exit, laptop);
-      const hello = await topology.exec("laptop", [
-        "curl",
-        "-sS",
-        "--max-time",
-        "10",
-        "http://internet.test/hello",
-      ]);
-      expect(hello.stdout.trim()).toBe(HELLO_TEXT);
       const bytes = 4 * 1024 * 1024;
-      const sum = await topology.exec(
-        "laptop",
-        [
-          "sh",
-          "-c",
-          `curl -sS --max-time 30 http://${topology.addr.egress.internet}/bytes/${bytes}?seed=img | sha256sum`,
-        ],
-        { check: true },
-      );
-      expect(sum.stdout.split(" ")[0]).toBe(expectedSha256(bytes, "img"));
+      const through = await fetchThroughTether(topology, bytes, "img");
+      expect(through.hello).toBe(HELLO_TEXT);
+      expect(through.sha256).toBe(expectedSha256(bytes, "img"));
       laptop.process.kill("SIGINT");
       expect(await exitedCode(laptop.process)).toBe(0);
       console.log(

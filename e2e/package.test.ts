@@ -7,7 +7,16 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Commands, exitedCode, pairPhone, ROOT, requireBuild, startExit, startLaptop } from "./chain.js";
+import {
+  type Commands,
+  exitedCode,
+  fetchThroughTether,
+  pairPhone,
+  ROOT,
+  requireBuild,
+  startExit,
+  startLaptop,
+} from "./chain.js";
 import { expectedSha256, HELLO_TEXT, startInternet } from "./internet.js";
 import { canRunPrivileged } from "./privileged.js";
 import { createTopology, runBounded, type Topology } from "./topology.js";
@@ -143,25 +152,10 @@ describe.skipIf(!canRunPrivileged)("the npm package, installed from its tarball 
     const key = await exit.addKey("pkg-laptop");
     const laptop = await startLaptop(topology, exit, key, { commands: installed });
     await pairPhone(topology, exit, laptop);
-    const hello = await topology.exec("laptop", [
-      "curl",
-      "-sS",
-      "--max-time",
-      "10",
-      "http://internet.test/hello",
-    ]);
-    expect(hello.stdout.trim()).toBe(HELLO_TEXT);
     const bytes = 4 * 1024 * 1024;
-    const sum = await topology.exec(
-      "laptop",
-      [
-        "sh",
-        "-c",
-        `curl -sS --max-time 30 http://${topology.addr.egress.internet}/bytes/${bytes}?seed=pkg | sha256sum`,
-      ],
-      { check: true },
-    );
-    expect(sum.stdout.split(" ")[0]).toBe(expectedSha256(bytes, "pkg"));
+    const through = await fetchThroughTether(topology, bytes, "pkg");
+    expect(through.hello).toBe(HELLO_TEXT);
+    expect(through.sha256).toBe(expectedSha256(bytes, "pkg"));
     laptop.process.kill("SIGINT");
     expect(await exitedCode(laptop.process)).toBe(0);
     exit.process.kill("SIGTERM");
