@@ -7,19 +7,19 @@
 //   exit {url, wrongKey, key, bind}              malformed frames, wrong versions, slow and wrong
 //                                                handshakes, egress and spoofing after a good one
 //   laptop-pairing {url, secret, origin, bind?}  wrong secret, wrong origin, wrong path
-//   laptop-frames {url, secret, origin}          malformed frames at the laptop, as a paired phone
+//   laptop-frames {url, secret, origin}          malformed frames at the laptop, as a second paired
+//                                                phone while the real one relays
 //
 // Every wait is bounded (ATTEMPT_TIMEOUT_MS); every socket is closed before the script exits.
 
-import { createHmac } from "node:crypto";
 import { connect as tcpConnect } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { WebSocket } from "ws";
-import { parseClientKey } from "../protocol/client-key.js";
-import { authMessage, decodeFrame, encodeFrame } from "../protocol/codec.js";
+import { encodeFrame } from "../protocol/codec.js";
 import { fromMessage } from "../protocol/encoding.js";
 import { type Frame, FrameType, Hop } from "../protocol/frames.js";
 import { HEADER_BYTES, MAX_FRAME_BYTES } from "../protocol/limits.js";
+import { NoiseLaptop } from "../testing/noise-laptop.js";
 
 /** Longest any one attempt may take, ms (slow handshakes wait for the exit's timeout). */
 const ATTEMPT_TIMEOUT_MS = 20_000;
@@ -38,6 +38,8 @@ interface Outcome {
 
 interface Dial {
   socket: WebSocket;
+  /** The laptop's side of protocol v2: the handshake, then sealed frames. */
+  laptop: NoiseLaptop;
   frames: Frame[];
   done: Promise<Outcome>;
 }
@@ -49,15 +51,17 @@ function dial(url: string, options: { bind?: string; origin?: string } = {}): Di
     ...(options.origin ? { origin: options.origin } : {}),
     maxPayload: 2 * MAX_FRAME_BYTES,
   });
-  const frames: Frame[] = [];
+  const laptop = new NoiseLaptop((bytes) => socket.send(bytes));
+  const frames = laptop.frames;
   const outcome: Outcome = { frames: [] };
   socket.on("message", (data, isBinary) => {
     try {
-      const frame = decodeFrame(fromMessage(isBinary ? (data as Buffer) : data.toString()));
-      if (!frame) return;
-      frames.push(frame);
-      outcome.frames.push(frame.type);
-      if (frame.type === FrameType.WELCOME) outcome.address = frame.address;
+      const before = frames.length;
+      laptop.receive(fromMessage(isBinary ? (data as Buffer) : data.toString()));
+      for (const frame of frames.slice(before)) {
+        outcome.frames.push(frame.type);
+        if (frame.type === FrameType.WELCOME) outcome.address = frame.address;
+      }
     } catch (error) {
       outcome.error = String(error);
     }
@@ -80,7 +84,7 @@ function dial(url: string, options: { bind?: string; origin?: string } = {}): Di
       resolve(outcome);
     });
   });
-  return { socket, frames, done };
+  return { socket, laptop, frames, done };
 }
 
 function opened(d: Dial): Promise<boolean> {
@@ -117,24 +121,16 @@ function header(type: number, count: number, payloadLength: number, payload = ne
   return bytes;
 }
 
-function hello(key: string, nonce: Uint8Array, versions: [number, number] = [1, 1]): Uint8Array {
-  const { clientId, secret } = parseClientKey(key);
-  const mac = new Uint8Array(createHmac("sha256", secret).update(authMessage(nonce, clientId)).digest());
-  return encodeFrame({
-    type: FrameType.HELLO,
-    versionMin: versions[0],
-    versionMax: versions[1],
-    capabilities: 0,
-    clientId,
-    mac,
-  });
+/** Answers the CHALLENGE with a v2 HELLO (a Noise message 1) for `key`, announcing `versions`. */
+function hello(d: Dial, key: string, versions?: [number, number]): void {
+  d.laptop.hello(key, versions ? { versionMin: versions[0], versionMax: versions[1] } : {});
 }
 
 /** An honest handshake; resolves with the open dial (WELCOME received) or its outcome. */
 async function handshake(url: string, key: string, bind?: string): Promise<Dial> {
   const d = dial(url, bind ? { bind } : {});
   const challenge = await frame(d, FrameType.CHALLENGE);
-  if (challenge?.type === FrameType.CHALLENGE) d.socket.send(hello(key, challenge.nonce));
+  if (challenge?.type === FrameType.CHALLENGE) hello(d, key);
   await frame(d, FrameType.WELCOME);
   return d;
 }
@@ -270,7 +266,7 @@ async function exitAttacks(a: Args): Promise<Record<string, unknown>> {
   {
     const d = dial(url, at(malformed));
     const challenge = await frame(d, FrameType.CHALLENGE);
-    if (challenge?.type === FrameType.CHALLENGE) d.socket.send(hello(a.key!, challenge.nonce, [7, 9]));
+    if (challenge?.type === FrameType.CHALLENGE) hello(d, a.key!, [7, 9]);
     results.wrongVersion = await d.done;
   }
 
@@ -284,7 +280,7 @@ async function exitAttacks(a: Args): Promise<Record<string, unknown>> {
   for (let i = 0; i < Number(a.wrongCount ?? 15); i++) {
     const d = dial(url, at(a.wrongBind!));
     const challenge = await frame(d, FrameType.CHALLENGE);
-    if (challenge?.type === FrameType.CHALLENGE) d.socket.send(hello(a.wrongKey!, challenge.nonce));
+    if (challenge?.type === FrameType.CHALLENGE) hello(d, a.wrongKey!);
     wrong.push(await d.done);
   }
   results.wrongKeys = wrong.map((o) => o.close);
@@ -295,24 +291,24 @@ async function exitAttacks(a: Args): Promise<Record<string, unknown>> {
     const address = d.frames.find((f) => f.type === FrameType.WELCOME);
     if (address?.type === FrameType.WELCOME) {
       const me = address.address;
-      d.socket.send(
-        encodeFrame({
-          type: FrameType.DATA,
-          packets: [
-            ipv4Packet(me, "169.254.169.254"),
-            ipv4Packet(me, "10.0.0.1"),
-            ipv4Packet(me, "192.168.43.2"),
-            ipv4Packet(me, "127.0.0.53"),
-            ipv4Packet(me, "198.51.100.1"),
-            ipv4Packet(me, "203.0.113.1"),
-            ipv4Packet(me, "224.0.0.1"),
-            ipv4Packet(me, "255.255.255.255"),
-            ipv4Packet("198.51.100.77", "198.51.100.2"),
-          ],
-        }),
-      );
+      d.laptop.sendFrame({
+        type: FrameType.DATA,
+        packets: [
+          ipv4Packet(me, "169.254.169.254"),
+          ipv4Packet(me, "10.0.0.1"),
+          ipv4Packet(me, "192.168.43.2"),
+          ipv4Packet(me, "127.0.0.53"),
+          ipv4Packet(me, "198.51.100.1"),
+          ipv4Packet(me, "203.0.113.1"),
+          ipv4Packet(me, "224.0.0.1"),
+          ipv4Packet(me, "255.255.255.255"),
+          ipv4Packet("198.51.100.77", "198.51.100.2"),
+        ],
+      });
       await new Promise((resolve) => setTimeout(resolve, 200));
-      d.socket.send(header(FrameType.DATA, 2, lying.length, lying));
+      // Sealed with the session's key (what only a key holder can send): the exit opens it, and
+      // its lying inner lengths end the connection with their code. Unsealed it would be dropped.
+      d.socket.send(d.laptop.seal.outbound(header(FrameType.DATA, 2, lying.length, lying)));
     }
     results.afterHandshake = {
       address: (address as { address?: string } | undefined)?.address,
@@ -395,9 +391,7 @@ async function main(): Promise<void> {
     const welcome = d.frames.find((f) => f.type === FrameType.WELCOME);
     const to = (args as unknown as { to: string[] }).to;
     if (welcome?.type === FrameType.WELCOME) {
-      d.socket.send(
-        encodeFrame({ type: FrameType.DATA, packets: to.map((t) => ipv4Packet(welcome.address, t)) }),
-      );
+      d.laptop.sendFrame({ type: FrameType.DATA, packets: to.map((t) => ipv4Packet(welcome.address, t)) });
       await new Promise((resolve) => setTimeout(resolve, 300));
       d.socket.close(1000);
     }

@@ -11,12 +11,12 @@ import pino from "pino";
 import { generate } from "selfsigned";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { helloMac } from "../protocol/auth.js";
 import { parseClientKey } from "../protocol/client-key.js";
 import { decodeFrame, encodeFrame } from "../protocol/codec.js";
 import { ErrorCodes } from "../protocol/errors.js";
 import { type Frame, FrameType, type WelcomeFrame } from "../protocol/frames.js";
 import { parseIpv4 } from "../protocol/ip.js";
+import { NoiseLaptop } from "../testing/noise-laptop.js";
 import { until } from "../testing/until.js";
 import { createFakeTun, type FakeTun } from "../tun/fake.js";
 import { parseCidrList } from "./egress-guard.js";
@@ -73,7 +73,7 @@ async function testExit(options: Partial<ExitOptions> = {}): Promise<TestExit> {
 
 /** A laptop talking straight to the exit (no phone in between). */
 class Client {
-  readonly frames: Frame[] = [];
+  readonly laptop: NoiseLaptop;
   readonly socket: WebSocket;
   readonly closed: Promise<number>;
   readonly opened: Promise<void>;
@@ -82,10 +82,8 @@ class Client {
     this.socket = new WebSocket(`${tls ? "wss" : "ws"}://127.0.0.1:${exit.port}/tunnel`, {
       rejectUnauthorized: false,
     });
-    this.socket.on("message", (data) => {
-      const frame = decodeFrame(new Uint8Array(data as Buffer));
-      if (frame) this.frames.push(frame);
-    });
+    this.laptop = new NoiseLaptop((bytes) => this.socket.send(bytes));
+    this.socket.on("message", (data) => this.laptop.receive(new Uint8Array(data as Buffer)));
     this.closed = new Promise((resolve) => this.socket.once("close", (code) => resolve(code)));
     this.opened = new Promise((resolve, reject) => {
       this.socket.once("open", () => resolve());
@@ -94,18 +92,19 @@ class Client {
     cleanups.push(() => this.socket.terminate());
   }
 
+  /** Frames from the exit: clear before the keys, opened after. */
+  get frames(): Frame[] {
+    return this.laptop.frames;
+  }
+
   async challenge(): Promise<Uint8Array> {
     const frame = await until(() => this.frames.find((f) => f.type === FrameType.CHALLENGE), "CHALLENGE");
     return frame.nonce;
   }
 
   async hello(key: string): Promise<void> {
-    const { clientId, secret } = parseClientKey(key);
-    const nonce = await this.challenge();
-    const mac = await helloMac(secret, nonce, clientId);
-    this.socket.send(
-      encodeFrame({ type: FrameType.HELLO, versionMin: 1, versionMax: 1, capabilities: 0, clientId, mac }),
-    );
+    await this.challenge();
+    this.laptop.hello(key);
   }
 
   async welcome(): Promise<WelcomeFrame> {
@@ -113,7 +112,7 @@ class Client {
   }
 
   send(packets: Uint8Array[]): void {
-    this.socket.send(encodeFrame({ type: FrameType.DATA, packets }));
+    this.laptop.sendFrame({ type: FrameType.DATA, packets });
   }
 }
 
@@ -324,7 +323,7 @@ describe("operating the exit", () => {
     expect(await metricValue(t.exit, "tether_exit_queue_delay_seconds_count")).toBeGreaterThanOrEqual(2);
   });
 
-  it("writes JSON logs of a session without its key, nonce, mac or resume token", async () => {
+  it("writes JSON logs of a session without its key, nonce, handshake message or resume token", async () => {
     const t = await testExit();
     const client = new Client(t.exit);
     const nonce = await client.challenge();
@@ -336,8 +335,8 @@ describe("operating the exit", () => {
     client.socket.close(1000);
     await client.closed;
     await until(() => t.logs.some((l) => l.includes("session detached")) || undefined, "the detach log");
-    const { clientId, secret } = parseClientKey(t.key);
-    const mac = await helloMac(secret, nonce, clientId);
+    const { secret } = parseClientKey(t.key);
+    const noise = client.laptop.helloBytes!.subarray(-48); // the end of Noise message 1
     const log = t.logs.join("\n");
     for (const line of t.logs) expect(() => JSON.parse(line)).not.toThrow();
     expect(log).toContain("session started");
@@ -346,7 +345,7 @@ describe("operating the exit", () => {
       ["key", secret],
       ["wrong key", parseClientKey(WRONG_KEY).secret],
       ["nonce", nonce],
-      ["mac", mac],
+      ["Noise message 1", noise],
       ["resume token", welcome.resumeToken],
       ["session id", welcome.sessionId],
     ] as const) {

@@ -1,23 +1,38 @@
 // One exit leg, from the phone: its tunnel end (tunnel/end.ts), and the exit's state machine and
-// policy around it. The laptop authenticates end to end through the leg:
+// policy around it. The laptop and the exit run a Noise handshake end to end through the leg
+// (protocol v2, docs/PROTOCOL.md), and every frame after it is sealed:
 //
-//   phone connects ──> CHALLENGE(nonce) ──> HELLO(versions, client id, mac) ──> WELCOME | CLOSE
-//        awaiting-hello ───────────────────────────────────────────────> established ──> closed
+//   phone connects ──> CHALLENGE(nonce) ──> HELLO(versions, client id, Noise message 1)
+//        awaiting-hello ──> authenticating ──> RESPONSE(message 2), keys ──> sealed WELCOME | CLOSE
+//                                                              established ──> closed
+//
+// A refusal before the keys (version, key, rate) is a clear CLOSE; after them, a sealed one. A
+// resume needs the token and a proof made with the session's resume secret over this handshake
+// (tunnel/noise-messages.ts): a token alone gets a new session.
 //
 // In `established`, DATA goes to the TUN (exit/uplink.ts), and the session's packets from the TUN
 // come back through its tunnel end (exit/downlink.ts).
 
 import { randomBytes } from "node:crypto";
+import { encodeFrame } from "../protocol/codec.js";
 import type { Encoding } from "../protocol/encoding.js";
 import { type ErrorCode, ErrorCodes, ProtocolError } from "../protocol/errors.js";
 import { FlowQueue } from "../protocol/flow-queue.js";
-import { FrameType, type HelloFrame, Hop } from "../protocol/frames.js";
+import { FrameType, Hop } from "../protocol/frames.js";
 import { parseIpv4 } from "../protocol/ip.js";
 import { RESUME_TOKEN_BYTES, SESSION_ID_BYTES } from "../protocol/limits.js";
 import type { Transport, TransportClose } from "../protocol/transport.js";
 import type { TunDevice } from "../tun/device.js";
 import { type HandshakeFrame, TunnelEnd } from "../tunnel/end.js";
-import { challengeFrame, checkHello, HandshakeRefusal, helloVersion, newNonce } from "../tunnel/handshake.js";
+import {
+  challengeFrame,
+  decodeHello,
+  HandshakeRefusal,
+  helloVersion,
+  newNonce,
+  openHello,
+} from "../tunnel/handshake.js";
+import { type DecodedHello, verifyResumeProof } from "../tunnel/noise-messages.js";
 import { echoAnswer } from "../tunnel/self-test.js";
 import type { EgressGuard } from "./egress-guard.js";
 import { type Admission, oldestDetached } from "./limits.js";
@@ -74,7 +89,8 @@ type State = "awaiting-hello" | "authenticating" | "established" | "closed";
 export class ExitConnection {
   private state: State = "awaiting-hello";
   private readonly tunnelEnd: TunnelEnd;
-  private readonly nonce = newNonce();
+  /** The CHALLENGE as sent: the prologue of this connection's handshake starts with it. */
+  private readonly challenge = encodeFrame(challengeFrame(newNonce()));
   private readonly handshakeTimer: NodeJS.Timeout;
   private readonly openedAt = performance.now();
   private session: Session | undefined;
@@ -100,11 +116,22 @@ export class ExitConnection {
             sojourn: (ms) => context.metrics.queueDelay.observe(ms / 1000),
             dropped: (reason, count) => context.metrics.drop(reason, count),
           }),
+        dropped: (reason) => context.metrics.frameDropped(reason),
       },
       {
-        frame: (frame) => this.handshake(frame),
+        frame: (frame, _bytes, sealed) => {
+          throw new ProtocolError(
+            "UNEXPECTED_FRAME",
+            `${sealed ? "sealed" : "clear"} type ${frame.type} from a laptop`,
+          );
+        },
+        handshake: (bytes) => this.handshake(bytes),
         data: (packets) => this.data(packets),
-        peerClosed: (code, reason) => context.log.info({ remote, code, reason }, "laptop closed"),
+        peerClosed: (code, reason, sealed) =>
+          context.log.info(
+            { remote, code, reason, sealed },
+            sealed ? "laptop closed" : "relay sent a clear CLOSE",
+          ),
         protocolError: (error) => this.refused(error.code, "protocol_error", error.message),
         closed: (close) => {
           this.closed(close);
@@ -117,23 +144,23 @@ export class ExitConnection {
       () => this.refuse("HANDSHAKE_TIMEOUT", "timeout"),
       context.handshakeTimeoutMs,
     );
-    this.tunnelEnd.send(challengeFrame(this.nonce));
+    this.tunnelEnd.sendFrame(this.challenge);
   }
 
-  private handshake(frame: HandshakeFrame): void {
-    if (frame.type !== FrameType.HELLO)
-      throw new ProtocolError("UNEXPECTED_FRAME", `type ${frame.type} from a laptop`);
+  private handshake(bytes: Uint8Array): void {
+    if (bytes[0] !== FrameType.HELLO)
+      throw new ProtocolError("UNEXPECTED_FRAME", `handshake frame of type ${bytes[0]} from a laptop`);
     if (this.state !== "awaiting-hello") throw new ProtocolError("UNEXPECTED_FRAME", "HELLO twice");
     this.state = "authenticating";
     let version: number;
     try {
-      version = helloVersion(frame);
+      version = helloVersion(bytes);
     } catch (error) {
       if (!(error instanceof HandshakeRefusal)) throw error;
       this.refuse(error.code, REFUSAL_RESULTS[error.code] ?? "protocol_error", error.message);
       return;
     }
-    this.hello(frame, version).catch((error) => {
+    this.hello(decodeHello(bytes), version).catch((error) => {
       // A bug, not the peer's doing; this connection's alone: logged with its stack, the laptop
       // told to come back (EXIT_BUSY is retried), the exit serving on.
       this.context.log.error(
@@ -144,19 +171,31 @@ export class ExitConnection {
     });
   }
 
-  private async hello(hello: HelloFrame, version: number): Promise<void> {
+  private async hello(decoded: DecodedHello, version: number): Promise<void> {
     const { context } = this;
+    let opened: Awaited<ReturnType<typeof openHello>>;
     try {
-      await checkHello(hello, this.nonce, context.secretFor);
+      opened = await openHello(this.challenge, decoded, context.secretFor);
     } catch (error) {
-      if (!(error instanceof HandshakeRefusal)) throw error;
       if (this.state !== "authenticating") return; // closed while we checked
-      return this.refuse(error.code, REFUSAL_RESULTS[error.code] ?? "protocol_error", error.message);
+      if (error instanceof HandshakeRefusal)
+        return this.refuse(error.code, REFUSAL_RESULTS[error.code] ?? "protocol_error", error.message);
+      if (error instanceof ProtocolError) return this.refuse(error.code, "protocol_error", error.message);
+      throw error;
     }
     if (this.state !== "authenticating") return; // closed while we checked
-    const resumed = hello.resumeToken
-      ? context.sessions.byResumeToken(hello.resumeToken, hello.clientId)
-      : undefined;
+    const { hello, handshake } = opened;
+    const resume = opened.opened.resume;
+    // The laptop holds the key: answer, and from here on everything is sealed, refusals included.
+    const { response, keys } = handshake.respond(version);
+    this.tunnelEnd.sendFrame(response);
+    this.tunnelEnd.installKeys(keys);
+    const found = resume ? context.sessions.byResumeToken(resume.token, hello.clientId) : undefined;
+    // A token without the proof (made with the session's resume secret over this handshake) is
+    // worthless: whoever sent it gets a new session, not this one.
+    const proofFailed =
+      found !== undefined && resume !== undefined && !verifyResumeProof(found.resumeSecret, resume);
+    const resumed = proofFailed ? undefined : found;
     let limit = resumed
       ? undefined
       : context.admission?.sessionRefusal(hello.clientId, context.sessions.all());
@@ -171,7 +210,7 @@ export class ExitConnection {
       context.admission?.done(true); // a good key at its limit: not charged as a failure
       return this.refuse(limit, REFUSAL_RESULTS[limit] ?? "busy");
     }
-    const session = resumed ?? this.newSession(hello.clientId);
+    const session = resumed ?? this.newSession(hello.clientId, keys.resumeSecret);
     if (!session) return this.refuse("POOL_EXHAUSTED", "pool_exhausted");
     this.session = session;
     const replaced = context.sessions.attach(session, this.tunnelEnd);
@@ -195,19 +234,21 @@ export class ExitConnection {
       keepaliveSeconds: context.keepaliveSeconds,
       resumed: Boolean(resumed),
     });
-    const result = resumed ? "resumed" : hello.resumeToken ? "expired" : "ok";
+    const result = resumed ? "resumed" : proofFailed ? "resume_refused" : resume ? "expired" : "ok";
     context.metrics.handshake(result);
     context.log.info(
       { remote: this.remote, client: hello.clientId, address: session.address, version, result },
       resumed
         ? "session resumed"
-        : hello.resumeToken
-          ? "resume token expired: new session"
-          : "session started",
+        : proofFailed
+          ? "resume proof did not verify: new session"
+          : resume
+            ? "resume token expired: new session"
+            : "session started",
     );
   }
 
-  private newSession(clientId: string): Session | undefined {
+  private newSession(clientId: string, resumeSecret: Uint8Array): Session | undefined {
     const address = this.context.pool.allocate();
     if (!address) return undefined;
     const session = new Session({
@@ -216,6 +257,7 @@ export class ExitConnection {
       address,
       addressInt: parseIpv4(address),
       resumeToken: new Uint8Array(randomBytes(RESUME_TOKEN_BYTES)),
+      resumeSecret,
       end: this.tunnelEnd,
     });
     this.context.sessions.add(session);

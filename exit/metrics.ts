@@ -1,6 +1,7 @@
 // Everything the exit counts, as Prometheus metrics. One registry per Exit, so tests can run
 // several exits in one process.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { LegDropReason } from "../tunnel/seal-leg.js";
 import type { EgressRefusal } from "./egress-guard.js";
 
 export type DropReason =
@@ -32,6 +33,8 @@ export type HandshakeResult =
   | "expired"
   /** The leg closed before a valid HELLO (counted and charged as a failure). */
   | "abandoned"
+  /** A resume token came without a valid proof (tunnel/noise-messages.ts): a new session instead. */
+  | "resume_refused"
   /** Refused at admission or before the session (exit/limits.ts). */
   | "rate_limited"
   | "busy"
@@ -65,6 +68,13 @@ export class ExitMetrics {
   readonly drops = new Counter({
     name: "tether_exit_drops_total",
     help: "Packets dropped, by reason.",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+
+  readonly framesDropped = new Counter({
+    name: "tether_exit_frames_dropped_total",
+    help: "Frames from relays dropped unopened (forged, replayed, too old, clear where sealed), by reason.",
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });
@@ -110,6 +120,10 @@ export class ExitMetrics {
 
   drop(reason: DropReason, count = 1): void {
     this.drops.inc({ reason }, count);
+  }
+
+  frameDropped(reason: LegDropReason): void {
+    this.framesDropped.inc({ reason });
   }
 
   handshake(result: HandshakeResult): void {

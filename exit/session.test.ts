@@ -13,6 +13,7 @@ function session(address: number, token: number, relay: TunnelEnd): Session {
     address: `10.77.0.${address}`,
     addressInt: 0x0a4d0000 + address,
     resumeToken: new Uint8Array(32).fill(token),
+    resumeSecret: new Uint8Array(32),
     end: relay,
   });
 }

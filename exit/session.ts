@@ -23,6 +23,8 @@ export class Session {
   readonly address: string;
   readonly addressInt: number;
   readonly resumeToken: Uint8Array;
+  /** The resume secret of the handshake that made the session: a resume must prove it (tunnel/noise-messages.ts). */
+  readonly resumeSecret: Uint8Array;
   readonly started = Date.now();
   /** The tunnel end of the exit leg carrying the session now; none while detached. */
   end: TunnelEnd | undefined;
@@ -36,6 +38,7 @@ export class Session {
     address: string;
     addressInt: number;
     resumeToken: Uint8Array;
+    resumeSecret: Uint8Array;
     end: TunnelEnd;
   }) {
     this.id = fields.id;
@@ -43,6 +46,7 @@ export class Session {
     this.address = fields.address;
     this.addressInt = fields.addressInt;
     this.resumeToken = fields.resumeToken;
+    this.resumeSecret = fields.resumeSecret;
     this.end = fields.end;
   }
 }

@@ -1,8 +1,9 @@
 // Fuzz: the laptop's tunnel end (LaptopTunnel over tunnel/end.ts), fed hostile messages from "the
 // exit" through the phone's side of an in-memory laptop leg, while handshaking and once
-// established. Whatever arrives, it never throws; a message the codec rejects closes the leg with
-// exactly that error's close code; every close code is one of ours; only a refused key or version
-// is ever fatal.
+// established through a real (v2, Noise) handshake. Whatever arrives, it never throws; while
+// handshaking a clear message the codec rejects closes the leg with exactly that error's close
+// code, and every close code is one of ours; once established nothing a relay can make up ends the
+// leg or the session (it is dropped and counted); only a refused key or version is ever fatal.
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { parseClientKey } from "../protocol/client-key.js";
@@ -13,6 +14,10 @@ import { FrameType } from "../protocol/frames.js";
 import { type MemoryTransport, memoryDrained, memoryTransportPair } from "../protocol/transport.js";
 import { FUZZ_RUNS, hostileBytes, hostileText, must } from "../testing/fuzz-inputs.js";
 import { createFakeTun } from "../tun/fake.js";
+import { challengeFrame, newNonce } from "../tunnel/handshake.js";
+import { decodeHello, RESPONSE_TYPE, ResponderHandshake } from "../tunnel/noise-messages.js";
+import { isSealed } from "../tunnel/seal.js";
+import { LegSeal } from "../tunnel/seal-leg.js";
 import { LaptopTunnel, type TunnelError } from "./tunnel.js";
 
 const PARTS = 4;
@@ -22,21 +27,18 @@ const CLOSE_CODES = new Set([1000, 1006, ...Object.values(ErrorCodes).map((e) =>
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
+const SECRET = Buffer.alloc(32, 9);
 const tun = createFakeTun("fuzz1");
 const fatal: TunnelError[] = [];
-const tunnel = new LaptopTunnel(
-  tun,
-  parseClientKey(`laptop-1:${Buffer.alloc(32, 9).toString("base64url")}`),
-  {
-    welcome: async () => undefined,
-    state: () => undefined,
-    fatal: (error) => fatal.push(error),
-  },
-);
+const tunnel = new LaptopTunnel(tun, parseClientKey(`laptop-1:${SECRET.toString("base64url")}`), {
+  welcome: async () => undefined,
+  state: () => undefined,
+  fatal: (error) => fatal.push(error),
+});
 
 const WELCOME = encodeFrame({
   type: FrameType.WELCOME,
-  version: 1,
+  version: 2,
   sessionId: new Uint8Array(16),
   resumeToken: new Uint8Array(32),
   address: "10.77.0.2",
@@ -47,9 +49,21 @@ const WELCOME = encodeFrame({
   resumed: false,
 });
 
+/**
+ * The codec's error for this message while handshaking, if any. A sealed message is dropped
+ * unopened (no keys yet), and v2's HELLO and RESPONSE have layouts of their own
+ * (tunnel/noise-messages.ts): no expectation there beyond "one of our close codes".
+ */
 function codecError(message: Uint8Array | string): ProtocolError | undefined {
   try {
-    decodeFrame(fromMessage(message));
+    const bytes = fromMessage(message);
+    if (
+      bytes.length >= 8 &&
+      (isSealed(bytes) || bytes[0] === FrameType.HELLO || bytes[0] === RESPONSE_TYPE)
+    ) {
+      return undefined;
+    }
+    decodeFrame(bytes);
   } catch (error) {
     if (error instanceof ProtocolError) return error;
     throw error;
@@ -72,23 +86,80 @@ afterAll(() => {
 });
 
 /** A new laptop leg: the tunnel end gets one side, the test plays the phone on the other. */
-function attach(encoding: Encoding): [MemoryTransport, MemoryTransport] {
+function attach(encoding: Encoding, heard: Uint8Array[] = []): [MemoryTransport, MemoryTransport] {
   const [phone, laptop] = memoryTransportPair();
-  phone.onMessage(() => undefined);
+  phone.onMessage((message) => {
+    if (heard.length < 4) heard.push(fromMessage(message));
+  });
   tunnel.attach(laptop, encoding, "fuzz");
   return [phone, laptop];
 }
 
-/** Feeds one case's messages to the leg and checks every answer. */
+/** A leg established through a real handshake, the test playing the exit behind the phone. */
+async function establish(encoding: Encoding): Promise<[MemoryTransport, MemoryTransport]> {
+  const heard: Uint8Array[] = [];
+  const leg = attach(encoding, heard);
+  const [phone, laptop] = leg;
+  const challenge = encodeFrame(challengeFrame(newNonce()));
+  phone.send(toMessage(challenge, encoding));
+  await memoryDrained(phone, laptop);
+  const hello = heard.find((m) => m[0] === FrameType.HELLO);
+  if (!hello) throw new Error("no HELLO for a CHALLENGE");
+  const exit = new ResponderHandshake(challenge, decodeHello(hello), SECRET);
+  must(exit.open().ok, () => "the laptop's HELLO did not open");
+  const { response, keys } = exit.respond(2);
+  const seal = new LegSeal("exit");
+  seal.install(keys);
+  phone.send(toMessage(response, encoding));
+  phone.send(toMessage(seal.outbound(WELCOME), encoding));
+  await memoryDrained(phone, laptop);
+  await settle(); // the WELCOME's handling awaits the owner's configuration
+  must(tunnel.state === "established", () => `state ${tunnel.state} after WELCOME`);
+  outcomes.established++;
+  return leg;
+}
+
+/**
+ * An established leg serves many cases (made-up messages cannot end it): a real handshake for
+ * every case would cost most of the run. A new one every CASES_PER_LEG cases or encoding change.
+ */
+const CASES_PER_LEG = 100;
+let current: { leg: [MemoryTransport, MemoryTransport]; encoding: Encoding; cases: number } | undefined;
+
+async function established(encoding: Encoding): Promise<[MemoryTransport, MemoryTransport]> {
+  if (current && current.encoding === encoding && current.cases < CASES_PER_LEG) {
+    current.cases++;
+    return current.leg;
+  }
+  await closeEstablished();
+  current = { leg: await establish(encoding), encoding, cases: 1 };
+  return current.leg;
+}
+
+async function closeEstablished(): Promise<void> {
+  if (!current) return;
+  const [phone, laptop] = current.leg;
+  current = undefined;
+  phone.close(1000, "");
+  await memoryDrained(phone, laptop);
+}
+
+/** Feeds one case's messages to the leg and checks every answer (`keyed`: nothing may end it). */
 async function feed(
   [phone, laptop]: [MemoryTransport, MemoryTransport],
   messages: (Uint8Array | string)[],
+  keyed = false,
 ): Promise<void> {
   for (const m of messages) {
     if (!phone.open) break;
     const expected = codecError(m);
     phone.send(m);
     await memoryDrained(phone, laptop);
+    if (keyed) {
+      must(phone.open, () => `a made-up message ended the leg (close ${phone.closed?.code})`);
+      must(tunnel.state === "established", () => `a made-up message left the tunnel ${tunnel.state}`);
+      continue;
+    }
     if (expected) {
       must(
         phone.closed?.code === expected.closeCode,
@@ -102,6 +173,10 @@ async function feed(
   must(closeCode === undefined || CLOSE_CODES.has(closeCode), () => `close code ${closeCode}`);
   must(STATES.has(tunnel.state), () => `state ${tunnel.state}`);
   for (const error of fatal.splice(0)) must(FATAL.has(error.code), () => `fatal ${error.code}`);
+  if (keyed) {
+    tun.written.length = 0;
+    return; // the leg goes on to the next case
+  }
   phone.close(1000, "");
   await memoryDrained(phone, laptop);
   tun.written.length = 0;
@@ -126,18 +201,16 @@ describe(`fuzz: the laptop's message handler (${FUZZ_RUNS} cases)`, () => {
       );
     }, 60_000);
 
-    it(`answers hostile messages once established with our close codes (part ${part + 1}/${PARTS})`, async () => {
+    it(`drops hostile messages once established, and the leg and session stay (part ${part + 1}/${PARTS})`, async () => {
+      // One relay at a time: the encoding is the part's, so one leg serves a hundred cases.
+      const encoding: Encoding = part % 2 === 0 ? "binary" : "base64";
       await fc.assert(
-        fc.asyncProperty(cases, async ([encoding, messages]) => {
-          const leg = attach(encoding);
-          leg[0].send(toMessage(WELCOME, encoding));
-          await settle(); // the WELCOME's handling awaits the owner's configuration
-          must(tunnel.state === "established", () => `state ${tunnel.state} after WELCOME`);
-          outcomes.established++;
-          await feed(leg, messages);
+        fc.asyncProperty(fc.array(message, { minLength: 1, maxLength: 3 }), async (messages) => {
+          await feed(await established(encoding), messages, true);
         }),
         { numRuns: ESTABLISHED_RUNS / PARTS, seed: 0x2a97 + part },
       );
+      await closeEstablished();
     }, 60_000);
   }
 });

@@ -1,17 +1,22 @@
 // The laptop's tunnel end, over whichever relay (phone) is connected: one TunnelEnd
 // (tunnel/end.ts) per laptop leg, and this state machine and policy around it:
 //
-//   relay connects ──> CHALLENGE ──> HELLO(mac, resume token) ──> WELCOME ──> established
-//        waiting                     handshaking                                  │ DATA, PINGs
-//           ^                                                                     │
-//           └──────── relay closes or goes silent (heartbeat) ───────────────────┘
+//   relay connects ──> CHALLENGE ──> HELLO ──> RESPONSE ──> sealed WELCOME ──> established
+//        waiting           handshaking (Noise, protocol v2)                          │ DATA, PINGs
+//           ^                                                                        │
+//           └──────── relay closes or goes silent (heartbeat) ──────────────────────┘
 //
 // The TUN, routes and DNS stay while the relay is away; packets meanwhile are dropped and counted
 // (nothing queues). The next relay's CHALLENGE is answered with the resume token, and the exit
 // gives the same session back (same address, flows intact), or, when it has expired, a new one.
 //
-// A CLOSE from the exit that no retry can fix (wrong key, no common version) is fatal: the
-// tunnel reports it and the CLI stops with that message.
+// The relay is not trusted (protocol v2, docs/PROTOCOL.md): after the handshake every end-to-end
+// frame is sealed, and what the relay makes up is dropped and counted. A CLOSE that no retry can
+// fix (wrong key, no common version) is fatal only when it is the exit's for certain: sealed, or
+// clear while this laptop's key has never yet opened a session (the exit cannot seal a refusal to
+// a wrong key; a relay that forges one then could as well refuse to relay). A close code on the
+// leg is never fatal. A working relay is not replaced by a newer one (RELAY_BUSY), and from the
+// tunnel only packets addressed to the laptop's tunnel address reach the TUN.
 import type { ClientKey } from "../protocol/client-key.js";
 import type { Encoding } from "../protocol/encoding.js";
 import { codeForClose, type ErrorCode, ProtocolError } from "../protocol/errors.js";
@@ -23,13 +28,17 @@ import {
   Hop,
   type WelcomeFrame,
 } from "../protocol/frames.js";
-import { isIpv4 } from "../protocol/ip.js";
+import { ipv4Destination, isIpv4, tryParseIpv4 } from "../protocol/ip.js";
 import { SelfTestType } from "../protocol/self-test.js";
 import type { SendDropReason } from "../protocol/send-queue.js";
+import { SUPER_PACKET_MARK, unwrapSlot } from "../protocol/super-packet.js";
 import { CLOSE_ABNORMAL, type Transport } from "../protocol/transport.js";
 import type { TunDevice } from "../tun/device.js";
 import { type HandshakeFrame, TunnelEnd } from "../tunnel/end.js";
-import { HandshakeRefusal, helloFor } from "../tunnel/handshake.js";
+import { HandshakeRefusal, helloFor, versionInCommon } from "../tunnel/handshake.js";
+import type { TransportKeys } from "../tunnel/noise.js";
+import { type InitiatorHandshake, RESPONSE_TYPE, type ResumeTicket } from "../tunnel/noise-messages.js";
+import type { LegDropReason } from "../tunnel/seal-leg.js";
 import { SelfTestSender } from "../tunnel/self-test.js";
 
 /** Closes that retrying cannot fix. */
@@ -37,7 +46,14 @@ const FATAL_CODES: ReadonlySet<ErrorCode> = new Set(["AUTH_FAILED", "UNSUPPORTED
 
 export type TunnelState = "waiting" | "handshaking" | "established";
 
-export type DropReason = "no_relay" | "not_ipv4" | "tun_write_failed" | SendDropReason | FlowDropReason;
+export type DropReason =
+  | "no_relay"
+  | "not_ipv4"
+  | "tun_write_failed"
+  /** From the tunnel, addressed to anything but this laptop's tunnel address. */
+  | "wrong_destination"
+  | SendDropReason
+  | FlowDropReason;
 
 export interface TunnelCounters {
   packetsUp: number;
@@ -46,6 +62,12 @@ export interface TunnelCounters {
   bytesDown: number;
   drops: Record<DropReason, number>;
   relays: number;
+  /** Relays refused because a working one was connected (RELAY_BUSY). */
+  relaysBusy: number;
+  /** Handshakes that failed at the laptop (a RESPONSE that did not authenticate). */
+  handshakesFailed: number;
+  /** CLOSEs not believed: clear ones once the key has worked (only the relay could have sent them). */
+  closesIgnored: number;
 }
 
 export class TunnelError extends Error {
@@ -69,6 +91,16 @@ export interface TunnelEvents {
 interface Relay {
   end: TunnelEnd;
   remote: string;
+  /**
+   * The Noise handshake under way, from a CHALLENGE to its RESPONSE. The phone may redial its
+   * exit leg while keeping this one: each exit connection brings a CHALLENGE and a handshake of
+   * its own, and the keys in use stay until the new ones are in.
+   */
+  handshake?: InitiatorHandshake;
+  /** The keys in use on this leg, from the last handshake's RESPONSE. */
+  keys?: TransportKeys;
+  /** The last handshake's keys are in and its WELCOME has not come yet. */
+  awaitingWelcome?: boolean;
 }
 
 export class LaptopTunnel {
@@ -83,16 +115,26 @@ export class LaptopTunnel {
       no_relay: 0,
       not_ipv4: 0,
       tun_write_failed: 0,
+      wrong_destination: 0,
       queue_delay: 0,
       send_buffer_full: 0,
       frame_too_large: 0,
       fattest_flow: 0,
     },
     relays: 0,
+    relaysBusy: 0,
+    handshakesFailed: 0,
+    closesIgnored: 0,
   };
   private relay: Relay | undefined;
   /** The phone's self-test: ECHOs through the exit when the relay asks (tunnel/self-test.ts). */
   private readonly selfTest = new SelfTestSender();
+  /** What resumes the session: WELCOME's token and the resume secret of the session's handshake. */
+  private resume: ResumeTicket | undefined;
+  /** The tunnel address as a number, for the destination check of packets from the exit. */
+  private addressInt: number | undefined;
+  /** This key has opened a session: from now on only a sealed CLOSE can be fatal. */
+  private keyProven = false;
   /** The round trip measured through the last relay, kept while none is connected. */
   private lastRttMs: number | undefined;
 
@@ -105,14 +147,28 @@ export class LaptopTunnel {
     tun.onPackets((packets) => this.fromTun(packets));
   }
 
+  /** Frames the current relay's leg dropped unopened (forged, replayed, clear where sealed), by reason. */
+  get legDrops(): Readonly<Record<LegDropReason, number>> | undefined {
+    return this.relay?.end.drops;
+  }
+
   /** laptop <-> exit round trip of the last answered end-to-end PING, ms. */
   get rttMs(): number | undefined {
     return this.relay?.end.rttMs ?? this.lastRttMs;
   }
 
-  /** A phone connected: it becomes the relay, replacing any older one. */
+  /**
+   * A phone connected: it becomes the relay, replacing an older one that is not working (still
+   * handshaking, or gone). While one is working, the newcomer is refused with RELAY_BUSY: a second
+   * page holding the pairing secret does not take the tunnel over.
+   */
   attach(transport: Transport, encoding: Encoding, remote: string): void {
     const previous = this.relay;
+    if (previous && this.state === "established" && previous.end.open) {
+      this.counters.relaysBusy++;
+      TunnelEnd.refuse(transport, encoding, "RELAY_BUSY");
+      return;
+    }
     const end = new TunnelEnd(
       {
         transport,
@@ -131,9 +187,10 @@ export class LaptopTunnel {
           }),
       },
       {
-        frame: (frame) => this.handshake(relay, frame),
+        frame: (frame, bytes, sealed) => this.handshake(relay, frame, bytes, sealed),
+        handshake: (bytes) => this.response(relay, bytes),
         data: (packets) => this.toTun(packets),
-        peerClosed: (code, reason) => this.closedByExit(code, reason),
+        peerClosed: (code, reason, sealed) => this.closedByExit(code, reason, sealed),
         closed: ({ code, reason }) => this.detached(relay, code, reason),
         unknownFrame: (type, frame) => {
           if (type === SelfTestType.SELF_TEST)
@@ -172,47 +229,101 @@ export class LaptopTunnel {
     this.counters.bytesUp += sent.bytes;
   }
 
-  /** DATA from the exit: to the TUN (a flow's segments coalesced where the kernel takes it). Returns the IP bytes written. */
+  /**
+   * DATA from the exit: to the TUN (a flow's segments coalesced where the kernel takes it), only
+   * what is addressed to this laptop. Returns the IP bytes written.
+   */
   private toTun(packets: Uint8Array[]): number {
     if (this.state !== "established") throw new ProtocolError("UNEXPECTED_FRAME", "DATA before WELCOME");
-    const written = this.tun.writePackets(packets);
+    let mine = packets;
+    if (!packets.every((packet) => this.addressedHere(packet))) {
+      mine = packets.filter((packet) => this.addressedHere(packet));
+    }
+    const written = this.tun.writePackets(mine);
     this.counters.packetsDown += written.packets;
-    this.counters.drops.tun_write_failed += packets.length - written.packets;
+    this.counters.drops.tun_write_failed += mine.length - written.packets;
     this.counters.bytesDown += written.bytes;
     return written.bytes;
   }
 
-  private handshake(relay: Relay, frame: HandshakeFrame): void {
-    switch (frame.type) {
-      case FrameType.CHALLENGE:
-        this.setState("handshaking", `relay ${relay.remote}`);
-        void this.challenge(relay, frame);
-        return;
-      case FrameType.WELCOME:
-        void this.welcomed(relay, frame);
-        return;
-      default:
-        throw new ProtocolError("UNEXPECTED_FRAME", `type ${frame.type} from the exit`);
+  /** An IPv4 packet (or super-packet) for this laptop's tunnel address; anything else is counted. */
+  private addressedHere(packet: Uint8Array): boolean {
+    const ip = packet[0] === SUPER_PACKET_MARK ? (unwrapSlot(packet)?.packet ?? packet) : packet;
+    if (!isIpv4(ip)) {
+      this.counters.drops.not_ipv4++;
+      return false;
+    }
+    if (ipv4Destination(ip) !== this.addressInt) {
+      this.counters.drops.wrong_destination++;
+      return false;
+    }
+    return true;
+  }
+
+  private handshake(relay: Relay, frame: HandshakeFrame, bytes: Uint8Array, sealed: boolean): void {
+    if (frame.type === FrameType.CHALLENGE && !sealed) {
+      this.challenge(relay, frame, bytes);
+    } else if (frame.type === FrameType.WELCOME && sealed) {
+      void this.welcomed(relay, frame);
+    } else {
+      throw new ProtocolError(
+        "UNEXPECTED_FRAME",
+        `${sealed ? "sealed" : "clear"} frame of type ${frame.type} from the exit`,
+      );
     }
   }
 
-  private async challenge(relay: Relay, challenge: ChallengeFrame): Promise<void> {
-    let hello: HelloFrame;
+  private challenge(relay: Relay, challenge: ChallengeFrame, bytes: Uint8Array): void {
+    // A CHALLENGE is clear and anybody's: a new one only starts a handshake; the session keeps
+    // flowing under the keys in use until that handshake's keys are in.
+    if (this.state !== "established") this.setState("handshaking", `relay ${relay.remote}`);
     try {
-      hello = await helloFor(challenge, this.key, this.welcome?.resumeToken);
+      relay.handshake = helloFor(challenge, bytes, this.key, this.resume);
     } catch (error) {
       if (!(error instanceof HandshakeRefusal)) throw error;
-      this.fail(error.code, error.message);
+      if (relay.keys) {
+        // On a leg whose keys work, a CHALLENGE nobody can answer is the relay's: counted, ignored.
+        this.counters.handshakesFailed++;
+        return;
+      }
+      // A CHALLENGE is clear: believed as far as a clear CLOSE is (see closedByExit).
+      this.refusedBy(error.code, error.message, false);
+      relay.end.end(error.code, error.message);
       return;
     }
-    if (relay !== this.relay || !relay.end.open) return;
-    relay.end.send(hello);
+    relay.end.sendFrame(relay.handshake.hello);
+  }
+
+  /**
+   * The exit's RESPONSE: the handshake's keys; from here on every end-to-end frame is sealed with
+   * them. One that does not authenticate (a relay's forgery or replay, or an exit without this
+   * key) is counted and ignored: the handshake waits for the genuine one, or its deadline.
+   */
+  private response(relay: Relay, bytes: Uint8Array): void {
+    if (bytes[0] !== RESPONSE_TYPE) {
+      throw new ProtocolError("UNEXPECTED_FRAME", `handshake frame of type ${bytes[0]} from the exit`);
+    }
+    const result = relay.handshake?.readResponse(bytes);
+    if (!result?.ok || versionInCommon(result.version, result.version) === undefined) {
+      this.counters.handshakesFailed++;
+      return;
+    }
+    relay.handshake = undefined;
+    relay.keys = result.keys;
+    relay.awaitingWelcome = true;
+    relay.end.installKeys(result.keys);
   }
 
   private async welcomed(relay: Relay, welcome: WelcomeFrame): Promise<void> {
-    if (this.state !== "handshaking") return;
+    if (!relay.awaitingWelcome || !relay.keys) return;
+    relay.awaitingWelcome = false;
     const previous = this.welcome;
     this.welcome = welcome;
+    this.addressInt = tryParseIpv4(welcome.address);
+    this.keyProven = true;
+    // A new session's resume secret is this handshake's; a resumed one keeps its own.
+    const secret = welcome.resumed && this.resume ? this.resume.secret : relay.keys.resumeSecret;
+    this.resume = { token: welcome.resumeToken, secret };
     relay.end.established();
     try {
       await this.events.welcome(welcome, previous);
@@ -234,10 +345,21 @@ export class LaptopTunnel {
     this.setState("established", `address ${welcome.address}, ${how}`);
   }
 
-  private closedByExit(closeCode: number, reason: string): void {
+  private closedByExit(closeCode: number, reason: string, sealed: boolean): void {
     const code = codeForClose(closeCode);
-    if (code && FATAL_CODES.has(code)) {
+    if (code) this.refusedBy(code, reason, sealed);
+  }
+
+  /**
+   * The exit (or, unsealed, maybe only the relay) refused: fatal when no retry can fix it and it
+   * is to be believed; otherwise counted, and the next relay tries again.
+   */
+  private refusedBy(code: ErrorCode, reason: string, sealed: boolean): void {
+    if (!FATAL_CODES.has(code)) return;
+    if (sealed || !this.keyProven) {
       this.fail(code, code === "AUTH_FAILED" ? `the exit refused this laptop's key (${reason})` : reason);
+    } else {
+      this.counters.closesIgnored++;
     }
   }
 
@@ -250,8 +372,8 @@ export class LaptopTunnel {
     this.selfTest.stop();
     this.lastRttMs = relay.end.rttMs ?? this.lastRttMs;
     this.relay = undefined;
+    // A close code is the relay's to choose: never fatal (the exit's refusals come as CLOSE frames).
     const known = codeForClose(code);
-    if (known && FATAL_CODES.has(known)) this.fail(known, reason || known);
     if (known === "PAUSED") {
       this.setState("waiting", "the phone paused relaying; resume on the phone");
       return;

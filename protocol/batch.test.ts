@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { packDataFrames } from "./batch.js";
 import { decodeFrame } from "./codec.js";
 import { FrameType } from "./frames.js";
-import { MAX_FRAME_BYTES, MAX_PACKET_BYTES, MAX_PACKETS_PER_FRAME } from "./limits.js";
+import { MAX_DATA_FRAME_BYTES, MAX_PACKET_BYTES, MAX_PACKETS_PER_FRAME } from "./limits.js";
 
 function pack(packets: Uint8Array[]) {
   const frames: Uint8Array[] = [];
@@ -33,7 +33,7 @@ describe("packing ready packets into DATA frames", () => {
     expect(pack(many).decoded.map((p) => p.length)).toEqual([MAX_PACKETS_PER_FRAME, 1]);
     const big = Array.from({ length: 20 }, () => new Uint8Array(60_000));
     const { frames, decoded } = pack(big);
-    expect(frames.every((frame) => frame.length <= MAX_FRAME_BYTES)).toBe(true);
+    expect(frames.every((frame) => frame.length <= MAX_DATA_FRAME_BYTES)).toBe(true);
     expect(decoded.flat()).toHaveLength(20);
   });
 

@@ -2,7 +2,7 @@
 // a lone packet goes out alone, at once; packets that queued up while the sender was busy share
 // one frame, which is what keeps per-message costs (dominant in the browser) low.
 import { dataFrameBytes, encodeData } from "./codec.js";
-import { MAX_FRAME_BYTES, MAX_PACKET_BYTES, MAX_PACKETS_PER_FRAME } from "./limits.js";
+import { MAX_DATA_FRAME_BYTES, MAX_PACKET_BYTES, MAX_PACKETS_PER_FRAME } from "./limits.js";
 
 /**
  * Calls `send` with each DATA frame for `packets`, in order. Packets over MAX_PACKET_BYTES are
@@ -29,7 +29,7 @@ export function packDataFrames(
         }
         break;
       }
-      if (dataFrameBytes(bytes + length, end - start + 1) > MAX_FRAME_BYTES) break;
+      if (dataFrameBytes(bytes + length, end - start + 1) > MAX_DATA_FRAME_BYTES) break;
       bytes += length;
       end++;
     }

@@ -11,6 +11,15 @@ export const FrameType = {
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
+/**
+ * Bits of the header's flags byte (protocol v2, docs/PROTOCOL.md): SEALED marks an end-to-end
+ * frame sealed by tunnel/seal.ts (what the phone may not read), KEY_PHASE flips at each rekey.
+ */
+export const HeaderFlag = {
+  SEALED: 0x80,
+  KEY_PHASE: 0x01,
+} as const;
+
 /** Who answers a PING: the laptop answers LAPTOP_LEG, the exit EXIT_LEG, the far end END_TO_END; the phone answers none. */
 export const Hop = {
   /** laptop <-> exit, through the phone: answered by the other end. */

@@ -1,9 +1,13 @@
 // Every limit of the wire format, with its unit and its reason. Decoders check them as soon as the
 // header is read, before looking at (or allocating for) the payload.
 
-/** Protocol versions this build speaks. v1: first version (handshake, DATA batches, PING/PONG, CLOSE). */
-export const PROTOCOL_VERSION_MIN = 1;
-export const PROTOCOL_VERSION_MAX = 1;
+/**
+ * Protocol versions this build speaks. v1: first version (handshake, DATA batches, PING/PONG,
+ * CLOSE). v2: a Noise handshake and every end-to-end frame sealed (docs/PROTOCOL.md); v1 is not
+ * spoken any more: no fallback to frames a relay can read or forge.
+ */
+export const PROTOCOL_VERSION_MIN = 2;
+export const PROTOCOL_VERSION_MAX = 2;
 
 /** Bytes in every frame header: type u8, flags u8, count u16, payload length u32. */
 export const HEADER_BYTES = 8;
@@ -16,6 +20,12 @@ export const MAX_PACKETS_PER_FRAME = 512;
 
 /** Largest frame, bytes, header included: 512 KiB keeps one message's latency small on slow links. */
 export const MAX_FRAME_BYTES = 512 * 1024;
+
+/**
+ * Largest DATA frame a batch is packed into, bytes: MAX_FRAME_BYTES less the 24 bytes sealing adds
+ * (a 64-bit counter and a 16-byte tag, tunnel/seal.ts), so the sealed frame still fits.
+ */
+export const MAX_DATA_FRAME_BYTES = MAX_FRAME_BYTES - 24;
 
 /** Largest text (base64) frame, characters: the base64 image of the largest binary frame. */
 export const MAX_TEXT_FRAME_CHARS = Math.ceil(MAX_FRAME_BYTES / 3) * 4;

@@ -12,27 +12,42 @@
 // the owner's handlers ends the connection the one way, end(): a CLOSE frame with the code and a
 // reason, then the transport closed with the same code.
 //
-// `wire` and `unwire` are the only places a frame becomes bytes on the wire and back: where
-// protocol v2's per-frame seal and open go.
+// `wire` and `unwire` are the only places a frame becomes bytes on the wire and back, and there
+// protocol v2 seals and opens (tunnel/seal-leg.ts): once the handshake's keys are installed,
+// every end-to-end frame goes out sealed, and what comes in is opened; a frame that fails (forged,
+// replayed, clear where it must be sealed) is dropped and counted, never a reason to end. The v2
+// handshake frames (HELLO, RESPONSE) reach the owner as their bytes: their layouts are
+// tunnel/noise-messages.ts's, not the v1 codec's.
 import { decodeFrame, encodeFrame, fitReason } from "../protocol/codec.js";
 import { type Encoding, fromMessage, toMessage } from "../protocol/encoding.js";
 import { type ErrorCode, ErrorCodes, ProtocolError } from "../protocol/errors.js";
 import { type Frame, FrameType, Hop } from "../protocol/frames.js";
 import { Heartbeat } from "../protocol/heartbeat.js";
+import { HEADER_BYTES } from "../protocol/limits.js";
 import { type FrameSink, type PacketQueue, SendQueue, type SendResult } from "../protocol/send-queue.js";
 import { CLOSE_NORMAL, type Message, type Transport, type TransportClose } from "../protocol/transport.js";
+import { RESPONSE_TYPE } from "./noise-messages.js";
 import { PathProbe } from "./path-probe.js";
+import { type LegDropReason, LegSeal } from "./seal-leg.js";
 
 /** Frames a tunnel end hands to its owner: the handshake's. */
 export type HandshakeFrame = Extract<Frame, { type: 1 | 2 | 3 }>;
 
 export interface TunnelEndOwner {
-  /** A handshake frame (CHALLENGE, HELLO or WELCOME). Throw a ProtocolError to refuse it. */
-  frame(frame: HandshakeFrame): void;
+  /**
+   * A CHALLENGE or WELCOME frame, with its bytes as received and whether it came sealed (only a
+   * sealed one is the far end's for certain). Throw a ProtocolError to refuse it.
+   */
+  frame(frame: HandshakeFrame, bytes: Uint8Array, sealed: boolean): void;
+  /** A clear HELLO or RESPONSE frame (protocol v2's handshake messages), as bytes. Throw a ProtocolError to refuse it. */
+  handshake(bytes: Uint8Array): void;
   /** A DATA frame's packets; returns the IP bytes delivered. Throw a ProtocolError to refuse it. */
   data(packets: Uint8Array[]): number;
-  /** The far end sent CLOSE; the tunnel end then closes the leg normally. */
-  peerClosed(code: number, reason: string): void;
+  /**
+   * A CLOSE arrived; the tunnel end then closes the leg normally. `sealed`: it is the far end's
+   * for certain; a clear one may be anybody's (the relay's), and must not be believed far.
+   */
+  peerClosed(code: number, reason: string, sealed: boolean): void;
   /**
    * The far end sent something the protocol refuses (the codec's error, or one this owner threw):
    * for the owner's accounting. The tunnel end then ends the connection with its code.
@@ -58,6 +73,8 @@ export interface TunnelEndOptions {
   maxPacketsPerFrame?: number | undefined;
   /** Told each frame's time in the send queue, ms (a metric). */
   sojourn?: ((ms: number) => void) | undefined;
+  /** Told each frame dropped on the way in (forged, replayed, clear where sealed): a metric. */
+  dropped?: ((reason: LegDropReason) => void) | undefined;
   /** The send queue, given the tunnel end's way to the wire (default: SendQueue with CoDel). */
   queue?: ((sink: FrameSink) => PacketQueue) | undefined;
 }
@@ -70,6 +87,9 @@ export class TunnelEnd {
   private heartbeat: Heartbeat | undefined;
   private readonly probe: PathProbe;
   private readonly legHop: Hop;
+  /** Which frames are sealed on this leg, and the drops of those that break the rule. */
+  private readonly seal: LegSeal;
+  private readonly dropped: ((reason: LegDropReason) => void) | undefined;
   /** Answers end-to-end PINGs and probes the path: once the handshake is done. */
   private isEstablished = false;
   /** end() was called, or the leg is gone: nothing more is read. */
@@ -83,6 +103,8 @@ export class TunnelEnd {
     this.transport = options.transport;
     this.encoding = options.encoding;
     this.legHop = options.legHop;
+    this.dropped = options.dropped;
+    this.seal = new LegSeal(options.legHop === Hop.LAPTOP_LEG ? "laptop" : "exit");
     const sink: FrameSink = {
       get bufferedAmount() {
         return options.transport.bufferedAmount;
@@ -116,6 +138,16 @@ export class TunnelEnd {
     return this.probe.rttMs;
   }
 
+  /** Frames dropped on the way in (forged, replayed, clear where sealed), by reason. */
+  get drops(): Readonly<Record<LegDropReason, number>> {
+    return this.seal.drops;
+  }
+
+  /** The handshake's transport keys: from now on every end-to-end frame is sealed both ways. */
+  installKeys(keys: { send: Uint8Array; receive: Uint8Array }): void {
+    this.seal.install(keys);
+  }
+
   /** The handshake is done: answer the far end's PINGs, probe the path, watch for silence. */
   established(): void {
     if (this.isEstablished || this.gone) return;
@@ -129,7 +161,7 @@ export class TunnelEnd {
     if (this.open) this.queue.sendControl(encodeFrame(frame));
   }
 
-  /** A frame already in bytes (the self-test's), on the control path. */
+  /** A frame already in its bytes (the self-test's; v2's HELLO and RESPONSE), on the control path. */
   sendFrame(frame: Uint8Array): void {
     if (this.open) this.queue.sendControl(frame);
   }
@@ -173,7 +205,7 @@ export class TunnelEnd {
    */
   static refuse(transport: Transport, encoding: Encoding, code: ErrorCode): void {
     const ignore = () => undefined;
-    const owner = { frame: ignore, data: () => 0, peerClosed: ignore, closed: ignore };
+    const owner = { frame: ignore, handshake: ignore, data: () => 0, peerClosed: ignore, closed: ignore };
     new TunnelEnd({ transport, encoding, legHop: Hop.EXIT_LEG, watchFromStart: false }, owner).end(code);
   }
 
@@ -183,21 +215,46 @@ export class TunnelEnd {
     this.transport.terminate();
   }
 
-  /** Frame -> message on the wire (v2: sealed here). */
+  /** Frame -> message on the wire: sealed once keyed (but the phone's leg pings). */
   private wire(frame: Uint8Array): Message {
-    return toMessage(frame, this.encoding);
+    return toMessage(this.seal.outbound(frame), this.encoding);
   }
 
-  /** Message on the wire -> frame bytes (v2: opened here). Throws ProtocolError. */
-  private unwire(message: Message): Uint8Array {
-    return fromMessage(message);
+  /**
+   * Message on the wire -> the frame in it and whether it was sealed, or undefined when it is
+   * dropped (counted). Before the keys, a message that is not even base64 throws ProtocolError (the
+   * leg is broken or hostile); after them it is one more thing the relay made up: dropped.
+   */
+  private unwire(message: Message): { frame: Uint8Array; sealed: boolean } | undefined {
+    let bytes: Uint8Array;
+    try {
+      bytes = fromMessage(message);
+    } catch (error) {
+      if (!this.seal.keyed || !(error instanceof ProtocolError)) throw error;
+      this.seal.drops.malformed++;
+      this.dropped?.("malformed");
+      return undefined;
+    }
+    const inbound = this.seal.inbound(bytes);
+    if (!inbound.drop) return inbound;
+    this.dropped?.(inbound.drop);
+    return undefined;
   }
 
   private receive(message: Message): void {
     if (this.ending) return;
     this.heartbeat?.alive();
+    let sealed = false;
     try {
-      const bytes = this.unwire(message);
+      const unwired = this.unwire(message);
+      if (!unwired) return; // dropped and counted
+      sealed = unwired.sealed;
+      const bytes = unwired.frame;
+      const v2Handshake = bytes[0] === FrameType.HELLO || bytes[0] === RESPONSE_TYPE;
+      if (!sealed && v2Handshake && bytes.length >= HEADER_BYTES) {
+        this.owner.handshake(bytes);
+        return;
+      }
       const frame = decodeFrame(bytes);
       if (!frame) {
         this.owner.unknownFrame?.(bytes[0]!, bytes); // unknown types are skipped, or the owner's
@@ -215,15 +272,21 @@ export class TunnelEnd {
           if (frame.hop === Hop.END_TO_END) this.probe.pong(frame.sentAt);
           return;
         case FrameType.CLOSE:
-          this.owner.peerClosed(frame.code, frame.reason);
+          this.owner.peerClosed(frame.code, frame.reason, sealed);
           this.ending = true;
           this.transport.close(CLOSE_NORMAL, "");
           return;
         default:
-          this.owner.frame(frame);
+          this.owner.frame(frame, bytes, sealed);
       }
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
+      if (this.seal.keyed && !sealed) {
+        // Once keyed, a clear frame that does not hold up is the relay's: dropped, never the end.
+        this.seal.drops.malformed++;
+        this.dropped?.("malformed");
+        return;
+      }
       this.owner.protocolError?.(error);
       this.end(error.code, error.message);
     }

@@ -203,7 +203,19 @@ describe("NoiseHandshake", () => {
     expect(() => initiator.readMessage(Buffer.alloc(64))).toThrow(/readMessage at write-1/);
     expect(() => initiator.keys()).toThrow(/keys at write-1/);
     responder.readMessage(new Uint8Array(3));
-    expect(() => responder.writeMessage(Buffer.alloc(0))).toThrow(/writeMessage at failed/);
+    expect(() => responder.writeMessage(Buffer.alloc(0))).toThrow(/writeMessage at read-1/);
+  });
+
+  it("is not spoiled by a refused message: the genuine one still reads after a forgery", () => {
+    const { initiator, responder } = handshake();
+    const forged = flip(initiator.writeMessage(Buffer.from("hello")), 8 * DH_BYTES + 1);
+    const genuine = flip(forged, 8 * DH_BYTES + 1);
+    expect(responder.readMessage(forged).ok).toBe(false);
+    expect(responder.readMessage(genuine).ok).toBe(true);
+    const reply = responder.writeMessage(Buffer.from("welcome"));
+    expect(initiator.readMessage(flip(reply, 8 * DH_BYTES)).ok).toBe(false);
+    expect(initiator.readMessage(reply).ok).toBe(true);
+    expect(initiator.keys().send).toEqual(responder.keys().receive);
   });
 });
 

@@ -12,8 +12,10 @@
 // no clear field can be changed unnoticed. Split() gives one key per direction, plus (the spec's
 // HKDF run for a third output) the resume secret that binds a later resume to this handshake.
 //
-// Hostile input never throws: readMessage answers a HandshakeFailure. Calling steps out of order
-// is a programming error and throws.
+// Hostile input never throws: readMessage answers a HandshakeFailure and leaves the handshake as
+// it was, so a forged message does not spoil it and the genuine one can still follow (as
+// WireGuard ignores a message that does not authenticate). Calling steps out of order is a
+// programming error and throws.
 import {
   createPrivateKey,
   createPublicKey,
@@ -100,6 +102,18 @@ class SymmetricState {
     return this.h;
   }
 
+  /** Everything this state holds, to go back to when a message read into it fails. */
+  snapshot(): [Buffer, Buffer, Buffer | undefined, number] {
+    return [this.ck, this.h, this.k, this.n];
+  }
+
+  restore([ck, h, k, n]: [Buffer, Buffer, Buffer | undefined, number]): void {
+    this.ck = ck;
+    this.h = h;
+    this.k = k;
+    this.n = n;
+  }
+
   mixHash(data: Uint8Array): void {
     this.h = hash(this.h, data);
   }
@@ -143,7 +157,7 @@ class SymmetricState {
   }
 }
 
-type Step = "write-1" | "read-1" | "write-2" | "read-2" | "done" | "failed";
+type Step = "write-1" | "read-1" | "write-2" | "read-2" | "done";
 
 /**
  * One NNpsk0 handshake. The initiator calls writeMessage then readMessage; the responder
@@ -198,29 +212,28 @@ export class NoiseHandshake {
   /** Reads the peer's handshake message: its payload, or why it is refused. */
   readMessage(message: Uint8Array): ReadResult {
     if (this.step !== "read-1" && this.step !== "read-2") throw new Error(`readMessage at ${this.step}`);
-    if (message.length < DH_BYTES + TAG_BYTES) return this.failed("bad_length");
+    if (message.length < DH_BYTES + TAG_BYTES) return { ok: false, reason: "bad_length" };
     const first = this.step === "read-1";
     const { state } = this;
+    const saved = state.snapshot();
+    const fail = (reason: HandshakeFailure): ReadResult => {
+      state.restore(saved); // a forged message leaves no trace: the genuine one can still come
+      return { ok: false, reason };
+    };
     if (first) state.mixKeyAndHash(this.psk); // psk
     const re = Buffer.from(message.subarray(0, DH_BYTES)); // e
     state.mixHash(re);
     state.mixKey(re);
     // ee: the initiator mixes it now; the responder at its write, but refuses a bad key now.
     const shared = dh(this.e, re);
-    if (!shared) return this.failed("bad_key");
+    if (!shared) return fail("bad_key");
     if (first) this.ee = shared;
     else state.mixKey(shared);
     const boundHash = state.handshakeHash;
     const payload = state.decryptAndHash(message.subarray(DH_BYTES));
-    if (!payload) return this.failed("auth_failed");
+    if (!payload) return fail("auth_failed");
     this.step = first ? "write-2" : "done";
     return { ok: true, payload, boundHash };
-  }
-
-  /** A refused message ends the handshake: its state is spent. */
-  private failed(reason: HandshakeFailure): ReadResult {
-    this.step = "failed";
-    return { ok: false, reason };
   }
 
   /** The transport keys, once both messages have passed. */

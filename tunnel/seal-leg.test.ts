@@ -13,8 +13,8 @@ const close = encodeFrame({ type: FrameType.CLOSE, code: 4401, reason: "AUTH_FAI
 const ping = (hop: Hop) => encodeFrame({ type: FrameType.PING, hop, id: 7, sentAt: 1 });
 
 function keyedPair() {
-  const laptop = new LegSeal();
-  const exit = new LegSeal();
+  const laptop = new LegSeal("laptop");
+  const exit = new LegSeal("exit");
   laptop.install({ send: a, receive: b });
   exit.install({ send: b, receive: a });
   return { laptop, exit };
@@ -22,14 +22,14 @@ function keyedPair() {
 
 describe("LegSeal", () => {
   it("passes everything clear before the keys, and says so", () => {
-    const leg = new LegSeal();
+    const leg = new LegSeal("exit");
     expect(leg.outbound(close)).toBe(close);
     expect(leg.inbound(close)).toEqual({ frame: close, sealed: false });
   });
 
   it("drops a sealed frame before the keys as early", () => {
     const { laptop } = keyedPair();
-    const fresh = new LegSeal();
+    const fresh = new LegSeal("exit");
     expect(fresh.inbound(laptop.outbound(data)).drop).toBe("early");
     expect(fresh.drops.early).toBe(1);
   });
@@ -73,8 +73,28 @@ describe("LegSeal", () => {
     expect(exit.drops).toMatchObject({ replayed: 1, forged: 1 });
   });
 
-  it("takes its keys once", () => {
-    const { laptop } = keyedPair();
-    expect(() => laptop.install({ send: a, receive: b })).toThrow(/once/);
+  it("takes its keys once on the exit's leg", () => {
+    const { exit } = keyedPair();
+    expect(() => exit.install({ send: a, receive: b })).toThrow(/once/);
+  });
+
+  it("on the laptop's leg, keeps a new handshake clear once keyed (the phone redialed its exit leg) and takes its keys", () => {
+    const { laptop, exit } = keyedPair();
+    const challenge = encodeFrame({
+      type: FrameType.CHALLENGE,
+      versionMin: 2,
+      versionMax: 2,
+      nonce: new Uint8Array(32),
+    });
+    const hello = Buffer.from("0200000000000003020202", "hex");
+    const response = Buffer.from("0800000000000001ff", "hex");
+    expect(laptop.inbound(challenge)).toEqual({ frame: challenge, sealed: false });
+    expect(laptop.outbound(hello)).toBe(hello);
+    expect(laptop.inbound(response)).toEqual({ frame: response, sealed: false });
+    // The exit's leg never sees a second handshake: a clear HELLO there is the relay's.
+    expect(exit.inbound(hello).drop).toBe("unsealed");
+    laptop.install({ send: b, receive: a });
+    expect(laptop.handshakes).toBe(2);
+    expect(exit.inbound(laptop.outbound(data)).drop).toBe("forged"); // other keys now
   });
 });

@@ -27,20 +27,24 @@
 // authenticates, keeping the previous key for frames reordered across the change. The counter
 // keeps counting across keys and is never reused, so no (key, nonce) pair can repeat.
 import { ProtocolError } from "../protocol/errors.js";
-import { HEADER_BYTES, MAX_FRAME_BYTES } from "../protocol/limits.js";
+import { HeaderFlag } from "../protocol/frames.js";
+import { HEADER_BYTES, MAX_DATA_FRAME_BYTES, MAX_FRAME_BYTES } from "../protocol/limits.js";
 import { decrypt, encryptParts, rekey, TAG_BYTES } from "./noise-cipher.js";
 import { ReplayWindow } from "./replay-window.js";
 
 /** Flags bit 7: the frame is sealed (v1 never sets it). */
-export const SEALED_FLAG = 0x80;
+export const SEALED_FLAG = HeaderFlag.SEALED;
 /** Flags bit 0: the key phase, flipped at each rekey. */
-export const KEY_PHASE_FLAG = 0x01;
+export const KEY_PHASE_FLAG = HeaderFlag.KEY_PHASE;
 /** The counter, bytes: 64 bits on the wire, as the Noise nonce is. */
 export const COUNTER_BYTES = 8;
 /** What sealing adds to a frame: the counter and the tag. Batchers leave this much room. */
 export const SEAL_OVERHEAD_BYTES = COUNTER_BYTES + TAG_BYTES;
 /** Largest frame that can be sealed: the sealed frame must still fit MAX_FRAME_BYTES. */
 export const MAX_SEALABLE_FRAME_BYTES = MAX_FRAME_BYTES - SEAL_OVERHEAD_BYTES;
+// The batcher (protocol/batch.ts, isomorphic: it cannot import this) leaves exactly this room.
+if (MAX_DATA_FRAME_BYTES !== MAX_SEALABLE_FRAME_BYTES)
+  throw new Error("MAX_DATA_FRAME_BYTES must leave room for the seal");
 
 /** Sender moves to the next key after this long, ms: WireGuard's REKEY_AFTER_TIME. */
 export const REKEY_AFTER_MS = 120_000;
