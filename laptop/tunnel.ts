@@ -235,10 +235,7 @@ export class LaptopTunnel {
    */
   private toTun(packets: Uint8Array[]): number {
     if (this.state !== "established") throw new ProtocolError("UNEXPECTED_FRAME", "DATA before WELCOME");
-    let mine = packets;
-    if (!packets.every((packet) => this.addressedHere(packet))) {
-      mine = packets.filter((packet) => this.addressedHere(packet));
-    }
+    const mine = packets.filter((packet) => this.addressedHere(packet));
     const written = this.tun.writePackets(mine);
     this.counters.packetsDown += written.packets;
     this.counters.drops.tun_write_failed += mine.length - written.packets;
