@@ -97,7 +97,7 @@ describe("the exit's handshakes, abused", () => {
     const { exit, keysFile, key } = await testExit(10);
     await writeFile(keysFile, '[{"name": "laptop-1", "ke', { mode: 0o600 });
     const { phone, frames } = await leg(exit, "192.0.2.9");
-    phone.send(encodeFrame(await helloFor(frames[0] as ChallengeFrame, key, undefined)));
+    phone.send(helloFor(frames[0] as ChallengeFrame, encodeFrame(frames[0]!), key, undefined).hello);
     await until(() => phone.closed, "the refusal");
     expect(frames[1]).toMatchObject({ type: FrameType.CLOSE, code: ErrorCodes.AUTH_FAILED.close });
     const next = await leg(exit, "192.0.2.10");
