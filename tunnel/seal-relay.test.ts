@@ -15,7 +15,7 @@ import { formatClientKey, parseClientKey } from "../protocol/client-key.js";
 import { encodeFrame } from "../protocol/codec.js";
 import { ErrorCodes } from "../protocol/errors.js";
 import { FrameType, type WelcomeFrame } from "../protocol/frames.js";
-import { tryParseIpv4 as ipv4ToInt } from "../protocol/ip.js";
+import { parseIpv4 } from "../protocol/ip.js";
 import {
   type MemoryTransport,
   type Message,
@@ -40,8 +40,8 @@ function udp(source: string, destination: string, payload: Uint8Array = new Uint
   packet[3] = packet.length & 255;
   packet[8] = 64;
   packet[9] = 17;
-  new DataView(packet.buffer).setUint32(12, ipv4ToInt(source)!);
-  new DataView(packet.buffer).setUint32(16, ipv4ToInt(destination)!);
+  new DataView(packet.buffer).setUint32(12, parseIpv4(source));
+  new DataView(packet.buffer).setUint32(16, parseIpv4(destination));
   packet.set(payload, 28);
   return packet;
 }
