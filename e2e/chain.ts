@@ -7,6 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { loadOrCreateCertificate } from "../laptop/certificate.js";
 import { launchPhoneBrowser } from "./chromium-netns.js";
+import { waitForRelaying } from "./page-wait.js";
 import type { Topology } from "./topology.js";
 
 export const ROOT = resolve(import.meta.dirname, "..");
@@ -288,9 +289,7 @@ export async function startPhone(topology: Topology, exit: Exit, laptop: Laptop)
       if (options.confirmPairing !== false) await page.addInitScript(CONFIRM_PAIRING_SCRIPT);
       await page.goto(link, { timeout: STEP_TIMEOUT_MS });
       if (options.waitForRelay !== false) {
-        await page.waitForFunction('document.body.dataset.relaying === "true"', undefined, {
-          timeout: STEP_TIMEOUT_MS,
-        });
+        await waitForRelaying(page, STEP_TIMEOUT_MS);
       }
       return page;
     },

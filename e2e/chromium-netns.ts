@@ -19,6 +19,20 @@ export const PHONE_BROWSER_ARGS = [
   "--disable-quic",
 ] as const;
 
+/** What Chromium logs when a page's Content-Security-Policy refuses something. */
+const CSP_REFUSAL = /Content Security Policy/;
+
+/** Enough to read what went wrong; a page refused in a loop must not grow the test without bound. */
+const MAX_REFUSALS_KEPT = 50;
+
+/** Per phone browser: the CSP refusals its pages logged, the first MAX_REFUSALS_KEPT (tests expect none). */
+const refusals = new WeakMap<BrowserContext, string[]>();
+
+/** The Content-Security-Policy refusals a phone browser's pages logged so far. */
+export function cspViolations(context: BrowserContext): readonly string[] {
+  return refusals.get(context) ?? [];
+}
+
 /** Launching Chromium from cold can take a few seconds on a loaded machine. */
 const LAUNCH_TIMEOUT_MS = 60_000;
 
@@ -71,5 +85,12 @@ export async function launchPhoneBrowser(
     handleSIGHUP: false,
   });
   topology.defer(() => context.close());
+  // Every page runs under the app's own policy (no bypassCSP): what it refuses is collected here.
+  const refused: string[] = [];
+  refusals.set(context, refused);
+  context.on("console", (message) => {
+    if (CSP_REFUSAL.test(message.text()) && refused.length < MAX_REFUSALS_KEPT)
+      refused.push(`${message.location().url}: ${message.text()}`);
+  });
   return context;
 }

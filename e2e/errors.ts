@@ -19,7 +19,9 @@ export type E2eErrorCode =
   /** A service did not start listening in time, or died while starting. */
   | "E2E_NOT_READY"
   /** Tearing down left something behind; the message says what. */
-  | "E2E_TEARDOWN_FAILED";
+  | "E2E_TEARDOWN_FAILED"
+  /** A page never reached the state a test waited for. */
+  | "E2E_PAGE_TIMEOUT";
 
 export class E2eError extends Error {
   override readonly name = "E2eError";

@@ -11,6 +11,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { until } from "../testing/until.js";
 import { bundleReport, JS_BUDGET_GZIP_BYTES } from "../tools/bundle-size.js";
 import {
   type Exit,
@@ -25,8 +26,9 @@ import {
   startExit,
   startLaptop,
 } from "./chain.js";
-import { launchPhoneBrowser } from "./chromium-netns.js";
+import { cspViolations, launchPhoneBrowser } from "./chromium-netns.js";
 import { expectedSha256, type Internet, startInternet } from "./internet.js";
+import { waitForPage, waitForRelaying as waitForRelayingWithin } from "./page-wait.js";
 import { canRunPrivileged } from "./privileged.js";
 import { createTopology, type Topology } from "./topology.js";
 
@@ -162,8 +164,7 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
       metric(metrics, "tether_exit_bytes_total", 'direction="down"')
     );
   };
-  const waitForRelaying = (p: Page) =>
-    p.waitForFunction('document.body.dataset.relaying === "true"', undefined, { timeout: SHOW_TIMEOUT_MS });
+  const waitForRelaying = (p: Page) => waitForRelayingWithin(p, SHOW_TIMEOUT_MS);
 
   /** The first screen at phone size in both colour schemes: e2e/output/pwa-NAME-{light,dark}.png. */
   async function screenshots(p: Page, name: string): Promise<string[]> {
@@ -339,9 +340,7 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
     expect(await page.getAttribute("#pause-toggle", "data-state")).toBe("relaying");
     expect(await page.getAttribute("#pause-toggle", "aria-describedby")).toBe("pause-hint");
     await page.keyboard.press("Enter");
-    await page.waitForFunction('document.body.dataset.paused === "true"', undefined, {
-      timeout: SHOW_TIMEOUT_MS,
-    });
+    await waitForPage(page, 'document.body.dataset.paused === "true"', "the page to pause", SHOW_TIMEOUT_MS);
     const said = await laptopSays(
       /tether: waiting for the phone \(the phone paused relaying; resume on the phone\)/,
       logFrom,
@@ -374,9 +373,12 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
   });
 
   it("passes Chromium's installability check, and its manifest parses", async () => {
-    await page.waitForFunction("navigator.serviceWorker.controller !== null", undefined, {
-      timeout: SHOW_TIMEOUT_MS,
-    });
+    await waitForPage(
+      page,
+      "navigator.serviceWorker.controller !== null",
+      "the service worker",
+      SHOW_TIMEOUT_MS,
+    );
     const cdp = await phone.context.newCDPSession(page);
     const { installabilityErrors } = (await cdp.send("Page.getInstallabilityErrors")) as {
       installabilityErrors: { errorId: string }[];
@@ -419,10 +421,11 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
       const response = await page.reload({ waitUntil: "domcontentloaded" });
       expect(response?.fromServiceWorker()).toBe(true);
       expect(await page.textContent("h1")).toBe("Tether");
-      await page.waitForFunction(
+      await waitForPage(
+        page,
         `/Connecting to the exit|Reconnecting to the exit/.test(document.getElementById("message").textContent)`,
-        undefined,
-        { timeout: SHOW_TIMEOUT_MS },
+        "the offline page to say it reconnects",
+        SHOW_TIMEOUT_MS,
       );
       console.log(
         `[pwa] offline reload served by the service worker; the app says "${await textOf(page, "message")}"`,
@@ -486,10 +489,12 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
       });
     }
     await waitForRelaying(page);
-    await page.waitForFunction(
+    await waitForPage(
+      page,
       `navigator.serviceWorker.ready.then((r) => r.getNotifications({ tag: "tether-paused" })).then((l) => l.length === 0)`,
-      undefined,
-      { timeout: SHOW_TIMEOUT_MS, polling: 250 },
+      "the pause notification to go",
+      SHOW_TIMEOUT_MS,
+      250,
     );
     await hide(false);
   });
@@ -626,9 +631,12 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
       );
       const started = Date.now();
       await other.keyboard.press("Enter");
-      await other.waitForFunction("globalThis.scanStopFocused === true", undefined, {
-        timeout: SHOW_TIMEOUT_MS,
-      });
+      await waitForPage(
+        other,
+        "globalThis.scanStopFocused === true",
+        "focus on Stop scanning",
+        SHOW_TIMEOUT_MS,
+      );
       const axeScanning = await accessible(other, "scanner");
       await other.waitForSelector("#pair-confirm:not([hidden])", { timeout: SHOW_TIMEOUT_MS });
       const ms = Date.now() - started;
@@ -694,6 +702,35 @@ describe.skipIf(!canRunPrivileged)("the phone app in Chromium, traffic flowing (
     }
     console.log(
       `[pwa] frame-ancestors 'none' and X-Frame-Options DENY from ${exit.origin}/ and ${laptopPage()}`,
+    );
+  });
+
+  it("runs under its own Content-Security-Policy: the app is refused nothing, an injected inline script is refused", async () => {
+    const policy = await page.getAttribute('meta[http-equiv="Content-Security-Policy"]', "content");
+    expect(policy).toContain("script-src 'self'");
+    expect(policy).toContain("object-src 'none'");
+    // Everything the app did so far in this phone (pairing, relaying, pause, reload, offline,
+    // self-test, notifications) ran under the policy: not one refusal.
+    const before = [...cspViolations(phone.context)];
+    expect(before).toEqual([]);
+    // The policy is in force: a script injected into the page (as an XSS would) does not run.
+    const outcome = await page.evaluate(`new Promise((resolve) => {
+      document.addEventListener("securitypolicyviolation", (e) => resolve(e.violatedDirective), { once: true });
+      const script = document.createElement("script");
+      script.textContent = "globalThis.injectedRan = true";
+      document.head.append(script);
+      setTimeout(() => resolve(globalThis.injectedRan === true ? "ran" : "no report"), 2000);
+    })`);
+    expect(outcome).toMatch(/^script-src/);
+    expect(await page.evaluate("globalThis.injectedRan === true")).toBe(false);
+    // ...and the collector that found nothing above does hear a refusal when there is one.
+    await until(
+      () => cspViolations(phone.context).length > before.length,
+      "the refusal in the console",
+      5_000,
+    );
+    console.log(
+      `[pwa] CSP "${policy}": 0 refusals of the app's own doings; an injected inline script refused (${outcome})`,
     );
   });
 
