@@ -12,13 +12,13 @@ import { generate } from "selfsigned";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { parseClientKey } from "../protocol/client-key.js";
-import { decodeFrame, encodeFrame } from "../protocol/codec.js";
 import { ErrorCodes } from "../protocol/errors.js";
 import { type Frame, FrameType, type WelcomeFrame } from "../protocol/frames.js";
 import { parseIpv4 } from "../protocol/ip.js";
 import { NoiseLaptop } from "../testing/noise-laptop.js";
+import { type TestExit as StartedExit, startTestExit } from "../testing/test-exit.js";
 import { until } from "../testing/until.js";
-import { createFakeTun, type FakeTun } from "../tun/fake.js";
+import { createFakeTun } from "../tun/fake.js";
 import { parseCidrList } from "./egress-guard.js";
 import { EXIT_DEFAULTS, type ExitOptions, type RunningExit, startExit } from "./exit.js";
 import { addKey, revokeKey } from "./keys.js";
@@ -29,23 +29,12 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-interface TestExit {
-  exit: RunningExit;
-  tun: FakeTun;
-  keysFile: string;
-  /** NAME:SECRET of the key "laptop-1". */
-  key: string;
+interface TestExit extends StartedExit {
   /** Every log line the exit wrote. */
   logs: string[];
-  dir: string;
 }
 
-async function testExit(options: Partial<ExitOptions> = {}): Promise<TestExit> {
-  const dir = await mkdtemp(join(tmpdir(), "tether-access-test-"));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const keysFile = join(dir, "keys.json");
-  const entry = await addKey(keysFile, "laptop-1");
-  const tun = createFakeTun("exit-fake");
+async function testExit(options: Partial<Omit<ExitOptions, "tun">> = {}): Promise<TestExit> {
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
@@ -53,22 +42,8 @@ async function testExit(options: Partial<ExitOptions> = {}): Promise<TestExit> {
       done();
     },
   });
-  const exit = await startExit({
-    ...EXIT_DEFAULTS,
-    host: "127.0.0.1",
-    port: 0,
-    keysFile,
-    dns: ["198.51.100.53"],
-    // The tests' internet is a documentation range, refused by default: opened as an operator would.
-    allowEgress: parseCidrList("198.51.100.0/24"),
-    pwaDir: dir,
-    tun,
-    nat: false,
-    logger: pino({ level: "debug" }, sink),
-    ...options,
-  });
-  cleanups.push(() => exit.stop());
-  return { exit, tun, keysFile, key: `${entry.name}:${entry.key}`, logs, dir };
+  const started = await startTestExit(cleanups, { logger: pino({ level: "debug" }, sink), ...options });
+  return { ...started, logs };
 }
 
 /** A laptop talking straight to the exit (no phone in between). */

@@ -1,9 +1,3 @@
-// The laptop's tunnel end and the exit, whole, in one process: fake TUNs, in-memory transports for
-// the two legs, and a forwarder in the middle standing in for the phone (tunnel/test-relay.ts).
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { LaptopTunnel, type TunnelError } from "../laptop/tunnel.js";
 import { formatClientKey, parseClientKey } from "../protocol/client-key.js";
@@ -15,11 +9,10 @@ import {
   tryParseIpv4 as ipv4ToInt,
 } from "../protocol/ip.js";
 import { type TestRelay, testRelay } from "../testing/relay.js";
+import { startTestExit } from "../testing/test-exit.js";
 import { until } from "../testing/until.js";
 import { createFakeTun, type FakeTun } from "../tun/fake.js";
-import { parseCidrList } from "./egress-guard.js";
-import { EXIT_DEFAULTS, type RunningExit, startExit } from "./exit.js";
-import { addKey } from "./keys.js";
+import { EXIT_DEFAULTS, type RunningExit } from "./exit.js";
 
 function ipv4Packet(source: string, destination: string, payload = 8): Uint8Array {
   const packet = new Uint8Array(20 + payload);
@@ -54,31 +47,18 @@ afterEach(async () => {
 async function chain(
   options: { key?: string; encoding?: Encoding; graceMs?: number; welcome?: () => Promise<void> } = {},
 ): Promise<Chain> {
-  const dir = await mkdtemp(join(tmpdir(), "tether-exit-test-"));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const keysFile = join(dir, "keys.json");
-  const entry = await addKey(keysFile, "laptop-1");
-  const exitTun = createFakeTun("exit-fake");
-  const exit = await startExit({
-    ...EXIT_DEFAULTS,
-    host: "127.0.0.1",
-    port: 0,
-    keysFile,
-    dns: ["198.51.100.53"],
-    // The tests' internet is a documentation range, refused by default: opened as an operator would.
-    allowEgress: parseCidrList("198.51.100.0/24"),
-    pwaDir: dir,
-    graceMs: options.graceMs ?? EXIT_DEFAULTS.graceMs,
+  const {
+    exit,
     tun: exitTun,
-    nat: false,
-    logger: pino({ level: "silent" }),
+    key: laptopKey,
+  } = await startTestExit(cleanups, {
+    graceMs: options.graceMs ?? EXIT_DEFAULTS.graceMs,
   });
-  cleanups.push(() => exit.stop());
 
   const laptopTun = createFakeTun("laptop-fake");
   const fatal: TunnelError[] = [];
   const details: string[] = [];
-  const key = parseClientKey(options.key ?? formatClientKey(entry.name, entry.key));
+  const key = parseClientKey(options.key ?? laptopKey);
   const tunnel = new LaptopTunnel(laptopTun, key, {
     welcome: options.welcome ?? (async () => undefined),
     state: (_state, detail) => details.push(detail ?? ""),

@@ -1,10 +1,7 @@
 // Handshakes as a stranger abuses them, against a real exit (fake TUN) through in-memory legs:
 // a leg closed before HELLO is a failed handshake charged to its source, and a HELLO checked while
 // the keys file is half-written is refused, the exit serving on.
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import pino from "pino";
+import { writeFile } from "node:fs/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseClientKey } from "../protocol/client-key.js";
 import { decodeFrame, encodeFrame } from "../protocol/codec.js";
@@ -12,12 +9,11 @@ import { fromMessage } from "../protocol/encoding.js";
 import { ErrorCodes } from "../protocol/errors.js";
 import { type ChallengeFrame, type Frame, FrameType } from "../protocol/frames.js";
 import { type MemoryTransport, memoryDrained, memoryTransportPair } from "../protocol/transport.js";
+import { startTestExit } from "../testing/test-exit.js";
 import { until } from "../testing/until.js";
-import { createFakeTun } from "../tun/fake.js";
 import { helloFor } from "../tunnel/handshake.js";
 import { ABANDONED_AFTER_MS } from "./connection.js";
-import { EXIT_DEFAULTS, type RunningExit, startExit } from "./exit.js";
-import { addKey } from "./keys.js";
+import type { RunningExit } from "./exit.js";
 import { EXIT_LIMITS } from "./limits.js";
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -26,24 +22,10 @@ afterEach(async () => {
 });
 
 async function testExit(burst: number) {
-  const dir = await mkdtemp(join(tmpdir(), "tether-handshake-test-"));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const keysFile = join(dir, "keys.json");
-  const entry = await addKey(keysFile, "laptop-1");
-  const exit = await startExit({
-    ...EXIT_DEFAULTS,
-    host: "127.0.0.1",
-    port: 0,
-    keysFile,
-    dns: ["198.51.100.53"],
-    pwaDir: dir,
-    tun: createFakeTun("exit-fake"),
-    nat: false,
-    logger: pino({ level: "silent" }),
+  const { exit, keysFile, key } = await startTestExit(cleanups, {
     limits: { ...EXIT_LIMITS, failedHandshakeBurst: burst, failedHandshakeIntervalMs: 60_000 },
   });
-  cleanups.push(() => exit.stop());
-  return { exit, keysFile, key: parseClientKey(`${entry.name}:${entry.key}`) };
+  return { exit, keysFile, key: parseClientKey(key) };
 }
 
 /** A leg from `address`, the test playing the phone: what the exit sent, decoded. */

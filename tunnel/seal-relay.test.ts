@@ -1,17 +1,7 @@
-// A hostile relay, in one process: the real laptop tunnel end and the real exit, joined through the
-// in-memory transport pair by a "phone" that reads everything, and replays, flips bits, reorders,
-// injects, resumes with what it saw and closes with 4401. Each attack is refused and counted, and
-// the session keeps flowing (protocol v2, docs/PROTOCOL.md).
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { parseCidrList } from "../exit/egress-guard.js";
-import { EXIT_DEFAULTS, type RunningExit, startExit } from "../exit/exit.js";
-import { addKey } from "../exit/keys.js";
+import type { RunningExit } from "../exit/exit.js";
 import { LaptopTunnel, type TunnelError } from "../laptop/tunnel.js";
-import { formatClientKey, parseClientKey } from "../protocol/client-key.js";
+import { parseClientKey } from "../protocol/client-key.js";
 import { encodeFrame } from "../protocol/codec.js";
 import { ErrorCodes } from "../protocol/errors.js";
 import { FrameType, type WelcomeFrame } from "../protocol/frames.js";
@@ -23,8 +13,9 @@ import {
   memoryTransportPair,
 } from "../protocol/transport.js";
 import { NoiseLaptop } from "../testing/noise-laptop.js";
+import { startTestExit } from "../testing/test-exit.js";
 import { until } from "../testing/until.js";
-import { createFakeTun, type FakeTun } from "../tun/fake.js";
+import { createFakeTun } from "../tun/fake.js";
 import { challengeFrame, newNonce } from "./handshake.js";
 import { decodeHello, ResponderHandshake } from "./noise-messages.js";
 import { REPLAY_WINDOW_FRAMES } from "./replay-window.js";
@@ -105,25 +96,7 @@ afterEach(async () => {
 });
 
 async function chain() {
-  const dir = await mkdtemp(join(tmpdir(), "tether-hostile-relay-"));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const keysFile = join(dir, "keys.json");
-  const entry = await addKey(keysFile, "laptop-1");
-  const key = formatClientKey(entry.name, entry.key);
-  const exitTun = createFakeTun("exit-fake");
-  const exit = await startExit({
-    ...EXIT_DEFAULTS,
-    host: "127.0.0.1",
-    port: 0,
-    keysFile,
-    dns: ["198.51.100.53"],
-    allowEgress: parseCidrList("198.51.100.0/24"),
-    pwaDir: dir,
-    tun: exitTun,
-    nat: false,
-    logger: pino({ level: "silent" }),
-  });
-  cleanups.push(() => exit.stop());
+  const { exit, tun: exitTun, key } = await startTestExit(cleanups);
   const laptopTun = createFakeTun("laptop-fake");
   const fatal: TunnelError[] = [];
   const tunnel = new LaptopTunnel(laptopTun, parseClientKey(key), {
