@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { codeOf } from "../cli/errors.js";
 import { defaultsOf, readArgv, readEnv } from "../cli/options.js";
-import { EXIT_OPTIONS } from "./cli-options.js";
+import { EXIT_OPTIONS, exitOptions } from "./cli-options.js";
 import { EXIT_DEFAULTS } from "./exit.js";
 
 function refusal(run: () => unknown): string {
@@ -46,6 +46,32 @@ describe("the exit's options", () => {
     expect(flags.allowEgress?.map((c) => c.length)).toEqual([24, 32]);
   });
 
+  it("splits IPv6 DNS servers and egress prefixes from the IPv4 ones, and reads the IPv6 pool", async () => {
+    const { flags } = readArgv(EXIT_OPTIONS, [
+      "--dns",
+      "198.51.100.2,2001:db8:e::2",
+      "--allow-egress",
+      "198.51.100.0/24,2001:db8:e::/64",
+      "--deny-egress",
+      "2001:db8:e:dead::/64",
+      "--pool6",
+      "2001:db8:77::/64",
+      "--pool6-routed",
+    ]);
+    const options = await exitOptions(flags);
+    expect(options).toMatchObject({
+      dns: ["198.51.100.2"],
+      dns6: ["2001:db8:e::2"],
+      pool6: "2001:db8:77::/64",
+      pool6Routed: true,
+    });
+    expect(options.allowEgress?.map((c) => c.family)).toEqual([4]);
+    expect(options.allowEgress6?.map((c) => c.length)).toEqual([64]);
+    expect(options.denyEgress).toEqual([]);
+    expect(options.denyEgress6?.map((c) => c.length)).toEqual([64]);
+    expect((await exitOptions(readArgv(EXIT_OPTIONS, ["--pool6", "off"]).flags)).pool6).toBe("off");
+  });
+
   it("defaults to what the exit has always defaulted to", () => {
     expect(defaultsOf(EXIT_OPTIONS)).toMatchObject({
       listen: { host: EXIT_DEFAULTS.host, port: EXIT_DEFAULTS.port },
@@ -61,7 +87,10 @@ describe("the exit's options", () => {
     [["--pool", "10.77.0.1/16"], "IP_HOST_BITS"],
     [["--dns", "010.1.1.1"], "IP_BAD_ADDRESS"],
     [["--dns", "1.1.1.1,256.0.0.1"], "IP_BAD_ADDRESS"],
-    [["--dns", "2001:db8::1"], "IP_WRONG_FAMILY"],
+    [["--dns", "2001:db8::g"], "IP_BAD_ADDRESS"],
+    [["--pool6", "10.77.0.0/16"], "IP_WRONG_FAMILY"],
+    [["--pool6", "2001:db8::/48"], "POOL_SIZE"],
+    [["--pool6", "fd77::1/64"], "IP_HOST_BITS"],
     [["--allow-egress", "10.0.0.0/08"], "IP_BAD_PREFIX"],
     [["--allow-egress", "192.168.1.77/24"], "IP_HOST_BITS"],
     [["--metrics-allow", "fd00::/8"], "IP_WRONG_FAMILY"],

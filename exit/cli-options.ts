@@ -4,24 +4,32 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { UsageError } from "../cli/errors.js";
-import { list, text, type Values } from "../cli/options.js";
+import { list, text, toggle, type Values } from "../cli/options.js";
 import { packageRoot } from "../cli/package.js";
 import {
   hostPort,
   integer,
   interfaceName,
   ipAddresses,
-  ipv4Addresses,
   ipv4Prefixes,
   nonEmpty,
   oneOf,
   url,
 } from "../cli/values.js";
-import { type Ipv4Cidr, tryParseIpv4 } from "../protocol/ip.js";
+import {
+  type Cidr,
+  type Ipv4Cidr,
+  type Ipv6Cidr,
+  parseCidrList,
+  tryParseIp,
+  tryParseIpv4,
+} from "../protocol/ip.js";
 import { MAX_PACKETS_PER_FRAME } from "../protocol/limits.js";
 import { EXIT_DEFAULTS, type ExitOptions } from "./exit.js";
+import { POOL6_OFF } from "./ipv6-plan.js";
 import { EXIT_LIMITS } from "./limits.js";
 import { parsePrefix } from "./pool.js";
+import { parsePrefix6 } from "./pool6.js";
 import { parseMegabits } from "./rate-limit.js";
 import { readTls, TlsError } from "./tls.js";
 
@@ -57,6 +65,19 @@ function poolPrefix(text: string): string {
   parsePrefix(text);
   return text;
 }
+
+function pool6Prefix(text: string): string {
+  if (text !== POOL6_OFF) parsePrefix6(text);
+  return text;
+}
+
+/** Prefixes or bare addresses of either family (a bare address is a host prefix). */
+function ipPrefixes(items: string[]): Cidr[] {
+  return parseCidrList(items.join(","), { bareAddress: true });
+}
+
+const ofFamily4 = (cidrs: Cidr[] | undefined) => cidrs?.filter((c): c is Ipv4Cidr => c.family === 4);
+const ofFamily6 = (cidrs: Cidr[] | undefined) => cidrs?.filter((c): c is Ipv6Cidr => c.family === 6);
 
 function metricsAllowList(items: string[]): Ipv4Cidr[] | "any" {
   return items.length === 1 && items[0] === "any" ? "any" : ipv4Prefixes(items);
@@ -114,6 +135,19 @@ export const EXIT_OPTIONS = {
     default: EXIT_DEFAULTS.pool,
     parse: poolPrefix,
   }),
+  pool6: text({
+    flag: "pool6",
+    env: "TETHER_EXIT_POOL6",
+    value: "CIDR",
+    help: 'IPv6 prefix for laptops, /64 to /126, masqueraded; "off": an IPv4-only exit',
+    defaultHelp: "a random unique-local /64",
+    parse: pool6Prefix,
+  }),
+  pool6Routed: toggle({
+    flag: "pool6-routed",
+    env: "TETHER_EXIT_POOL6_ROUTED",
+    help: "the --pool6 prefix is routed to this host: laptops' IPv6 addresses go out untranslated",
+  }),
   egress: text({
     flag: "egress",
     env: "TETHER_EXIT_EGRESS",
@@ -126,9 +160,9 @@ export const EXIT_OPTIONS = {
     flag: "dns",
     env: "TETHER_EXIT_DNS",
     value: "LIST",
-    help: "DNS servers for laptops, IPv4, comma-separated",
+    help: "DNS servers for laptops, IPv4 and IPv6, comma-separated",
     defaultHelp: "this machine's resolvers",
-    parse: ipv4Addresses,
+    parse: ipAddresses,
   }),
   mtu: text({
     flag: "mtu",
@@ -187,7 +221,7 @@ export const EXIT_OPTIONS = {
       "CIDRs laptops may reach although the egress guard refuses them by default (the exit's own " +
       "addresses, 10/8, 172.16/12, 192.168/16, 100.64/10, 169.254/16, 127/8, 224/4, 0/8, 240/4)",
     default: [],
-    parse: ipv4Prefixes,
+    parse: ipPrefixes,
   }),
   denyEgress: list({
     group: LIMITS,
@@ -196,7 +230,7 @@ export const EXIT_OPTIONS = {
     value: "LIST",
     help: "CIDRs laptops may not reach, whatever --allow-egress says",
     default: [],
-    parse: ipv4Prefixes,
+    parse: ipPrefixes,
   }),
   publicAddresses: list({
     group: LIMITS,
@@ -290,8 +324,12 @@ async function systemResolvers(): Promise<string[]> {
   const text = await readFile("/etc/resolv.conf", "utf8").catch(() => "");
   const servers = [...text.matchAll(/^\s*nameserver\s+(\S+)/gm)]
     .map((m) => m[1]!)
-    .filter((s) => tryParseIpv4(s) !== undefined && !s.startsWith("127."));
-  return servers.length ? servers.slice(0, 4) : ["1.1.1.1", "9.9.9.9"];
+    .filter((s) => {
+      if (tryParseIpv4(s) !== undefined) return !s.startsWith("127.");
+      // IPv6: not loopback, and not link-local (a zone a laptop's end of the tunnel does not have).
+      return tryParseIp(s) !== undefined && s !== "::1" && !/^fe[89ab]/i.test(s);
+    });
+  return servers.some((s) => tryParseIpv4(s) !== undefined) ? servers : ["1.1.1.1", "9.9.9.9", ...servers];
 }
 
 /** A TLS pair that does not load is the operator's to fix: a usage error that keeps TlsError's code. */
@@ -303,6 +341,8 @@ async function usageOnFailure<T>(run: () => Promise<T>): Promise<T> {
     throw error;
   }
 }
+/** WELCOME announces at most this many servers of each family. */
+const MAX_DNS_PER_FAMILY = 4;
 
 /** The settings (defaults < environment < flags, already merged) as startExit's options. */
 export async function exitOptions(settings: ExitSettings): Promise<ExitOptions> {
@@ -310,6 +350,7 @@ export async function exitOptions(settings: ExitSettings): Promise<ExitOptions> 
   if (Boolean(cert) !== Boolean(tlsKey))
     throw new UsageError("USAGE_CONFLICT", "--cert and --tls-key go together");
   const listen = settings.listen ?? EXIT_OPTIONS.listen.default!;
+  const dns = settings.dns?.length ? settings.dns : await systemResolvers();
   return {
     host: listen.host,
     port: listen.port,
@@ -318,7 +359,10 @@ export async function exitOptions(settings: ExitSettings): Promise<ExitOptions> 
     keysFile: settings.keysFile ?? defaultKeysFile(),
     pool: settings.pool ?? EXIT_DEFAULTS.pool,
     egress: settings.egress,
-    dns: settings.dns?.length ? settings.dns : await systemResolvers(),
+    dns: dns.filter((s) => tryParseIpv4(s) !== undefined).slice(0, MAX_DNS_PER_FAMILY),
+    dns6: dns.filter((s) => tryParseIpv4(s) === undefined).slice(0, MAX_DNS_PER_FAMILY),
+    pool6: settings.pool6,
+    pool6Routed: settings.pool6Routed,
     mtu: settings.mtu ?? EXIT_DEFAULTS.mtu,
     tunName: settings.tunName ?? EXIT_DEFAULTS.tunName,
     pwaDir: settings.pwaDir ?? join(packageRoot(), "dist", "pwa"),
@@ -331,8 +375,10 @@ export async function exitOptions(settings: ExitSettings): Promise<ExitOptions> 
       failedHandshakeBurst: settings.failedHandshakeBurst ?? EXIT_LIMITS.failedHandshakeBurst,
       failedHandshakeIntervalMs: settings.failedHandshakeIntervalMs ?? EXIT_LIMITS.failedHandshakeIntervalMs,
     },
-    allowEgress: settings.allowEgress,
-    denyEgress: settings.denyEgress,
+    allowEgress: ofFamily4(settings.allowEgress),
+    denyEgress: ofFamily4(settings.denyEgress),
+    allowEgress6: ofFamily6(settings.allowEgress),
+    denyEgress6: ofFamily6(settings.denyEgress),
     publicAddresses: settings.publicAddresses,
     metricsAllow: settings.metricsAllow,
     sessionRateLimitMbit: settings.sessionRateLimitMbit,

@@ -18,7 +18,7 @@ import { encodeFrame } from "../protocol/codec.js";
 import type { Encoding } from "../protocol/encoding.js";
 import { type ErrorCode, ErrorCodes, ProtocolError } from "../protocol/errors.js";
 import { FlowQueue } from "../protocol/flow-queue.js";
-import { FrameType, Hop } from "../protocol/frames.js";
+import { Capability, FrameType, Hop } from "../protocol/frames.js";
 import { parseIpv4 } from "../protocol/ip.js";
 import { RESUME_TOKEN_BYTES, SESSION_ID_BYTES } from "../protocol/limits.js";
 import type { Transport, TransportClose } from "../protocol/transport.js";
@@ -34,6 +34,7 @@ import {
 } from "../tunnel/handshake.js";
 import { type DecodedHello, verifyResumeProof } from "../tunnel/noise-messages.js";
 import { echoAnswer } from "../tunnel/self-test.js";
+import type { DualStack } from "./dual-stack.js";
 import type { EgressGuard } from "./egress-guard.js";
 import { type Admission, oldestDetached } from "./limits.js";
 import type { Logger } from "./log.js";
@@ -59,6 +60,8 @@ export interface ExitContext {
   admission?: Admission;
   /** Where laptops may not send packets (exit/egress-guard.ts). */
   egress?: EgressGuard;
+  /** Both families' checks and each session's IPv6 (exit/dual-stack.ts); without it, IPv4 only. */
+  dualStack?: DualStack<Session>;
   /** The per-session rate limit, when one is set. */
   rateLimit?: SessionRateLimiter;
   /** Packets per DATA frame at most (default MAX_PACKETS_PER_FRAME; 1 turns batching off). */
@@ -222,6 +225,9 @@ export class ExitConnection {
     // Silence from the phone means the leg is dead; while packets flow down, end-to-end PINGs
     // let the send queue see the queue in front of the phone's downlink.
     this.tunnelEnd.established();
+    // The IPv6 block only for a laptop that reads it (its capabilities came in Noise message 1).
+    const ipv6 =
+      opened.opened.capabilities & Capability.IPV6 ? context.dualStack?.welcome(session) : undefined;
     this.tunnelEnd.send({
       type: FrameType.WELCOME,
       version,
@@ -233,11 +239,19 @@ export class ExitConnection {
       dns: context.dns,
       keepaliveSeconds: context.keepaliveSeconds,
       resumed: Boolean(resumed),
+      ipv6,
     });
     const result = resumed ? "resumed" : proofFailed ? "resume_refused" : resume ? "expired" : "ok";
     context.metrics.handshake(result);
     context.log.info(
-      { remote: this.remote, client: hello.clientId, address: session.address, version, result },
+      {
+        remote: this.remote,
+        client: hello.clientId,
+        address: session.address,
+        ipv6: ipv6?.address,
+        version,
+        result,
+      },
       resumed
         ? "session resumed"
         : proofFailed

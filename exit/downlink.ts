@@ -2,43 +2,41 @@
 //
 //   1. internet -> kernel: NAT reverses the masquerade, the destination is a laptop's address
 //   2. the TUN reader thread reads until EAGAIN and hands over one batch (tun/linux-reader.ts)
-//   3. routeToSessions: each packet to the session holding its destination (SessionTable by
-//      address), one batch per session; no session: dropped, `no_session`; not IPv4: `not_ipv4`
+//   3. routeToSessions: each packet to the session holding its destination, IPv4 or IPv6
+//      (exit/dual-stack.ts: an IPv6 address's index in the pool is its session's IPv4 host index,
+//      then SessionTable by address), one batch per session; no session: dropped, `no_session`;
+//      neither IPv4 nor IPv6: `not_ip`
 //   4. withinRate: the session's rate limit, when set (a policer: over it, dropped, `rate_limited`)
 //   5. toLaptop: the session's tunnel end packs the batch into DATA frames behind CoDel
 //      (tunnel/end.ts); no leg now (detached): dropped, `detached`; a queue too long: its reason
 //   6. the tunnel end's transport (the exit leg's WebSocket) -> phone -> laptop
 //
 // Nothing here waits or queues: a packet goes on, or is dropped and counted.
-import { ipv4Destination, isIpv4 } from "../protocol/ip.js";
+import type { DualStack } from "./dual-stack.js";
 import type { ExitMetrics } from "./metrics.js";
 import type { SessionRateLimiter } from "./rate-limit.js";
-import type { Session, SessionTable } from "./session.js";
+import type { Session } from "./session.js";
 
 /** Hands each packet from the TUN to the session that owns its destination, one batch per session. */
 export function routeToSessions(
   packets: Uint8Array[],
-  sessions: SessionTable,
+  sessions: Pick<DualStack<Session>, "sessionFor">,
   metrics: ExitMetrics,
   rateLimit?: SessionRateLimiter,
 ): void {
   if (packets.length === 1) {
     // The common case when the link is quiet: no map for one packet.
-    const packet = packets[0]!;
-    const session = isIpv4(packet) ? sessions.byDestination(ipv4Destination(packet)) : undefined;
-    if (session) toLaptop(session, withinRate(session, packets, metrics, rateLimit), metrics);
-    else metrics.drop(isIpv4(packet) ? "no_session" : "not_ipv4");
+    const session = sessions.sessionFor(packets[0]!);
+    if (typeof session !== "string")
+      toLaptop(session, withinRate(session, packets, metrics, rateLimit), metrics);
+    else metrics.drop(session);
     return;
   }
   const batches = new Map<Session, Uint8Array[]>();
   for (const packet of packets) {
-    if (!isIpv4(packet)) {
-      metrics.drop("not_ipv4");
-      continue;
-    }
-    const session = sessions.byDestination(ipv4Destination(packet));
-    if (!session) {
-      metrics.drop("no_session");
+    const session = sessions.sessionFor(packet);
+    if (typeof session === "string") {
+      metrics.drop(session);
       continue;
     }
     const batch = batches.get(session);

@@ -1,11 +1,14 @@
 import type { Encoding } from "../protocol/encoding.js";
-import { formatIpv4, parseIpv4Cidr } from "../protocol/ip.js";
+import { formatIpv4, type Ipv6Cidr, parseIpv4Cidr } from "../protocol/ip.js";
 import type { Transport } from "../protocol/transport.js";
 import type { TunDevice } from "../tun/device.js";
 import { openTun } from "../tun/index.js";
 import { ExitConnection } from "./connection.js";
 import { routeToSessions } from "./downlink.js";
+import { DualStack } from "./dual-stack.js";
 import { type Cidr, EgressGuard, interfaceAddresses } from "./egress-guard.js";
+import { EgressGuard6, interfaceAddresses6 } from "./egress-guard6.js";
+import { planIpv6 } from "./ipv6-plan.js";
 import { checkKeysFileMode, KeyStore, loadKeys } from "./keys.js";
 import { watchKeys } from "./keys-watch.js";
 import { AccessLimits, EXIT_LIMITS, type ExitLimits } from "./limits.js";
@@ -15,7 +18,7 @@ import { Nat } from "./nat.js";
 import { AddressPool } from "./pool.js";
 import { SessionRateLimiter } from "./rate-limit.js";
 import { ExitServer } from "./server.js";
-import { DEFAULT_GRACE_MS, SessionTable } from "./session.js";
+import { DEFAULT_GRACE_MS, type Session, SessionTable } from "./session.js";
 import type { TlsPair } from "./tls.js";
 
 export { TUNNEL_PATH } from "../protocol/paths.js";
@@ -60,6 +63,16 @@ export interface ExitOptions {
   limits?: ExitLimits | undefined;
   /** Destinations allowed whatever the egress guard's defaults refuse (--allow-egress). */
   allowEgress?: Cidr[] | undefined;
+  /** IPv6 prefix for laptops (--pool6): a prefix, "off", or undefined for a random unique-local /64. */
+  pool6?: string | undefined;
+  /** The IPv6 prefix is routed to this host: no masquerade (--pool6-routed). */
+  pool6Routed?: boolean | undefined;
+  /** IPv6 DNS servers for laptops (--dns's IPv6 entries). */
+  dns6?: string[] | undefined;
+  /** IPv6 destinations allowed although the IPv6 egress guard refuses them (--allow-egress's IPv6 entries). */
+  allowEgress6?: Ipv6Cidr[] | undefined;
+  /** IPv6 destinations refused whatever --allow-egress says (--deny-egress's IPv6 entries). */
+  denyEgress6?: Ipv6Cidr[] | undefined;
   /** Destinations refused whatever --allow-egress says (--deny-egress). */
   denyEgress?: Cidr[] | undefined;
   /** Addresses the exit is reached at but has on no interface (1:1 NAT, a Docker host; --public-address). */
@@ -126,6 +139,9 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
         offload: { onNote: (note) => log.warn({ tun: "offload" }, note) },
       }));
     cleanups.push(() => tun.close());
+    const plan = planIpv6(options);
+    // Without NAT (tests on a fake TUN) the plan stands; with it, only if the host let IPv6 up.
+    let ipv6Up = "pool" in plan;
     if (options.nat !== false) {
       const nat = new Nat({
         tunName: tun.name,
@@ -135,11 +151,20 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
         mtu: options.mtu,
         egress: options.egress,
         warn: (message) => log.warn(message),
+        ipv6:
+          "pool" in plan
+            ? { gateway: plan.pool.gateway, poolCidr: plan.pool.cidr, routed: plan.routed }
+            : undefined,
       });
       await nat.start();
       cleanups.push(() => nat.stop());
+      ipv6Up = nat.ipv6;
       log.info({ tun: tun.name, egress: nat.egress, pool: options.pool }, "nat up");
     }
+    const pool6 = ipv6Up && "pool" in plan ? plan.pool : undefined;
+    if (pool6) log.info({ pool6: pool6.cidr, routed: "pool" in plan && plan.routed }, "IPv6 for laptops");
+    else
+      log.info({ reason: "off" in plan ? plan.off : "the host did not let IPv6 up" }, "IPv6 for laptops off");
 
     const ownAddresses = () => [...interfaceAddresses(), pool.gateway];
     const egress = new EgressGuard({
@@ -150,7 +175,27 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
       allow: options.allowEgress,
       dnsServers: options.dns,
     });
-    const relearn = setInterval(() => egress.setOwnAddresses(ownAddresses()), OWN_ADDRESSES_REFRESH_MS);
+    const ownAddresses6 = () => [...interfaceAddresses6(), ...(pool6 ? [pool6.gateway] : [])];
+    const egress6 = new EgressGuard6({
+      ownAddresses: ownAddresses6(),
+      publicAddresses: options.publicAddresses,
+      pool: pool6?.prefix,
+      deny: options.denyEgress6,
+      allow: options.allowEgress6,
+      dnsServers: options.dns6,
+    });
+    const dualStack = new DualStack<Session>({
+      pool,
+      pool6,
+      egress,
+      egress6,
+      dns6: options.dns6 ?? [],
+      byDestination: (address) => sessions.byDestination(address),
+    });
+    const relearn = setInterval(() => {
+      egress.setOwnAddresses(ownAddresses());
+      egress6.setOwnAddresses(ownAddresses6());
+    }, OWN_ADDRESSES_REFRESH_MS);
     relearn.unref();
     cleanups.push(async () => clearInterval(relearn));
     const rateLimit = options.sessionRateLimitMbit
@@ -181,7 +226,7 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
     });
     cleanups.push(async () => keysWatch.close());
 
-    tun.onPackets((packets) => routeToSessions(packets, sessions, metrics, rateLimit));
+    tun.onPackets((packets) => routeToSessions(packets, dualStack, metrics, rateLimit));
 
     let ready = false;
     const server = new ExitServer({
@@ -198,6 +243,7 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
         const connection = new ExitConnection(transport, encoding, remote, {
           admission,
           egress,
+          dualStack,
           rateLimit,
           secretFor: (clientId) => keyStore.secretFor(clientId), // never rejects (exit/keys.ts)
           pool,

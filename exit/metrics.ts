@@ -2,11 +2,14 @@
 // several exits in one process.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { LegDropReason } from "../tunnel/seal-leg.js";
-import type { EgressRefusal } from "./egress-guard.js";
+import type { EgressRefusal6 } from "./egress-guard6.js";
 
 export type DropReason =
   | "spoofed_source"
-  | "not_ipv4"
+  /** Neither IPv4 nor IPv6 (or shorter than its header). */
+  | "not_ip"
+  /** IPv6 from a session this exit gave no IPv6 address. */
+  | "no_ipv6"
   | "no_session"
   | "detached"
   | "send_buffer_full"
@@ -15,8 +18,8 @@ export type DropReason =
   | "queue_delay"
   /** The send queue's memory bound: dropped from the flow holding the most (protocol/flow-queue.ts). */
   | "fattest_flow"
-  /** Refused by the egress guard (exit/egress-guard.ts), one reason per refused range. */
-  | EgressRefusal
+  /** Refused by the egress guard (exit/egress-guard.ts, egress-guard6.ts), one reason per refused range. */
+  | EgressRefusal6
   /** Over the per-session rate limit. */
   | "rate_limited"
   /** A self-test ECHO not answered: before WELCOME, over the rate limit, or onto a backed-up leg. */

@@ -4,15 +4,19 @@
 //      (tunnel/end.ts; malformed: the connection ends with the codec's code)
 //   2. ExitConnection: DATA only once established (else UNEXPECTED_FRAME), then here
 //   3. toTun, each packet in turn, dropped and counted under the first reason that applies:
-//      not IPv4 (`not_ipv4`); source not the session's address (`spoofed_source`); a destination
-//      the egress guard refuses (its range's reason, exit/egress-guard.ts); over the session's
-//      rate limit (`rate_limited`); then what passed goes to the TUN in one call, a flow's TCP
-//      segments coalesced into a super-packet where the kernel takes them; refused: `tun_write_failed`
-//   4. TUN -> kernel -> NAT (exit/nat.ts masquerades the pool) -> internet
+//      neither IPv4 nor IPv6 (`not_ip`); IPv6 from a session without IPv6 (`no_ipv6`); source
+//      not the session's address of that family (`spoofed_source`); a destination that family's
+//      egress guard refuses (its range's reason, exit/egress-guard.ts, egress-guard6.ts; the
+//      checks by family live in exit/dual-stack.ts); over the session's rate limit
+//      (`rate_limited`); then what passed goes to the TUN in one call, a flow's TCP segments
+//      coalesced into a super-packet where the kernel takes them; refused: `tun_write_failed`
+//   4. TUN -> kernel -> NAT (exit/nat.ts masquerades the pools; a routed IPv6 prefix goes as it
+//      is) -> internet
 //
 // The IP bytes written go back to the tunnel end (SendQueue.received: which way traffic goes).
 import { ipv4Source, isIpv4 } from "../protocol/ip.js";
 import type { TunDevice } from "../tun/device.js";
+import type { DualStack } from "./dual-stack.js";
 import type { EgressGuard } from "./egress-guard.js";
 import type { ExitMetrics } from "./metrics.js";
 import type { SessionRateLimiter } from "./rate-limit.js";
@@ -24,22 +28,24 @@ export interface Uplink {
   /** Where laptops may not send packets; none in some tests. */
   egress?: EgressGuard | undefined;
   rateLimit?: SessionRateLimiter | undefined;
+  /** Both families' checks (exit/dual-stack.ts); without it (some tests) IPv4 only, as `egress` says. */
+  dualStack?: DualStack<Session> | undefined;
 }
 
 /** A DATA frame's packets from `session`'s laptop to the TUN, what may go. Returns the IP bytes written. */
 export function toTun(session: Session, packets: readonly Uint8Array[], uplink: Uplink): number {
-  const { tun, metrics, egress, rateLimit } = uplink;
+  const { tun, metrics, egress, rateLimit, dualStack } = uplink;
   const now = rateLimit ? performance.now() : 0;
   const passed: Uint8Array[] = [];
   for (const packet of packets) {
-    if (!isIpv4(packet)) {
-      metrics.drop("not_ipv4");
-      continue;
-    }
-    const refusal = egress?.check(packet);
-    if (ipv4Source(packet) !== session.addressInt) {
-      metrics.drop("spoofed_source");
-    } else if (refusal) {
+    const refusal = dualStack
+      ? dualStack.upstreamDrop(packet, session)
+      : !isIpv4(packet)
+        ? "not_ip"
+        : ipv4Source(packet) !== session.addressInt
+          ? "spoofed_source"
+          : egress?.check(packet);
+    if (refusal) {
       metrics.drop(refusal);
     } else if (rateLimit && !rateLimit.allow(session, "up", packet.length, now)) {
       metrics.drop("rate_limited");

@@ -48,15 +48,25 @@ describe("DNS through a resolv.conf file", () => {
     expect(await readFile(resolvConf, "utf8")).toBe(original);
   });
 
-  it("refuses servers that are not IPv4 addresses, keeping the last good ones", async () => {
+  it("takes IPv6 servers beside IPv4 ones, as a dual-stack exit announces them", async () => {
+    const subject = dns();
+    await subject.apply(["198.51.100.2", "2001:db8:e::2"]);
+    expect(await readFile(resolvConf, "utf8")).toMatch(
+      /^nameserver 198\.51\.100\.2\nnameserver 2001:db8:e::2$/m,
+    );
+    subject.restoreSync();
+    expect(await readFile(resolvConf, "utf8")).toBe(original);
+  });
+
+  it("refuses servers that are not IP addresses, keeping the last good ones", async () => {
     const subject = dns();
     await subject.apply(["198.51.100.2"]);
     const good = await readFile(resolvConf, "utf8");
     for (const bad of [
       ["198.51.100.2\nsearch evil.example"],
-      ["::1"],
+      ["2001:db8::1%eth0"],
       ["1.2.3"],
-      ["1.1.1.1", "1.1.1.2", "1.1.1.3", "1.1.1.4", "1.1.1.5"],
+      ["1.1.1.1", "1.1.1.2", "1.1.1.3", "1.1.1.4", "1.1.1.5", "::1", "::2", "::3", "::4"],
     ]) {
       const refusal = await subject.apply(bad).catch((error: unknown) => error);
       expect(refusal, JSON.stringify(bad)).toBeInstanceOf(DnsError);

@@ -10,7 +10,7 @@
 // last good servers in place.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { isIpv4Address } from "../protocol/ip.js";
+import { isIpAddress } from "../protocol/ip.js";
 import { MAX_DNS_SERVERS } from "../protocol/limits.js";
 import { run } from "../tun/command.js";
 import { readFileNoFollowSync, writeFileSafelySync } from "./safe-write.js";
@@ -61,14 +61,15 @@ export class Dns {
 
   /**
    * Points DNS at `servers`. Rejects with a DnsError, the last good configuration still in place,
-   * when they are not IPv4 addresses or the system refuses the change.
+   * when they are not IP addresses (IPv4 or IPv6, up to MAX_DNS_SERVERS of each, as WELCOME
+   * carries them) or the system refuses the change.
    */
   async apply(servers: readonly string[]): Promise<void> {
     if (servers.length === 0) return;
-    if (servers.length > MAX_DNS_SERVERS || !servers.every((server) => isIpv4Address(server))) {
+    if (servers.length > 2 * MAX_DNS_SERVERS || !servers.every((server) => isIpAddress(server))) {
       throw new DnsError(
         "DNS_BAD_SERVERS",
-        `the exit announced DNS servers that are not IPv4 addresses: ${JSON.stringify(servers)}`,
+        `the exit announced DNS servers that are not IP addresses: ${JSON.stringify(servers)}`,
       );
     }
     try {

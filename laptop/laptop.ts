@@ -18,6 +18,7 @@ import { Dns } from "./dns.js";
 import { appOriginOf, pairingLink } from "./pairing.js";
 import { PhoneServer } from "./phone-server.js";
 import { Routes } from "./routes.js";
+import { Routes6 } from "./routes6.js";
 import { LaptopTunnel, type TunnelError, type TunnelState } from "./tunnel.js";
 
 /** Bytes of randomness in the pairing secret. */
@@ -102,10 +103,13 @@ export async function startLaptop(config: LaptopConfig, events: LaptopEvents): P
   const secret = await loadOrCreatePairingSecret(config.configDir);
 
   const routes = new Routes(config.tunName);
+  const routes6 = new Routes6(config.tunName, { markerPath: join(config.configDir, "routes6.up") });
+  if (routes6.recoverSync()) events.notice("removed IPv6 routes left by an earlier run");
   // Offloads: the kernel hands over TSO super-packets (split in the reader thread, one read for
   // dozens of packets) and takes the coalesced segments of a DATA frame in one write.
   const tun = await openTun({ name: config.tunName, offload: { onNote: (note) => events.notice(note) } });
   const restoreSync = () => {
+    routes6.restoreSync();
     routes.restoreSync();
     dns.restoreSync();
   };
@@ -119,7 +123,12 @@ export async function startLaptop(config: LaptopConfig, events: LaptopEvents): P
           prefixLength: welcome.prefixLength,
           mtu: welcome.mtu,
         });
-        if (config.dns) await dns.apply(welcome.dns);
+        // After routes.apply: the TUN's MTU (>= 1280 with IPv6) must be set before its IPv6 address.
+        // Without IPv6 from the exit, IPv6 is made unreachable rather than left to the hotspot.
+        await routes6.apply(
+          welcome.ipv6 && { address: welcome.ipv6.address, prefixLength: welcome.ipv6.prefixLength },
+        );
+        if (config.dns) await dns.apply(bothFamilies(welcome.dns, welcome.ipv6?.dns ?? []));
       },
       state: events.state,
       fatal: events.fatal,
@@ -167,4 +176,17 @@ export async function startLaptop(config: LaptopConfig, events: LaptopEvents): P
       return stopped;
     },
   };
+}
+
+/**
+ * IPv4 and IPv6 servers taken in turn (v4, v6, v4, ...): resolv.conf readers use only the first
+ * three, and each family should be among them.
+ */
+export function bothFamilies(ipv4: readonly string[], ipv6: readonly string[]): string[] {
+  const servers: string[] = [];
+  for (let i = 0; i < Math.max(ipv4.length, ipv6.length); i++) {
+    if (i < ipv4.length) servers.push(ipv4[i]!);
+    if (i < ipv6.length) servers.push(ipv6[i]!);
+  }
+  return servers;
 }

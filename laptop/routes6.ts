@@ -4,10 +4,13 @@
 // way the two halves win over the link's default route by being more specific, and the link's own
 // on-link, link-local and default routes stay exactly as they were.
 //
-// Every route is added with the protocol number RTPROT_TETHER, so the routes of a run that was
-// killed (an unreachable route outlives the TUN) are found and removed by the next start.
+// Every route is added with the protocol number RTPROT_TETHER, and a marker file in the config
+// folder says they are there, so the routes of a run that was killed (an unreachable route
+// outlives the TUN) are found and removed by the next start of the same tether, and never those
+// of another tether running beside it.
 // Undo is synchronous, so it also runs from an exit handler after a crash.
 import { execFileSync } from "node:child_process";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { run } from "../tun/command.js";
 
 /** The halves of the IPv6 space that together cover everything, each more specific than default. */
@@ -25,6 +28,8 @@ export interface TunnelAddress6 {
 export interface Routes6Options {
   /** The `ip` command and leading options; ["ip", "-n", NS] in tests. Default ["ip"]. */
   ip?: readonly string[];
+  /** The marker file (in the config folder): present while routes of this tether may be up. */
+  markerPath?: string;
 }
 
 type Applied = { kind: "tunnel"; address: TunnelAddress6 } | { kind: "unreachable" };
@@ -32,12 +37,14 @@ type Applied = { kind: "tunnel"; address: TunnelAddress6 } | { kind: "unreachabl
 export class Routes6 {
   private applied: Applied | undefined;
   private readonly ip: readonly string[];
+  private readonly markerPath: string | undefined;
 
   constructor(
     private readonly tunName: string,
     options: Routes6Options = {},
   ) {
     this.ip = options.ip ?? ["ip"];
+    this.markerPath = options.markerPath;
   }
 
   /**
@@ -45,10 +52,12 @@ export class Routes6 {
    * the undo; returns how many it removed.
    */
   recoverSync(): number {
+    if (this.markerPath !== undefined && !existsSync(this.markerPath)) return 0;
     let removed = 0;
     for (const route of this.listSync()) {
       if (this.tryDelete(route)) removed++;
     }
+    this.forgetMarker();
     return removed;
   }
 
@@ -59,6 +68,7 @@ export class Routes6 {
    */
   async apply(address: TunnelAddress6 | undefined): Promise<void> {
     const previous = this.applied;
+    if (this.markerPath !== undefined && !previous) writeFileSync(this.markerPath, "", { mode: 0o600 }); // before the change
     if (address === undefined) {
       if (previous?.kind === "unreachable") return;
       if (previous?.kind === "tunnel") await this.removeAddress(previous.address);
@@ -95,6 +105,11 @@ export class Routes6 {
       );
     }
     this.applied = undefined;
+    this.forgetMarker();
+  }
+
+  private forgetMarker(): void {
+    if (this.markerPath !== undefined) rmSync(this.markerPath, { force: true });
   }
 
   get active(): "tunnel" | "unreachable" | undefined {

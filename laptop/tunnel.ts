@@ -28,7 +28,8 @@ import {
   Hop,
   type WelcomeFrame,
 } from "../protocol/frames.js";
-import { ipv4Destination, isIpv4, tryParseIpv4 } from "../protocol/ip.js";
+import { ipv4Destination, isIpv4, tryParseIpv4, tryParseIpv6 } from "../protocol/ip.js";
+import { ipv6DestinationIs, isIpv6 } from "../protocol/ipv6-header.js";
 import { SelfTestType } from "../protocol/self-test.js";
 import type { SendDropReason } from "../protocol/send-queue.js";
 import { SUPER_PACKET_MARK, unwrapSlot } from "../protocol/super-packet.js";
@@ -48,7 +49,7 @@ export type TunnelState = "waiting" | "handshaking" | "established";
 
 export type DropReason =
   | "no_relay"
-  | "not_ipv4"
+  | "not_ip"
   | "tun_write_failed"
   /** From the tunnel, addressed to anything but this laptop's tunnel address. */
   | "wrong_destination"
@@ -113,7 +114,7 @@ export class LaptopTunnel {
     bytesDown: 0,
     drops: {
       no_relay: 0,
-      not_ipv4: 0,
+      not_ip: 0,
       tun_write_failed: 0,
       wrong_destination: 0,
       queue_delay: 0,
@@ -133,6 +134,8 @@ export class LaptopTunnel {
   private resume: ResumeTicket | undefined;
   /** The tunnel address as a number, for the destination check of packets from the exit. */
   private addressInt: number | undefined;
+  /** The tunnel's IPv6 address (16 bytes) when the exit gave one, for the same check. */
+  private address6: Uint8Array | undefined;
   /** This key has opened a session: from now on only a sealed CLOSE can be fatal. */
   private keyProven = false;
   /** The round trip measured through the last relay, kept while none is connected. */
@@ -218,12 +221,12 @@ export class LaptopTunnel {
       this.counters.drops.no_relay += packets.length;
       return;
     }
-    let ipv4 = packets;
-    if (!packets.every(isIpv4)) {
-      ipv4 = packets.filter(isIpv4);
-      this.counters.drops.not_ipv4 += packets.length - ipv4.length;
+    let ip = packets;
+    if (!packets.every(isIp)) {
+      ip = packets.filter(isIp);
+      this.counters.drops.not_ip += packets.length - ip.length;
     }
-    const sent = relay.end.sendPackets(ipv4);
+    const sent = relay.end.sendPackets(ip);
     if (sent.reason) this.counters.drops[sent.reason] += sent.dropped;
     this.counters.packetsUp += sent.packets;
     this.counters.bytesUp += sent.bytes;
@@ -243,18 +246,20 @@ export class LaptopTunnel {
     return written.bytes;
   }
 
-  /** An IPv4 packet (or super-packet) for this laptop's tunnel address; anything else is counted. */
+  /**
+   * An IPv4 or IPv6 packet (or super-packet) for one of this laptop's tunnel addresses; anything
+   * else is counted.
+   */
   private addressedHere(packet: Uint8Array): boolean {
     const ip = packet[0] === SUPER_PACKET_MARK ? (unwrapSlot(packet)?.packet ?? packet) : packet;
-    if (!isIpv4(ip)) {
-      this.counters.drops.not_ipv4++;
-      return false;
-    }
-    if (ipv4Destination(ip) !== this.addressInt) {
-      this.counters.drops.wrong_destination++;
-      return false;
-    }
-    return true;
+    const mine = isIpv4(ip)
+      ? ipv4Destination(ip) === this.addressInt
+      : isIpv6(ip)
+        ? this.address6 !== undefined && ipv6DestinationIs(ip, this.address6)
+        : undefined;
+    if (mine === undefined) this.counters.drops.not_ip++;
+    else if (!mine) this.counters.drops.wrong_destination++;
+    return mine === true;
   }
 
   private handshake(relay: Relay, frame: HandshakeFrame, bytes: Uint8Array, sealed: boolean): void {
@@ -317,6 +322,7 @@ export class LaptopTunnel {
     const previous = this.welcome;
     this.welcome = welcome;
     this.addressInt = tryParseIpv4(welcome.address);
+    this.address6 = welcome.ipv6 ? tryParseIpv6(welcome.ipv6.address) : undefined;
     this.keyProven = true;
     // A new session's resume secret is this handshake's; a resumed one keeps its own.
     const secret = welcome.resumed && this.resume ? this.resume.secret : relay.keys.resumeSecret;
@@ -385,4 +391,9 @@ export class LaptopTunnel {
     this.relay?.end.end("SHUTTING_DOWN");
     this.relay = undefined;
   }
+}
+
+/** IPv4 or IPv6: what the tunnel carries (the exit checks each family's source). */
+function isIp(packet: Uint8Array): boolean {
+  return isIpv4(packet) || isIpv6(packet);
 }

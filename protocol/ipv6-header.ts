@@ -36,6 +36,12 @@ export function ipv6SourceIs(packet: Uint8Array, address: Uint8Array): boolean {
   return true;
 }
 
+/** Whether the packet's destination is exactly `address` (16 bytes), no allocation. */
+export function ipv6DestinationIs(packet: Uint8Array, address: Uint8Array): boolean {
+  for (let i = 0; i < ADDRESS_BYTES; i++) if (packet[DESTINATION_OFFSET + i] !== address[i]) return false;
+  return true;
+}
+
 /** The next-header field: the first extension header's or the upper layer's protocol number. */
 export function ipv6NextHeader(packet: Uint8Array): number {
   return packet[6]!;

@@ -10,7 +10,7 @@
 import { randomBytes } from "node:crypto";
 import type { ClientKey } from "../protocol/client-key.js";
 import type { ErrorCode } from "../protocol/errors.js";
-import { type ChallengeFrame, FrameType } from "../protocol/frames.js";
+import { Capability, type ChallengeFrame, FrameType } from "../protocol/frames.js";
 import { NONCE_BYTES, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN } from "../protocol/limits.js";
 import {
   type DecodedHello,
@@ -87,6 +87,7 @@ export function helloFor(
   return new InitiatorHandshake(bytes, key.clientId, key.secret, {
     versionMin: PROTOCOL_VERSION_MIN,
     versionMax: PROTOCOL_VERSION_MAX,
+    capabilities: Capability.IPV6, // this laptop reads WELCOME's IPv6 block
     resume,
   });
 }

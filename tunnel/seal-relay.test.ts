@@ -363,15 +363,17 @@ describe("a hostile relay between the laptop and the exit", () => {
       ),
     );
     await until(() => tunnel.state === "established" || undefined, "established");
-    const ipv6 = new Uint8Array(40);
+    const ipv6 = new Uint8Array(40); // to ::, and this WELCOME gave the laptop no IPv6 address
     ipv6[0] = 0x60;
-    const packets = [udp("198.51.100.2", address), udp("198.51.100.2", "10.77.0.99"), ipv6];
+    const notIp = new Uint8Array(40);
+    notIp[0] = 0x50;
+    const packets = [udp("198.51.100.2", address), udp("198.51.100.2", "10.77.0.99"), ipv6, notIp];
     phone.send(seal.outbound(encodeFrame({ type: FrameType.DATA, packets })));
     await memoryDrained(phone, laptopSide);
     expect(laptopTun.written.map((p) => Buffer.from(p).toString("hex"))).toEqual([
       Buffer.from(packets[0]!).toString("hex"),
     ]);
-    expect(tunnel.counters.drops.wrong_destination).toBe(1);
-    expect(tunnel.counters.drops.not_ipv4).toBe(1);
+    expect(tunnel.counters.drops.wrong_destination).toBe(2);
+    expect(tunnel.counters.drops.not_ip).toBe(1);
   });
 });
