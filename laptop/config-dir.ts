@@ -18,18 +18,24 @@ export interface FolderFacts {
 
 /**
  * Why a config folder is unsafe for a process running as `euid`, or undefined: the folder
- * itself (`chain[0]`) must be writable by its owner only and, for root, owned by root; each
- * folder above it must not be writable by others unless sticky.
+ * itself (`chain[0]`) must be writable by its owner only and, for root, owned by root or by the
+ * account root gives way to (`runAs`, laptop/config-owner.ts hands it over); each folder above it
+ * must not be writable by others unless sticky.
  */
-export function configDirProblem(chain: readonly FolderFacts[], euid: number): string | undefined {
+export function configDirProblem(
+  chain: readonly FolderFacts[],
+  euid: number,
+  runAs?: number,
+): string | undefined {
   const [folder, ...parents] = chain;
   if (!folder) return undefined;
   const octal = (mode: number) => (mode & 0o7777).toString(8).padStart(4, "0");
   if (folder.mode & GROUP_OR_OTHER_WRITE) {
     return `the config folder ${folder.path} is writable by others (mode ${octal(folder.mode)}): chmod go-w ${folder.path}`;
   }
-  if (euid === 0 && folder.uid !== 0) {
-    return `the config folder ${folder.path} belongs to uid ${folder.uid} but tether writes it as root: sudo chown -R root: ${folder.path}, or pass --config-dir with a folder of root's`;
+  if (euid === 0 && folder.uid !== 0 && folder.uid !== runAs) {
+    const whom = runAs === undefined ? "root" : `uid ${runAs}, which tether runs as`;
+    return `the config folder ${folder.path} belongs to uid ${folder.uid} but tether writes it as ${whom}: sudo chown -R ${runAs ?? "root"}: ${folder.path}, or pass --config-dir with a folder of your own`;
   }
   for (const parent of parents) {
     if (parent.mode & GROUP_OR_OTHER_WRITE && !(parent.mode & STICKY)) {
@@ -40,7 +46,11 @@ export function configDirProblem(chain: readonly FolderFacts[], euid: number): s
 }
 
 /** Refuses an unsafe config folder (UsageError CONFIG_DIR_UNSAFE); a folder not made yet is fine. */
-export async function checkConfigDir(dir: string, euid = process.geteuid?.() ?? -1): Promise<void> {
+export async function checkConfigDir(
+  dir: string,
+  euid = process.geteuid?.() ?? -1,
+  runAs?: number,
+): Promise<void> {
   let real: string;
   try {
     real = await realpath(dir);
@@ -57,6 +67,6 @@ export async function checkConfigDir(dir: string, euid = process.geteuid?.() ?? 
     chain.push({ path, mode: info.mode, uid: info.uid });
     if (dirname(path) === path) break;
   }
-  const problem = configDirProblem(chain, euid);
+  const problem = configDirProblem(chain, euid, runAs);
   if (problem) throw new UsageError("CONFIG_DIR_UNSAFE", problem);
 }

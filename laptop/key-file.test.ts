@@ -131,6 +131,13 @@ describe("the config folder", () => {
     expect(configDirProblem([folder("/home/al/.config/tether", 0o700, 1000)], 1000)).toBeUndefined();
   });
 
+  it("is fine for root when it belongs to the account root gives way to, refused for any other", () => {
+    expect(configDirProblem([folder("/home/al/.config/tether", 0o700, 1000)], 0, 1000)).toBeUndefined();
+    expect(configDirProblem([folder("/home/al/.config/tether", 0o700, 1001)], 0, 1000)).toMatch(
+      /belongs to uid 1001 but tether writes it as uid 1000, which tether runs as: sudo chown -R 1000:/,
+    );
+  });
+
   it("is refused under a folder others may write without the sticky bit", () => {
     expect(
       configDirProblem([folder("/shared/tether", 0o700), folder("/shared", 0o777), folder("/", 0o755)], 0),
