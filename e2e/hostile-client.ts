@@ -270,10 +270,20 @@ async function exitAttacks(a: Args): Promise<Record<string, unknown>> {
     results.wrongVersion = await d.done;
   }
 
-  // Slow handshakes: a crowd of sockets that never say HELLO, from their own address.
-  const slow = Array.from({ length: Number(a.slowCount ?? 20) }, () => dial(url, at(a.slowBind!)));
-  const slowOutcomes = await Promise.all(slow.map((d) => d.done));
-  results.slowHandshakes = tally(slowOutcomes);
+  // Slow handshakes: crowds of sockets that never say HELLO, each from an address of its own. A
+  // crowd is open (admitted or refused) before the next one dials, so which limit each meets is
+  // certain: its source's handshakes first, then the exit's.
+  const crowds: [string, Dial[]][] = [];
+  for (const [bind, count] of a.slowCrowds as unknown as [string, number][]) {
+    const crowd = Array.from({ length: count }, () => dial(url, at(bind)));
+    await Promise.all(crowd.map(opened));
+    crowds.push([bind, crowd]);
+  }
+  results.slowHandshakes = Object.fromEntries(
+    await Promise.all(
+      crowds.map(async ([bind, crowd]) => [bind, tally(await Promise.all(crowd.map((d) => d.done)))]),
+    ),
+  );
 
   // Wrong keys, again and again, from one address.
   const wrong: Outcome[] = [];

@@ -7,6 +7,7 @@
 // laptop: each closes with its code, the laptop keeps running, and the real phone gets back in.
 import { readFileSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_HANDSHAKES_PER_SOURCE } from "../exit/limits.js";
 import { ErrorCodes } from "../protocol/errors.js";
 import {
   type Exit,
@@ -29,12 +30,22 @@ const CURL_RATE = "3M";
 const ATTACKERS = {
   malformed: "203.0.113.66",
   slow: "203.0.113.67",
+  slow2: "203.0.113.70",
+  slow3: "203.0.113.71",
   wrong: "203.0.113.68",
   key: "203.0.113.69",
 };
 /** Limits set low for this run, so the attacks reach them quickly. */
 const LIMITS = { maxHandshakes: 16, handshakeTimeoutS: 3, perKey: 2, burst: 10 };
-const SLOW_SOCKETS = 20;
+/**
+ * Crowds of slow handshakes, one address each, dialed one after the other: the first past its
+ * source's limit (RATE_LIMITED), the second at it, the third into the exit's full limit (EXIT_BUSY).
+ */
+const SLOW_CROWDS: [string, number][] = [
+  [ATTACKERS.slow, MAX_HANDSHAKES_PER_SOURCE + 2],
+  [ATTACKERS.slow2, LIMITS.maxHandshakes - MAX_HANDSHAKES_PER_SOURCE],
+  [ATTACKERS.slow3, 4],
+];
 const WRONG_KEYS = 15;
 /** How much the exit's resident memory may grow during the attacks. */
 const RSS_GROWTH_BOUND_BYTES = 96 * 1024 * 1024;
@@ -132,7 +143,7 @@ describe.skipIf(!canRunPrivileged)("hostile clients against a running exit and l
           wrongKey: `attacker:${Buffer.alloc(32, 1).toString("base64url")}`,
           bind: ATTACKERS.malformed,
           slowBind: ATTACKERS.slow,
-          slowCount: SLOW_SOCKETS,
+          slowCrowds: SLOW_CROWDS,
           wrongBind: ATTACKERS.wrong,
           wrongCount: WRONG_KEYS,
           keyBind: ATTACKERS.key,
@@ -189,9 +200,16 @@ describe.skipIf(!canRunPrivileged)("hostile clients against a running exit and l
       expect(atExit.badBase64.close).toBe(close("BAD_BASE64"));
       expect(atExit.unknownType.answeredPingAfterIt).toBe(true);
       expect(atExit.wrongVersion.close).toBe(close("UNSUPPORTED_VERSION"));
+      // One source holds at most its share of the handshake slots; only several fill the exit's.
       expect(atExit.slowHandshakes).toEqual({
-        [`close ${close("HANDSHAKE_TIMEOUT")}`]: LIMITS.maxHandshakes,
-        [`close ${close("EXIT_BUSY")}`]: SLOW_SOCKETS - LIMITS.maxHandshakes,
+        [ATTACKERS.slow]: {
+          [`close ${close("HANDSHAKE_TIMEOUT")}`]: MAX_HANDSHAKES_PER_SOURCE,
+          [`close ${close("RATE_LIMITED")}`]: 2,
+        },
+        [ATTACKERS.slow2]: {
+          [`close ${close("HANDSHAKE_TIMEOUT")}`]: LIMITS.maxHandshakes - MAX_HANDSHAKES_PER_SOURCE,
+        },
+        [ATTACKERS.slow3]: { [`close ${close("EXIT_BUSY")}`]: 4 },
       });
       expect(atExit.wrongKeys).toEqual([
         ...new Array(LIMITS.burst).fill(close("AUTH_FAILED")),
@@ -230,14 +248,18 @@ describe.skipIf(!canRunPrivileged)("hostile clients against a running exit and l
       expect(metric(metricsAfter, "tether_exit_drops_total", 'reason="egress_own_address"')).toBe(2);
       expect(metric(metricsAfter, "tether_exit_handshakes_total", 'result="auth_failed"')).toBe(LIMITS.burst);
       expect(metric(metricsAfter, "tether_exit_handshakes_total", 'result="rate_limited"')).toBe(
-        WRONG_KEYS - LIMITS.burst,
+        WRONG_KEYS - LIMITS.burst + 2,
       );
       expect(metric(metricsAfter, "tether_exit_handshakes_total", 'result="timeout"')).toBe(
         LIMITS.maxHandshakes,
       );
-      expect(metric(metricsAfter, "tether_exit_handshakes_total", 'result="busy"')).toBe(
-        SLOW_SOCKETS - LIMITS.maxHandshakes,
-      );
+      expect(metric(metricsAfter, "tether_exit_handshakes_total", 'result="busy"')).toBe(4);
+      // Each refusal at admission under its reason.
+      const refusals = (reason: string) =>
+        metric(metricsAfter, "tether_exit_refusals_total", `reason="${reason}"`);
+      expect(refusals("failed_handshakes")).toBe(WRONG_KEYS - LIMITS.burst);
+      expect(refusals("source_handshakes")).toBe(2);
+      expect(refusals("exit_handshakes")).toBe(4);
       expect(metric(metricsAfter, "tether_exit_handshakes_total", 'result="session_limit"')).toBe(1);
       expect(metric(metricsAfter, "tether_exit_handshakes_in_progress")).toBe(0);
     } finally {

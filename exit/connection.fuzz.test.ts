@@ -68,7 +68,7 @@ function connect(encoding: Encoding): Phone {
     if (phone.sent.length < 4) phone.sent.push(message);
   });
   const admission = limits.admit(`198.18.${(sources >> 8) & 255}.${sources++ & 255}`);
-  if (typeof admission === "string") throw new Error(`not admitted: ${admission}`);
+  if ("code" in admission) throw new Error(`not admitted: ${admission.code}`);
   new ExitConnection(exitSide, encoding, "fuzz", {
     secretFor: async (clientId) => (clientId === "laptop-1" ? SECRET : undefined),
     pool,

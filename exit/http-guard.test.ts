@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseCidrList } from "./egress-guard.js";
-import { maxConnections, metricsAllowed } from "./http-guard.js";
+import { maxConnections, metricsAllowed, tunnelOriginAllowed } from "./http-guard.js";
 
 describe("who may read /metrics", () => {
   const own = () => ["203.0.113.1", "198.51.100.1"];
@@ -39,5 +39,30 @@ describe("who may read /metrics", () => {
 describe("the HTTP server's connection bound", () => {
   it("leaves room for every session, every handshake and some page loads", () => {
     expect(maxConnections({ maxSessions: 1024, maxHandshakes: 64 })).toBe(1024 + 64 + 1024);
+  });
+});
+
+describe("which pages may open the exit's /tunnel", () => {
+  it("lets the exit's own app (its Origin names the host asked) and clients without an Origin in", () => {
+    expect(tunnelOriginAllowed("https://exit.example.com", "exit.example.com")).toBe(true);
+    expect(tunnelOriginAllowed("https://Exit.Example.com:8443", "exit.example.com:8443")).toBe(true);
+    expect(tunnelOriginAllowed("https://198.51.100.1:8443", "198.51.100.1:8443")).toBe(true);
+    expect(tunnelOriginAllowed("https://[2001:db8::1]:8443", "[2001:db8::1]:8443")).toBe(true);
+    expect(tunnelOriginAllowed(undefined, "exit.example.com")).toBe(true); // not a browser
+    expect(tunnelOriginAllowed("https://exit.example.com", "127.0.0.1:8080", ["exit.example.com"])).toBe(
+      true,
+    );
+  });
+
+  it.each([
+    ["https://evil.example", "exit.example.com"],
+    ["https://exit.example.com.evil.example", "exit.example.com"],
+    ["null", "exit.example.com"], // a sandboxed frame or a file
+    ["file:///tmp/page.html", "exit.example.com"],
+    ["not a url", "exit.example.com"],
+    ["https://exit.example.com", undefined],
+    ["https://exit.example.com", "bad host header/"],
+  ])("refuses a page at %s asking %s", (origin, host) => {
+    expect(tunnelOriginAllowed(origin, host)).toBe(false);
   });
 });

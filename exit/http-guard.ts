@@ -55,3 +55,32 @@ export function metricsAllowed(
   if (allow.some((cidr) => contains(cidr, value))) return true;
   return ownAddresses().includes(address);
 }
+
+/** The host name of an Origin or Host header's value, lower case; undefined if it is not one. */
+function hostNameOf(text: string, withScheme: boolean): string | undefined {
+  try {
+    const url = new URL(withScheme ? text : `http://${text}`);
+    if (withScheme && url.protocol !== "https:" && url.protocol !== "http:") return undefined;
+    return url.hostname.toLowerCase() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether an upgrade of /tunnel may come from a page at `origin`: the exit's own app (the Origin
+ * names the host the request was sent to, `host`, or one of `alsoAllowed`), or no Origin at all
+ * (not a browser: a browser always sends one on a WebSocket). Any other site's page may not make a
+ * visitor's browser a relay to this exit. Host names are compared, not ports.
+ */
+export function tunnelOriginAllowed(
+  origin: string | undefined,
+  host: string | undefined,
+  alsoAllowed: readonly string[] = [],
+): boolean {
+  if (origin === undefined) return true;
+  const from = hostNameOf(origin, true);
+  if (from === undefined) return false; // "null" (a sandboxed frame, a file) or malformed
+  if (host !== undefined && hostNameOf(host, false) === from) return true;
+  return alsoAllowed.some((name) => name.toLowerCase() === from);
+}

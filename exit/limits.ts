@@ -1,16 +1,22 @@
-// Who may take the exit's time: every connection is admitted (or refused) before its CHALLENGE, and
-// every new session is checked against the session limits before it gets an address.
+// Who may take the exit's time: every TCP connection is counted against its source, every
+// WebSocket is admitted (or refused) before its CHALLENGE, and every new session is checked
+// against the session limits before it gets an address.
 //
-//   connection from S ──> S over its failed-handshake budget? ── yes ──> RATE_LIMITED
-//                          handshakes in progress at the limit? ── yes ──> EXIT_BUSY
-//                          admitted: one handshake slot, until WELCOME or the connection ends
+//   TCP connection from S ─> S holds maxConnectionsPerSource without a session? ── yes ──> cut, counted
+//   WebSocket from S ──> S over its failed-handshake budget? ─────────── yes ──> RATE_LIMITED
+//                        S holds maxHandshakesPerSource handshakes? ──── yes ──> RATE_LIMITED
+//                        handshakes in progress at the limit? ────────── yes ──> EXIT_BUSY
+//                        admitted: one handshake slot, until WELCOME or the connection ends
 //   HELLO authenticated ─> sessions at the limit? ── yes ──> EXIT_BUSY
 //                          this key's sessions at the limit? ── yes ──> SESSION_LIMIT
 //
-// A failed handshake (wrong key, no common version, timeout, malformed frame) costs its source a
-// token; tokens come back slowly. IPv6 sources are counted per /64, the block one host gets.
-// Pure apart from the clock, which the caller may pass.
+// The per-source limits are below the totals, so one source flooding (or holding its slots open
+// to the deadline) cannot keep any other source out. A failed handshake (wrong key, no common
+// version, timeout, malformed frame, a slot held and left) costs its source a token; tokens come
+// back slowly. Sources are protocol/ip.ts's sourceKey: an IPv4 address, or an IPv6 /64, the block
+// one host gets. Pure apart from the clock, which the caller may pass.
 import type { ErrorCode } from "../protocol/errors.js";
+import { sourceKey } from "../protocol/ip.js";
 import { TokenBucket } from "./rate-limit.js";
 
 export interface ExitLimits {
@@ -24,7 +30,31 @@ export interface ExitLimits {
   failedHandshakeBurst: number;
   /** Then one more failed handshake per this many ms. */
   failedHandshakeIntervalMs: number;
+  /**
+   * Handshakes in progress from one source at once (default MAX_HANDSHAKES_PER_SOURCE): below
+   * maxHandshakes, so one source cannot hold every slot.
+   */
+  maxHandshakesPerSource?: number | undefined;
+  /**
+   * TCP connections without a session from one source at once (default
+   * MAX_CONNECTIONS_PER_SOURCE): page loads, slow TLS or headers, WebSockets before WELCOME.
+   */
+  maxConnectionsPerSource?: number | undefined;
 }
+
+/**
+ * Handshakes one source may have in progress at once: a laptop needs one (its phone redials one
+ * leg at a time); a carrier NAT's address shared by a few laptops that happen to connect together
+ * gets several. An eighth of the default maxHandshakes: a flood from one source leaves the rest.
+ */
+export const MAX_HANDSHAKES_PER_SOURCE = 8;
+
+/**
+ * TCP connections without a session one source may hold at once: a phone loading the app opens
+ * about 6, a carrier NAT's address shares them among its subscribers. Well under the server's
+ * bound (http-guard.ts maxConnections, over 2000), so a source of slow connections fills only its own.
+ */
+export const MAX_CONNECTIONS_PER_SOURCE = 64;
 
 export const EXIT_LIMITS: ExitLimits = {
   maxHandshakes: 64,
@@ -37,8 +67,29 @@ export const EXIT_LIMITS: ExitLimits = {
 /** Sources whose failures are remembered at once; the oldest is forgotten first. Bounds memory. */
 export const MAX_TRACKED_SOURCES = 10_000;
 
-/** Why a connection was not admitted. */
-export type AdmissionRefusal = Extract<ErrorCode, "RATE_LIMITED" | "EXIT_BUSY">;
+/** The code a refused connection is closed with. */
+export type AdmissionCode = Extract<ErrorCode, "RATE_LIMITED" | "EXIT_BUSY">;
+
+/** Why a connection was not admitted (counted under this reason, exit/metrics.ts). */
+export type AdmissionReason =
+  /** The source used up its failed-handshake budget. */
+  | "failed_handshakes"
+  /** The source has maxHandshakesPerSource handshakes in progress. */
+  | "source_handshakes"
+  /** The exit has maxHandshakes handshakes in progress. */
+  | "exit_handshakes";
+
+/** A connection not admitted: the code it is closed with, and why. */
+export interface AdmissionRefusal {
+  code: AdmissionCode;
+  reason: AdmissionReason;
+}
+
+/** A TCP connection's place among its source's connections without a session. */
+export interface ConnectionSlot {
+  /** The connection closed, or carries a session now: its place is free. Safe to call again. */
+  release(): void;
+}
 
 /** One admitted connection's handshake slot, and the session check at its end. */
 export interface Admission {
@@ -65,31 +116,59 @@ export function oldestDetached<S extends { clientId: string; detachedAt: number 
   return oldest;
 }
 
-/** The key a source is counted under: its IPv4 address, or its IPv6 /64. */
-export function sourceKey(address: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return mapped[1]!;
-  if (!address.includes(":")) return address;
-  const [head = "", tail] = address.split("::");
-  const headGroups = head ? head.split(":") : [];
-  const tailGroups = tail ? tail.split(":") : [];
-  const missing = tail === undefined ? 0 : 8 - headGroups.length - tailGroups.length;
-  const groups = [...headGroups, ...new Array<string>(Math.max(0, missing)).fill("0"), ...tailGroups];
-  return `${groups
-    .slice(0, 4)
-    .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ""))
-    .join(":")}::/64`;
+/**
+ * The key a source is counted under (protocol/ip.ts sourceKey: an IPv4 address, an IPv6 /64);
+ * what is not an address (a socket already gone) is counted as one source of its own.
+ */
+function source(address: string): string {
+  return sourceKey(address) ?? UNKNOWN_SOURCE;
 }
+
+/** Where sockets that report no address are counted together. */
+const UNKNOWN_SOURCE = "unknown";
 
 export class AccessLimits {
   private handshakes = 0;
   /** Failed-handshake budgets by source, oldest first (a Map keeps insertion order). */
   private readonly budgets = new Map<string, TokenBucket>();
+  /** Handshakes in progress by source; a source at 0 is forgotten (bounded by maxHandshakes). */
+  private readonly handshakesBySource = new Map<string, number>();
+  /** Connections without a session by source; at 0 forgotten (bounded by the server's maxConnections). */
+  private readonly connectionsBySource = new Map<string, number>();
+  private readonly maxHandshakesPerSource: number;
+  private readonly maxConnectionsPerSource: number;
 
   constructor(
     private readonly limits: ExitLimits = EXIT_LIMITS,
     private readonly now: () => number = () => performance.now(),
-  ) {}
+  ) {
+    this.maxHandshakesPerSource = limits.maxHandshakesPerSource ?? MAX_HANDSHAKES_PER_SOURCE;
+    this.maxConnectionsPerSource = limits.maxConnectionsPerSource ?? MAX_CONNECTIONS_PER_SOURCE;
+  }
+
+  /** Handshakes in progress from `address`'s source now. */
+  handshakingFrom(address: string): number {
+    return this.handshakesBySource.get(source(address)) ?? 0;
+  }
+
+  /**
+   * A TCP connection from `address`: its place among the source's connections without a session,
+   * or undefined when the source holds maxConnectionsPerSource already (cut it).
+   */
+  connection(address: string): ConnectionSlot | undefined {
+    const key = source(address);
+    const held = this.connectionsBySource.get(key) ?? 0;
+    if (held >= this.maxConnectionsPerSource) return undefined;
+    this.connectionsBySource.set(key, held + 1);
+    let open = true;
+    return {
+      release: () => {
+        if (!open) return;
+        open = false;
+        decrement(this.connectionsBySource, key);
+      },
+    };
+  }
 
   /** Handshakes in progress now. */
   get handshaking(): number {
@@ -103,22 +182,27 @@ export class AccessLimits {
 
   /** A connection from `address`: admitted with a handshake slot, or refused with a code. */
   admit(address: string): Admission | AdmissionRefusal {
-    const source = sourceKey(address);
-    const budget = this.budgets.get(source);
+    const key = source(address);
+    const budget = this.budgets.get(key);
     const now = this.now();
     if (budget) {
-      if (budget.full(now)) this.budgets.delete(source);
-      else if (!budget.has(1, now)) return "RATE_LIMITED";
+      if (budget.full(now)) this.budgets.delete(key);
+      else if (!budget.has(1, now)) return { code: "RATE_LIMITED", reason: "failed_handshakes" };
     }
-    if (this.handshakes >= this.limits.maxHandshakes) return "EXIT_BUSY";
+    const fromSource = this.handshakesBySource.get(key) ?? 0;
+    if (fromSource >= this.maxHandshakesPerSource)
+      return { code: "RATE_LIMITED", reason: "source_handshakes" };
+    if (this.handshakes >= this.limits.maxHandshakes) return { code: "EXIT_BUSY", reason: "exit_handshakes" };
     this.handshakes++;
+    this.handshakesBySource.set(key, fromSource + 1);
     let open = true;
     return {
       done: (ok) => {
         if (!open) return;
         open = false;
         this.handshakes--;
-        if (!ok) this.failed(source);
+        decrement(this.handshakesBySource, key);
+        if (!ok) this.failed(key);
       },
       sessionRefusal: (clientId, sessions) => {
         let total = 0;
@@ -151,4 +235,11 @@ export class AccessLimits {
     }
     budget.take(1, now);
   }
+}
+
+/** One fewer under `key`; a key at 0 is forgotten, so the map holds only live counts. */
+function decrement(counts: Map<string, number>, key: string): void {
+  const left = (counts.get(key) ?? 1) - 1;
+  if (left > 0) counts.set(key, left);
+  else counts.delete(key);
 }

@@ -25,6 +25,26 @@ export type DropReason =
   /** A self-test ECHO not answered: before WELCOME, over the rate limit, or onto a backed-up leg. */
   | "self_test_echo";
 
+/**
+ * Why the exit refused a connection, an upgrade or a reply before (or outside) a session: each
+ * counted under its reason in tether_exit_refusals_total.
+ */
+export type RefusalReason =
+  /** Admission (exit/limits.ts): the source's failed-handshake budget is spent (RATE_LIMITED). */
+  | "failed_handshakes"
+  /** Admission: the source has its most handshakes in progress (RATE_LIMITED). */
+  | "source_handshakes"
+  /** Admission: the exit has its most handshakes in progress (EXIT_BUSY). */
+  | "exit_handshakes"
+  /** A TCP connection past its source's most connections without a session: cut at once. */
+  | "source_connections"
+  /** An upgrade of /tunnel from a page of another origin: 403. */
+  | "foreign_origin"
+  /** A leg that let too much wait unread (it does not read): closed, not buffered. */
+  | "unread"
+  /** A PING not answered: the leg's budget of control replies is spent, or it is not keyed yet. */
+  | "control_reply";
+
 export type HandshakeResult =
   | "ok"
   | "resumed"
@@ -82,6 +102,13 @@ export class ExitMetrics {
     registers: [this.registry],
   });
 
+  readonly refusals = new Counter({
+    name: "tether_exit_refusals_total",
+    help: "Connections, upgrades and control replies refused before or outside a session, by reason.",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+
   readonly queueDelay = new Histogram({
     name: "tether_exit_queue_delay_seconds",
     help: "How long frames to the phones waited in the send queue before their socket took them.",
@@ -127,6 +154,10 @@ export class ExitMetrics {
 
   frameDropped(reason: LegDropReason): void {
     this.framesDropped.inc({ reason });
+  }
+
+  refused(reason: RefusalReason): void {
+    this.refusals.inc({ reason });
   }
 
   handshake(result: HandshakeResult): void {

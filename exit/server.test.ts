@@ -1,17 +1,19 @@
 // The exit's front door on its own: hostile request targets are answered, never thrown out of a
 // listener (a `//` once stopped the whole exit), and admission refuses with its code.
 import { mkdtemp, rm } from "node:fs/promises";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
 import { decodeFrame } from "../protocol/codec.js";
 import { fromMessage } from "../protocol/encoding.js";
 import { ErrorCodes } from "../protocol/errors.js";
 import { FrameType } from "../protocol/frames.js";
 import { memoryDrained, memoryTransportPair } from "../protocol/transport.js";
-import { AccessLimits, EXIT_LIMITS } from "./limits.js";
+import { until } from "../testing/until.js";
+import { AccessLimits, type Admission, EXIT_LIMITS, type ExitLimits } from "./limits.js";
 import { ExitMetrics } from "./metrics.js";
 import { ExitServer } from "./server.js";
 
@@ -20,11 +22,12 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function frontDoor(limits = EXIT_LIMITS) {
+async function frontDoor(limits: ExitLimits = EXIT_LIMITS) {
   const dir = await mkdtemp(join(tmpdir(), "tether-server-test-"));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const metrics = new ExitMetrics();
   const legs: string[] = [];
+  const admissions: Admission[] = [];
   const server = new ExitServer({
     limits,
     access: new AccessLimits(limits),
@@ -34,11 +37,55 @@ async function frontDoor(limits = EXIT_LIMITS) {
     metrics,
     log: pino({ level: "silent" }),
     ready: () => true,
-    leg: (_transport, _encoding, remote) => legs.push(remote),
+    leg: (_transport, _encoding, remote, admission) => {
+      legs.push(remote);
+      admissions.push(admission);
+    },
   });
   const port = await server.listen(0, "127.0.0.1");
   cleanups.push(() => server.close());
-  return { server, port, metrics, legs };
+  return { server, port, metrics, legs, admissions };
+}
+
+/** A TCP connection from `from` (a loopback address of its own) that stays open until closed. */
+function hold(port: number, from: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: "127.0.0.1", localAddress: from }, () => resolve(socket));
+    socket.on("error", reject);
+    cleanups.push(async () => socket.destroy());
+  });
+}
+
+/** Resolves once `socket` is closed by the server (true), or false if it is still open after `ms`. */
+function closedByServer(socket: Socket, ms = 2_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    socket.once("close", () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+    socket.resume();
+  });
+}
+
+async function refusals(metrics: ExitMetrics, reason: string): Promise<number> {
+  const text = await metrics.registry.getSingleMetricAsString("tether_exit_refusals_total");
+  const line = text.split("\n").find((l) => l.includes(`reason="${reason}"`));
+  return line ? Number(line.split(" ").pop()) : 0;
+}
+
+/** Opens /tunnel over a real WebSocket from `from`, with `origin`; resolves with the HTTP status or 101. */
+function dialTunnel(port: number, from: string, origin?: string): Promise<number> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/tunnel`, {
+      localAddress: from,
+      ...(origin ? { origin } : {}),
+    });
+    cleanups.push(async () => ws.terminate());
+    ws.once("upgrade", () => resolve(101));
+    ws.once("unexpected-response", (_request, response) => resolve(response.statusCode ?? 0));
+    ws.on("error", () => resolve(0));
+  });
 }
 
 /** Sends raw bytes and returns the first line of the answer. */
@@ -101,5 +148,73 @@ describe("the exit's HTTP server", () => {
     expect(await metrics.registry.getSingleMetricAsString("tether_exit_handshakes_total")).toContain(
       'result="busy"} 1',
     );
+  });
+
+  it("counts a refused admission under its reason", async () => {
+    const { server, metrics } = await frontDoor({ ...EXIT_LIMITS, maxHandshakes: 1 });
+    server.accept(memoryTransportPair()[1], "binary", "192.0.2.1", "first");
+    server.accept(memoryTransportPair()[1], "binary", "192.0.2.2", "second");
+    expect(await refusals(metrics, "exit_handshakes")).toBe(1);
+  });
+
+  it("holds one source to its handshakes at once with RATE_LIMITED, while another source still gets in", async () => {
+    const { server, metrics, legs } = await frontDoor({ ...EXIT_LIMITS, maxHandshakesPerSource: 2 });
+    const closes: (number | undefined)[] = [];
+    for (let i = 0; i < 5; i++) {
+      const [phone, exitSide] = memoryTransportPair();
+      server.accept(exitSide, "binary", "203.0.113.5", `flood ${i}`);
+      await memoryDrained(phone, exitSide);
+      closes.push(phone.closed?.code);
+    }
+    server.accept(memoryTransportPair()[1], "binary", "198.51.100.9", "good");
+    expect(legs).toEqual(["flood 0", "flood 1", "good"]);
+    expect(closes).toEqual([undefined, undefined, ...new Array(3).fill(ErrorCodes.RATE_LIMITED.close)]);
+    expect(await refusals(metrics, "source_handshakes")).toBe(3);
+  });
+
+  it("cuts a source's connections past its limit at once, counted; another source is still served", async () => {
+    const { port, metrics } = await frontDoor({ ...EXIT_LIMITS, maxConnectionsPerSource: 3 });
+    const held = [];
+    for (let i = 0; i < 3; i++) held.push(await hold(port, "127.0.0.2"));
+    const fourth = await hold(port, "127.0.0.2");
+    expect(await closedByServer(fourth)).toBe(true);
+    expect(await closedByServer(held[0]!, 300)).toBe(false); // those within the limit stay
+    const other = await new Promise<string>((resolve, reject) => {
+      const socket = connect({ port, host: "127.0.0.1", localAddress: "127.0.0.3" }, () =>
+        socket.write("GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"),
+      );
+      let answer = "";
+      socket.on("data", (chunk) => {
+        answer += chunk.toString();
+      });
+      socket.on("close", () => resolve(answer.split("\r\n")[0] ?? ""));
+      socket.on("error", reject);
+    });
+    expect(other).toBe("HTTP/1.1 200 OK");
+    expect(await refusals(metrics, "source_connections")).toBe(1);
+    held[0]!.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const again = await hold(port, "127.0.0.2");
+    expect(await closedByServer(again, 300)).toBe(false); // a place came free
+  });
+
+  it("frees a connection's place once its leg's handshake is done (it carries a session)", async () => {
+    const { port, admissions } = await frontDoor({ ...EXIT_LIMITS, maxConnectionsPerSource: 1 });
+    expect(await dialTunnel(port, "127.0.0.4")).toBe(101);
+    await until(() => admissions.length === 1, "the leg");
+    const refused = await hold(port, "127.0.0.4");
+    expect(await closedByServer(refused)).toBe(true);
+    admissions[0]!.done(true);
+    const admitted = await hold(port, "127.0.0.4");
+    expect(await closedByServer(admitted, 300)).toBe(false);
+  });
+
+  it("refuses an upgrade of /tunnel from a page of another origin with 403, counted; its own origin and none pass", async () => {
+    const { port, metrics, legs } = await frontDoor();
+    expect(await dialTunnel(port, "127.0.0.5", "https://evil.example")).toBe(403);
+    expect(await dialTunnel(port, "127.0.0.5", `http://127.0.0.1:${port}`)).toBe(101);
+    expect(await dialTunnel(port, "127.0.0.5")).toBe(101);
+    await until(() => legs.length === 2, "two legs");
+    expect(await refusals(metrics, "foreign_origin")).toBe(1);
   });
 });

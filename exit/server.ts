@@ -1,10 +1,15 @@
 // The exit's front door: one HTTP(S) server for the phone app, /healthz and /metrics, and the
 // upgrade of /tunnel to an exit leg, admitted (exit/limits.ts) before its connection starts.
 //
-//   TCP ─> TLS (10 s) ─> request headers (10 s) ─> a request target in origin form? no: 400
+//   TCP ─> its source's place (exit/limits.ts)? no: cut, counted
+//     ─> TLS (10 s) ─> request headers (10 s) ─> a request target in origin form? no: 400
 //     ├─ GET /healthz (200 while ready, 503 stopping) | /metrics (local networks) | the app | 404
-//     └─ upgrade /tunnel?encoding=E ─> WebSocket ─> accept(): admitted? ─> options.leg(...)
-//                                                           └─ refused: CLOSE + its code, counted
+//     └─ upgrade /tunnel?encoding=E ─> Origin ours (or none)? no: 403, counted
+//          ─> WebSocket ─> accept(): admitted? ─> options.leg(...)
+//                                   └─ refused: CLOSE + its code, counted
+//
+// A TCP connection holds its source's place until it closes or carries a session (its handshake
+// ended well): one source's slow or idle connections fill only its own places.
 //
 // Each request and each upgrade is its own boundary: whatever one of them throws is answered (500
 // or the socket destroyed) and logged, and never reaches the process.
@@ -27,8 +32,14 @@ import { limitUnsent } from "../tun/tcp-tuning.js";
 import { TunnelEnd } from "../tunnel/end.js";
 import { wsTransport } from "../tunnel/ws-transport.js";
 import type { Cidr } from "./egress-guard.js";
-import { maxConnections, metricsAllowed, SERVER_TIMEOUTS, TLS_HANDSHAKE_TIMEOUT_MS } from "./http-guard.js";
-import type { AccessLimits, Admission, ExitLimits } from "./limits.js";
+import {
+  maxConnections,
+  metricsAllowed,
+  SERVER_TIMEOUTS,
+  TLS_HANDSHAKE_TIMEOUT_MS,
+  tunnelOriginAllowed,
+} from "./http-guard.js";
+import type { AccessLimits, Admission, ConnectionSlot, ExitLimits } from "./limits.js";
 import type { Logger } from "./log.js";
 import type { ExitMetrics } from "./metrics.js";
 import { createStaticHandler } from "./static.js";
@@ -53,6 +64,12 @@ export interface ExitServerOptions {
 
 const BAD_REQUEST = "HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n";
 const NOT_FOUND = "HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n";
+const FORBIDDEN = "HTTP/1.1 403 Forbidden\r\nconnection: close\r\n\r\n";
+
+/** A socket's own name among the open ones: its peer's address and port. */
+function peerOf(socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): string {
+  return `${socket.remoteAddress}:${socket.remotePort}`;
+}
 
 export class ExitServer {
   private readonly server: HttpServer;
@@ -62,6 +79,8 @@ export class ExitServer {
     maxPayload: MAX_TEXT_FRAME_CHARS,
   });
   private readonly serveStatic: ReturnType<typeof createStaticHandler>;
+  /** Each open TCP connection's place among its source's (exit/limits.ts), by peerOf(). */
+  private readonly slots = new Map<string, ConnectionSlot>();
 
   constructor(private readonly options: ExitServerOptions) {
     this.serveStatic = createStaticHandler(options.pwaDir);
@@ -84,6 +103,8 @@ export class ExitServer {
         )
       : createServer(SERVER_TIMEOUTS, handler);
     this.server.maxConnections = maxConnections(options.limits);
+    // Net-level, before TLS: a source past its connections is cut before it costs a handshake.
+    this.server.on("connection", (socket: Socket) => this.connection(socket));
     this.server.on("upgrade", (request: IncomingMessage, socket: Duplex, head: Buffer) => {
       try {
         this.upgrade(request, socket, head);
@@ -107,17 +128,46 @@ export class ExitServer {
    * A new exit leg: admitted (a handshake slot, the source's failure budget) and handed on, or
    * refused at once with RATE_LIMITED or EXIT_BUSY (CLOSE frame, then the close code).
    */
-  accept(transport: Transport, encoding: Encoding, address: string, remote: string): void {
+  accept(transport: Transport, encoding: Encoding, address: string, remote: string, socket?: Socket): void {
     const { access, metrics, log } = this.options;
     const admission = access.admit(address);
-    if (typeof admission === "string") {
+    if ("code" in admission) {
       // Counted, not logged at info: a flood of these must not become a flood of log lines.
-      metrics.handshake(admission === "RATE_LIMITED" ? "rate_limited" : "busy");
-      log.debug({ remote, code: admission }, "connection refused");
-      TunnelEnd.refuse(transport, encoding, admission);
+      metrics.handshake(admission.code === "RATE_LIMITED" ? "rate_limited" : "busy");
+      metrics.refused(admission.reason);
+      log.debug({ remote, code: admission.code, reason: admission.reason }, "connection refused");
+      TunnelEnd.refuse(transport, encoding, admission.code);
       return;
     }
-    this.options.leg(transport, encoding, remote, admission);
+    this.options.leg(transport, encoding, remote, socket ? this.freeingPlace(admission, socket) : admission);
+  }
+
+  /** A new TCP connection: it takes a place among its source's, or is cut at once (counted). */
+  private connection(socket: Socket): void {
+    const slot = this.options.access.connection(socket.remoteAddress ?? "");
+    if (!slot) {
+      this.options.metrics.refused("source_connections");
+      socket.destroy();
+      return;
+    }
+    const peer = peerOf(socket);
+    this.slots.set(peer, slot);
+    socket.once("close", () => {
+      slot.release();
+      if (this.slots.get(peer) === slot) this.slots.delete(peer);
+    });
+  }
+
+  /** The handshake slot of a leg over `socket`, which also frees the socket's place once it ends. */
+  private freeingPlace(admission: Admission, socket: Socket): Admission {
+    const slot = this.slots.get(peerOf(socket));
+    return {
+      done: (ok) => {
+        slot?.release(); // a session now, or the leg is gone: no longer a connection without one
+        admission.done(ok);
+      },
+      sessionRefusal: (clientId, sessions) => admission.sessionRefusal(clientId, sessions),
+    };
   }
 
   /** Swaps the TLS certificate; open connections keep theirs. Throws on a plain-HTTP exit. */
@@ -146,13 +196,24 @@ export class ExitServer {
       socket.end(NOT_FOUND);
       return;
     }
+    if (!tunnelOriginAllowed(request.headers.origin, request.headers.host)) {
+      // A page of another site may not use a visitor's phone as a relay to this exit.
+      this.options.metrics.refused("foreign_origin");
+      this.options.log.debug(
+        { remote: peerOf(request.socket), origin: request.headers.origin },
+        "origin refused",
+      );
+      socket.end(FORBIDDEN);
+      return;
+    }
     void limitUnsent(socket as Socket);
     this.wss.handleUpgrade(request, socket, head, (ws) =>
       this.accept(
         wsTransport(ws),
         encoding,
         request.socket.remoteAddress ?? "",
-        `${request.socket.remoteAddress}:${request.socket.remotePort}`,
+        peerOf(request.socket),
+        request.socket,
       ),
     );
   }
