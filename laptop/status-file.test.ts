@@ -39,7 +39,11 @@ function fakeTunnel(): LaptopTunnel {
       bytesDown: 2_000_000,
       drops: { no_relay: 3 },
       relays: 1,
+      relaysBusy: 2,
+      handshakesFailed: 4,
+      closesIgnored: 5,
     },
+    legDrops: { forged: 6, replayed: 7 },
   } as unknown as LaptopTunnel;
 }
 
@@ -94,6 +98,20 @@ describe("tether status", () => {
       bytesUp: 1_000,
       bytesDown: 2_000_000,
       pid: process.pid,
+    });
+    await file.stop();
+  });
+
+  it("carries protocol v2's refusals of what a relay made up, for the operator and the e2e", async () => {
+    const file = new StatusFile(dir, fakeTunnel(), { exit: "wss://exit.example", listening: [] });
+    file.start();
+    await waitForFile(join(dir, STATUS_FILE));
+    const { text } = await output(dir, true);
+    expect((JSON.parse(text) as { status: StatusSnapshot }).status).toMatchObject({
+      legDrops: { forged: 6, replayed: 7 },
+      relaysBusy: 2,
+      handshakesFailed: 4,
+      closesIgnored: 5,
     });
     await file.stop();
   });

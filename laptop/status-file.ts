@@ -40,6 +40,15 @@ export interface StatusSnapshot {
   drops: Record<string, number>;
   /** Times a phone connected. */
   relays: number;
+  /**
+   * Protocol v2's refusals of what a relay made up: frames the current relay's leg dropped
+   * unopened (forged, replayed, too old, clear where sealed), by reason; relays refused while one
+   * worked (RELAY_BUSY); RESPONSEs or CHALLENGEs that did not hold up; clear CLOSEs not believed.
+   */
+  legDrops: Record<string, number>;
+  relaysBusy: number;
+  handshakesFailed: number;
+  closesIgnored: number;
 }
 
 const LABELS: Record<string, string> = {
@@ -106,6 +115,10 @@ export class StatusFile {
       packetsDown: counters.packetsDown,
       drops: { ...counters.drops },
       relays: counters.relays,
+      legDrops: { ...this.tunnel.legDrops },
+      relaysBusy: counters.relaysBusy,
+      handshakesFailed: counters.handshakesFailed,
+      closesIgnored: counters.closesIgnored,
     };
   }
 
