@@ -7,9 +7,10 @@
 //
 // Order (the TUN micro-benchmark first, alone, since it wants both cores):
 //   1. bench/tun.ts, --runs times.
-//   2. The chain, binary, batched. Per run: the bare relay ceiling (4 ways); TCP up and down through
-//      Tether and over the direct path; idle ping both ways; then the 20 Mbit/s bottleneck: for
-//      each congestion control, upload and download with pings, Tether then direct.
+//   2. The chain, binary, batched. Per run: the bare relay ceiling (6 ways); TCP up and down through
+//      Tether and over the direct path; idle ping both ways; sparse flows (pings, DNS queries)
+//      beside a saturating upload and download, Tether then direct; then the 20 Mbit/s bottleneck:
+//      for each congestion control, upload and download with the same sparse flows, Tether then direct.
 //   3. --soak: a 10-minute transfer through the same chain, RSS sampled.
 //   4. The same chain reopened with base64 on both legs: TCP up and down, per run.
 //   5. A new chain whose laptop and exit get TETHER_MAX_PACKETS_PER_FRAME=1: TCP up and down, per run.
@@ -21,6 +22,9 @@ import { parseArgs } from "node:util";
 import { EXIT_TUN, LAPTOP_TUN, ROOT, requireBuild } from "../e2e/chain.js";
 import { startInternet } from "../e2e/internet.js";
 import { createTopology, type Topology } from "../e2e/topology.js";
+import { SUPER_PACKET_PREFIX_BYTES } from "../protocol/super-packet.js";
+import { SUPER_PACKET_MAX_BYTES } from "../tun/device.js";
+import { SEAL_OVERHEAD_BYTES } from "../tunnel/seal.js";
 import { Ceiling, type CeilingOptions } from "./ceiling.js";
 import {
   type BenchChain,
@@ -32,7 +36,10 @@ import {
   startBenchChain,
   stopBenchChain,
   switchEncoding,
+  type TunCounters,
+  tunCounters,
 } from "./chain.js";
+import { dnsLossPct } from "./dns.js";
 import {
   availableCongestionControls,
   type Direction,
@@ -40,14 +47,16 @@ import {
   iperfJson,
   overDirect,
   ping,
-  pingUnderLoad,
   shape,
+  sleep,
+  sparseUnderLoad,
+  TCP_HEADER_BYTES,
   tunTxDropped,
   unshape,
 } from "./net.js";
 import { cpuDelta, cpuSnapshot, memory } from "./proc.js";
 import { type Machine, Series, type Settings, summarize, table } from "./report.js";
-import { difference, growthPct, maxDefined, median, round, summarizePing } from "./stats.js";
+import { difference, growthPct, maxDefined, median, percentile, round, summarizePing } from "./stats.js";
 import { type Panel, renderChart } from "./svg.js";
 
 const HELP = `npm run bench [-- OPTIONS]   (as root)
@@ -75,6 +84,11 @@ const DURATIONS = {
 } as const;
 /** IP packets per DATA frame for the batched relay ceiling: a burst the laptop's reader hands over. */
 const CEILING_BATCH_PACKETS = 32;
+/**
+ * The 64 KiB ceiling's one slot per message: the largest super-packet a TUN hands over with its
+ * 4-byte prefix, plus the room sealing takes, so the message is as large as Tether's would be.
+ */
+const CEILING_64K_SLOT_BYTES = SUPER_PACKET_MAX_BYTES + SUPER_PACKET_PREFIX_BYTES + SEAL_OVERHEAD_BYTES;
 /** The environment variable that turns batching off in the laptop and the exit (one packet per frame). */
 const UNBATCHED_ENV = { TETHER_MAX_PACKETS_PER_FRAME: "1" };
 /** Between two RSS samples during the soak, ms. */
@@ -213,11 +227,14 @@ async function tetherTransfer(
   const dropsBefore = await exitDrops(chain);
   const tunBefore = await tunDrops(ctx.topology);
   const relayBefore = await relayCounters(chain.phone);
+  const tunCallsBefore = tunCounters(chain);
   const cpuBefore = cpuSnapshot(pids);
   const t0 = performance.now();
   const result = await iperf(ctx.topology, { direction, seconds: ctx.seconds.transfer });
   const wallSeconds = (performance.now() - t0) / 1000;
   const cpu = cpuDelta(cpuBefore, cpuSnapshot(pids));
+  await sleep(TUN_STATS_SETTLE_MS);
+  const tunCalls = tunCallsDelta(tunCallsBefore, tunCounters(chain));
   const relay = countersDelta(relayBefore, await relayCounters(chain.phone));
   const dropsAfter = await exitDrops(chain);
   const tunAfter = await tunDrops(ctx.topology);
@@ -228,6 +245,8 @@ async function tetherTransfer(
     const [packets, messages] =
       direction === "up" ? [relay.packetsUp, relay.messagesUp] : [relay.packetsDown, relay.messagesDown];
     ctx.series.add(`${name}.ppm`, messages > 0 ? packets / messages : undefined);
+    const bytes = direction === "up" ? relay.bytesUp : relay.bytesDown;
+    ctx.series.add(`${name}.bpm`, messages > 0 ? bytes / messages : undefined);
     ctx.series.add(
       `${name}.relay_drops`,
       Object.values(relay.drops).reduce((a, b) => a + b, 0),
@@ -239,6 +258,7 @@ async function tetherTransfer(
   ctx.series.add(`${name}.laptop_tun_drops`, difference(tunAfter.laptop, tunBefore.laptop));
   ctx.series.add(`${name}.exit_tun_drops`, difference(tunAfter.exit, tunBefore.exit));
   ctx.series.add(`${name}.retransmits`, result.retransmits);
+  for (const [key, value] of Object.entries(tunCalls)) ctx.series.add(`${name}.tun.${key}`, value);
 
   const cpuSeconds: Record<Role, number> = {
     laptop: cpu.get(chain.laptopPid) ?? 0,
@@ -265,9 +285,33 @@ async function tetherTransfer(
       `renderer ${(cpuSeconds.renderer / wallSeconds).toFixed(2)}, chromium other ${(cpuSeconds.chromium_other / wallSeconds).toFixed(2)}, ` +
       `exit ${(cpuSeconds.exit / wallSeconds).toFixed(2)}; inner TCP retransmits ${result.retransmits ?? "?"}, ` +
       `TUN drops laptop ${difference(tunAfter.laptop, tunBefore.laptop) ?? "?"} exit ${difference(tunAfter.exit, tunBefore.exit) ?? "?"}, ` +
-      `relay drops ${relay ? Object.values(relay.drops).reduce((a, b) => a + b, 0) : "?"}, exit drops ${exitDropped}`,
+      `relay drops ${relay ? Object.values(relay.drops).reduce((a, b) => a + b, 0) : "?"}, exit drops ${exitDropped}; ` +
+      `packets per TUN call: ${Object.entries(tunCalls)
+        .map(([key, value]) => `${key} ${value.toFixed(1)}`)
+        .join(", ")}`,
   );
   return { gbit: (result.bytes * 8) / 1e9, wallSeconds, cpuSeconds };
+}
+
+/** After a transfer, until both TUN counter files were rewritten (every 200 ms), ms. */
+const TUN_STATS_SETTLE_MS = 300;
+
+/**
+ * Packets per read() and per write() system call on the laptop's and the exit's TUN over an
+ * interval, as the devices counted them (tun/stats-file.ts): what batching and offloads buy.
+ */
+function tunCallsDelta(before: TunCounters, after: TunCounters): Record<string, number> {
+  const figures: Record<string, number> = {};
+  for (const side of ["laptop", "exit"] as const) {
+    const a = before[side]?.stats;
+    const b = after[side]?.stats;
+    if (!a || !b) continue;
+    const reads = b.readCalls - a.readCalls;
+    const writes = b.writeCalls - a.writeCalls;
+    if (reads > 0) figures[`${side}_read`] = (b.packetsRead - a.packetsRead) / reads;
+    if (writes > 0) figures[`${side}_write`] = (b.packetsWritten - a.packetsWritten) / writes;
+  }
+  return figures;
 }
 
 /** TX drops of the laptop's and the exit's TUN devices (their readers fell behind the kernel). */
@@ -286,8 +330,11 @@ function addCpuPerGbit(ctx: Context, up: TetherTransfer, down: TetherTransfer): 
     return gbit > 0 ? seconds / gbit : undefined;
   };
   const core: Role[] = ["laptop", "renderer", "exit"];
-  for (const role of [...core, "chromium_other"] as Role[])
+  for (const role of [...core, "chromium_other"] as Role[]) {
     ctx.series.add(`cpu.${role}`, per([up, down], [role]));
+    ctx.series.add(`cpu.${role}_up`, per([up], [role]));
+    ctx.series.add(`cpu.${role}_down`, per([down], [role]));
+  }
   ctx.series.add("cpu.total", per([up, down], core));
   ctx.series.add("cpu.total_up", per([up], core));
   ctx.series.add("cpu.total_down", per([down], core));
@@ -312,21 +359,30 @@ async function idlePing(ctx: Context, path: "tether" | "direct"): Promise<void> 
   log(`idle ${path}: p50 ${summary.p50Ms?.toFixed(3)} ms, p99 ${summary.p99Ms?.toFixed(3)} ms`);
 }
 
-async function loadedPing(
+/**
+ * Sparse flows beside a saturating transfer: pings every 50 ms and DNS queries every 20 ms, their
+ * times and losses. `cc` undefined: unshaped, the namespace's default congestion control (series
+ * `loaded.DIR.PATH.*`); else on the bottleneck with that one (`shaped.CC.DIR.PATH.*`).
+ */
+async function loadedProbes(
   ctx: Context,
   path: "tether" | "direct",
-  cc: string,
+  cc: string | undefined,
   direction: Direction,
 ): Promise<void> {
   const measure = () =>
-    pingUnderLoad(
+    sparseUnderLoad(
       ctx.topology,
       { direction, seconds: ctx.seconds.shaped, congestion: cc },
       ctx.seconds.settle,
     );
-  const { transfer, ping: pings } =
-    path === "direct" ? await overDirect(ctx.topology, measure) : await measure();
+  const {
+    transfer,
+    ping: pings,
+    dns,
+  } = path === "direct" ? await overDirect(ctx.topology, measure) : await measure();
   if (
+    cc !== undefined &&
     transfer.senderCongestion !== undefined &&
     transfer.senderCongestion !== cc &&
     !ctx.congestionWarned.has(cc)
@@ -335,14 +391,18 @@ async function loadedPing(
     log(`warning: asked iperf3 for ${cc}, its sender used ${transfer.senderCongestion}`);
   }
   const summary = summarizePing(pings);
-  const name = `shaped.${cc}.${direction}.${path}`;
+  const name = cc === undefined ? `loaded.${direction}.${path}` : `shaped.${cc}.${direction}.${path}`;
   ctx.series.add(`${name}.mbps`, transfer.mbps);
   ctx.series.add(`${name}.p50`, summary.p50Ms);
   ctx.series.add(`${name}.p99`, summary.p99Ms);
   ctx.series.add(`${name}.loss`, summary.lossPct);
+  ctx.series.add(`${name}.dns_p50`, percentile(dns.timesMs, 50));
+  ctx.series.add(`${name}.dns_p99`, percentile(dns.timesMs, 99));
+  ctx.series.add(`${name}.dns_loss`, dnsLossPct(dns));
   log(
     `${name}: ${transfer.mbps.toFixed(1)} Mbit/s, RTT p50 ${summary.p50Ms?.toFixed(1)} p99 ${summary.p99Ms?.toFixed(1)} ms, ` +
-      `ping loss ${summary.lossPct?.toFixed(1)}%`,
+      `ping loss ${summary.lossPct?.toFixed(1)}%; DNS ${dns.sent} queries, p50 ${percentile(dns.timesMs, 50)?.toFixed(1)} ` +
+      `p99 ${percentile(dns.timesMs, 99)?.toFixed(1)} ms, lost ${dnsLossPct(dns)?.toFixed(1)}%`,
   );
 }
 
@@ -566,6 +626,8 @@ function chart(summary: ReturnType<typeof summarize>, series: Series): string {
         { label: "relay ceiling down, 32 pkt/msg", value: n("relay_ceiling_down_mbps"), kind: "ceiling" },
         { label: "relay ceiling up, 1 pkt/msg", value: n("relay_ceiling_unbatched_mbps"), kind: "ceiling" },
         { label: "relay ceiling up, base64", value: n("relay_ceiling_base64_mbps"), kind: "ceiling" },
+        { label: "relay ceiling up, 64 KiB/msg", value: n("relay_ceiling_64k_mbps"), kind: "ceiling" },
+        { label: "relay ceiling down, 64 KiB/msg", value: n("relay_ceiling_64k_down_mbps"), kind: "ceiling" },
         { label: "direct up (kernel routing)", value: n("direct_tcp_up_mbps"), kind: "baseline" },
         { label: "direct down", value: n("direct_tcp_down_mbps"), kind: "baseline" },
       ],
@@ -632,7 +694,7 @@ async function main(): Promise<void> {
   const dist = checkBuild(options.build);
   const seconds = options.quick ? DURATIONS.quick : DURATIONS.full;
   const plannedMs =
-    options.runs * 260_000 * (options.quick ? 0.5 : 1) + (options.soak ? options.soakSeconds * 1000 : 0);
+    options.runs * 330_000 * (options.quick ? 0.5 : 1) + (options.soak ? options.soakSeconds * 1000 : 0);
   setTimeout(
     () =>
       void shutdown(
@@ -670,7 +732,7 @@ async function main(): Promise<void> {
     rendererPid: undefined,
     congestionWarned: new Set(),
   };
-  await startInternet(topology, { dns: false, iperf3: false });
+  await startInternet(topology, { iperf3: false }); // dnsmasq answers the DNS probe
   const available = await availableCongestionControls(topology);
   const ccs = ["reno", ...(available.includes("bbr") ? ["bbr"] : [])];
   let chain = await startBenchChain(topology);
@@ -690,6 +752,15 @@ async function main(): Promise<void> {
       encoding: "binary",
     });
     await ceilingRun(ctx, ceiling, "up1", { direction: "up", packets: 1, encoding: "binary" });
+    for (const direction of ["up", "down"] as const) {
+      await ceilingRun(ctx, ceiling, `${direction}64k`, {
+        direction,
+        packets: 1,
+        packetBytes: CEILING_64K_SLOT_BYTES,
+        payloadBytes: SUPER_PACKET_MAX_BYTES - TCP_HEADER_BYTES,
+        encoding: "binary",
+      });
+    }
     await ceilingRun(ctx, ceiling, "base64", {
       direction: "up",
       packets: CEILING_BATCH_PACKETS,
@@ -708,13 +779,19 @@ async function main(): Promise<void> {
     await idlePing(ctx, "tether");
     await idlePing(ctx, "direct");
 
+    log(`run ${run}/${options.runs}: pings and DNS queries beside a saturating transfer, no shaping`);
+    for (const direction of ["up", "down"] as const) {
+      await loadedProbes(ctx, "tether", undefined, direction);
+      await loadedProbes(ctx, "direct", undefined, direction);
+    }
+
     log(`run ${run}/${options.runs}: 20 Mbit/s bottleneck (${ccs.join(", ")})`);
     await shape(topology);
     try {
       for (const cc of ccs) {
         for (const direction of ["up", "down"] as const) {
-          await loadedPing(ctx, "tether", cc, direction);
-          await loadedPing(ctx, "direct", cc, direction);
+          await loadedProbes(ctx, "tether", cc, direction);
+          await loadedProbes(ctx, "direct", cc, direction);
         }
       }
     } finally {
@@ -756,10 +833,19 @@ async function main(): Promise<void> {
       series.derive(`${p}.ratio`, "ratio", `${p}.tether.mbps`, `${p}.direct.mbps`);
       series.derive(`${p}.added.p50`, "difference", `${p}.tether.p50`, `${p}.direct.p50`);
       series.derive(`${p}.added.p99`, "difference", `${p}.tether.p99`, `${p}.direct.p99`);
+      series.derive(`${p}.tether.above_idle.p99`, "difference", `${p}.tether.p99`, "idle.tether.p50");
     }
+    series.derive(
+      `loaded.${dir}.tether.above_idle.p99`,
+      "difference",
+      `loaded.${dir}.tether.p99`,
+      "idle.tether.p50",
+    );
   }
   series.derive("tether.up.vs_ceiling", "ratio", "tether.up.mbps", "ceiling.up.mbps");
   series.derive("tether.down.vs_ceiling", "ratio", "tether.down.mbps", "ceiling.down.mbps");
+  series.derive("tether.up.vs_ceiling64k", "ratio", "tether.up.mbps", "ceiling.up64k.mbps");
+  series.derive("tether.down.vs_ceiling64k", "ratio", "tether.down.mbps", "ceiling.down64k.mbps");
   series.derive("unbatched.up.vs_ceiling", "ratio", "unbatched.up.mbps", "ceiling.up1.mbps");
   series.derive("base64.up.vs_ceiling", "ratio", "base64.up.mbps", "ceiling.base64.mbps");
   series.derive("idle.added.p50", "difference", "idle.tether.p50", "idle.direct.p50");

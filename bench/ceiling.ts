@@ -33,12 +33,16 @@ export interface CeilingOptions {
   direction: "up" | "down";
   /** IP packets per DATA frame (the batch the laptop or exit would have made). */
   packets: number;
+  /** Bytes of each packet slot (default TUNNEL_MTU: a full-size packet). */
+  packetBytes?: number;
+  /** TCP payload each slot stands for (default TCP_PAYLOAD_PER_PACKET; a super-packet carries more). */
+  payloadBytes?: number;
   encoding: Encoding;
   seconds: number;
 }
 
 export interface CeilingResult {
-  /** TCP goodput those packets would carry if full (TCP_PAYLOAD_PER_PACKET each), Mbit/s. */
+  /** TCP goodput those packets would carry if full (`payloadBytes` each), Mbit/s. */
   mbps: number;
   /** The WebSocket payload relayed (frame headers and length prefixes included), Mbit/s. */
   wireMbps: number;
@@ -246,7 +250,9 @@ export class Ceiling {
     const [sender, receiver] =
       options.direction === "up" ? [this.laptop, this.exit] : [this.exit, this.laptop];
     const log = () => this.log(receiver);
-    sender.command({ cmd: "send", packets: options.packets, packetBytes: TUNNEL_MTU });
+    const packetBytes = options.packetBytes ?? TUNNEL_MTU;
+    const payloadBytes = options.payloadBytes ?? TCP_PAYLOAD_PER_PACKET;
+    sender.command({ cmd: "send", packets: options.packets, packetBytes });
     try {
       await sleep(WARMUP_MS);
       const relayBefore = await relayCounters(phone);
@@ -260,7 +266,7 @@ export class Ceiling {
       const relay = countersDelta(relayBefore, relayAfter);
       const seconds = (end.atMs - start.atMs) / 1000;
       const packets = end.packets - start.packets;
-      const mbps = (packets * TCP_PAYLOAD_PER_PACKET * 8) / seconds / 1e6;
+      const mbps = (packets * payloadBytes * 8) / seconds / 1e6;
       let renderer = 0;
       let other = 0;
       for (const p of processes) {

@@ -1,10 +1,12 @@
 // The Tether under test, for the bench: the real exit and the real `tether` CLI (chain.ts starts
 // them) and the built PWA in the phone's Chromium (phone.ts), plus what the bench needs to
 // watch them: the pids whose CPU and memory it reads, and the relay's own counters.
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { type Exit, type Laptop, startExit, startLaptop } from "../e2e/chain.js";
+import { EXIT_TUN, type Exit, LAPTOP_TUN, type Laptop, startExit, startLaptop } from "../e2e/chain.js";
 import type { Topology } from "../e2e/topology.js";
 import type { Encoding } from "../protocol/encoding.js";
+import { TUN_STATS_DIR_ENV, type TunStatsFile } from "../tun/stats-file.js";
 import { waitForPath } from "./net.js";
 import { BarePhone } from "./phone.js";
 import { type ChromiumProcess, chromiumProcesses, workerPid } from "./proc.js";
@@ -22,6 +24,14 @@ export interface BenchChain {
   env: Record<string, string>;
   laptopPid: number;
   exitPid: number;
+  /** Where the laptop's and the exit's TUN devices write their counters (tun/stats-file.ts). */
+  tunStatsDir: string;
+}
+
+/** The counters of the laptop's and the exit's TUN, as their processes last wrote them. */
+export interface TunCounters {
+  laptop: TunStatsFile | undefined;
+  exit: TunStatsFile | undefined;
 }
 
 export interface RelayCounters {
@@ -30,6 +40,9 @@ export interface RelayCounters {
   /** WebSocket messages the relay sent towards the exit / the laptop (DATA, plus one PING a second). */
   messagesUp: number;
   messagesDown: number;
+  /** Bytes of the DATA messages relayed each way, as on the wire. */
+  bytesUp: number;
+  bytesDown: number;
   drops: Record<string, number>;
 }
 
@@ -41,7 +54,8 @@ export async function startBenchChain(
   topology: Topology,
   options: { env?: Record<string, string>; encoding?: Encoding } = {},
 ): Promise<BenchChain> {
-  const env = options.env ?? {};
+  const tunStatsDir = topology.tempDir("tun-stats");
+  const env = { ...options.env, [TUN_STATS_DIR_ENV]: tunStatsDir };
   const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
   Object.assign(process.env, env);
   let exit: Exit;
@@ -63,10 +77,23 @@ export async function startBenchChain(
     laptop,
     phone,
     encoding,
-    env,
+    env: options.env ?? {},
     laptopPid: workerPid(laptop.process.pid ?? 0),
     exitPid: workerPid(exit.process.pid ?? 0),
+    tunStatsDir,
   };
+}
+
+/** The TUN counters both processes last wrote (every 200 ms); undefined for a file not (yet) there. */
+export function tunCounters(chain: BenchChain): TunCounters {
+  const read = (name: string) => {
+    try {
+      return JSON.parse(readFileSync(join(chain.tunStatsDir, `${name}.json`), "utf8")) as TunStatsFile;
+    } catch {
+      return undefined;
+    }
+  };
+  return { laptop: read(LAPTOP_TUN), exit: read(EXIT_TUN) };
 }
 
 /** Reopens the phone's page with another encoding on both legs (the pairing link's `encoding`). */
@@ -143,7 +170,7 @@ const RELAY_COUNTERS = `(() => {
   const s = globalThis.tether && globalThis.tether.relay && globalThis.tether.relay.stats;
   if (!s || typeof s.packetsUp !== "number" || !s.exit || typeof s.exit.messagesOut !== "number") return null;
   return { packetsUp: s.packetsUp, packetsDown: s.packetsDown, messagesUp: s.exit.messagesOut,
-    messagesDown: s.laptop.messagesOut, drops: { ...s.drops } };
+    messagesDown: s.laptop.messagesOut, bytesUp: s.bytesUp, bytesDown: s.bytesDown, drops: { ...s.drops } };
 })()`;
 
 /** The relay's counters, read from the page (outside any timed window: it costs a DevTools session). */
@@ -164,6 +191,8 @@ export function countersDelta(
     packetsDown: b.packetsDown - a.packetsDown,
     messagesUp: b.messagesUp - a.messagesUp,
     messagesDown: b.messagesDown - a.messagesDown,
+    bytesUp: b.bytesUp - a.bytesUp,
+    bytesDown: b.bytesDown - a.bytesDown,
     drops,
   };
 }

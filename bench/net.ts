@@ -2,22 +2,35 @@
 // iperf3 server, the 20 Mbit/s bottleneck on the phone<->exit link, and the direct path (the same
 // namespaces, the phone routing like a tethering phone would, no Tether) switched on and off.
 
+import { fileURLToPath } from "node:url";
+import { ROOT } from "../e2e/chain.js";
+import { INTERNET_NAMES } from "../e2e/internet.js";
 import { waitForListening } from "../e2e/probe.js";
 import { ADDR, IFNAME, type Topology } from "../e2e/topology.js";
+import type { DnsProbeResult } from "./dns.js";
 import { IperfError, type IperfResult, type PingResult, parseIperf, parsePing } from "./stats.js";
 
 /** The tunnel's MTU (the exit's default), which the direct path copies so both carry the same TCP MSS. */
 export const TUNNEL_MTU = 1400;
-/** TCP payload in one tunnel-MTU packet: IPv4 20 + TCP 20 + timestamps 12 bytes of headers. */
-export const TCP_PAYLOAD_PER_PACKET = TUNNEL_MTU - 52;
+/** Headers of a full-size TCP packet: IPv4 20 + TCP 20 + timestamps 12 bytes. */
+export const TCP_HEADER_BYTES = 52;
+/** TCP payload in one tunnel-MTU packet. */
+export const TCP_PAYLOAD_PER_PACKET = TUNNEL_MTU - TCP_HEADER_BYTES;
 
 /** The bottleneck, as the issue and the peers' table make it, applied on both ends of the carrier link. */
 export const BOTTLENECK_TBF = ["tbf", "rate", "20mbit", "burst", "32kbit", "latency", "50ms"] as const;
 
 /** Between two pings, s: every 50 ms, as in the peers' measurements. */
 const PING_INTERVAL_S = "0.05";
+/** A ping unanswered this long is lost, s. */
+const PING_LINGER_S = 2;
 /** Allowance on top of a measurement's own length for start-up, connection and the final report, ms. */
 const COMMAND_SLACK_MS = 20_000;
+/** Between two DNS queries of the sparse-flow probe, ms: many queries, still a sparse flow (~4 kB/s). */
+const DNS_INTERVAL_MS = 20;
+/** A DNS query unanswered this long is lost (a stub resolver would retry), ms; as ping's -W 2. */
+const DNS_TIMEOUT_MS = 2_000;
+const DNS_PROBE_SCRIPT = fileURLToPath(new URL("./dns-probe.ts", import.meta.url));
 
 const SERVER = ADDR.egress.internet;
 /** The bench's own one-off iperf3 servers listen here (startInternet's long-running one is not used). */
@@ -70,35 +83,70 @@ export async function iperfJson(
   }
 }
 
-/** Pings the internet from the laptop every 50 ms for `seconds` (root may ping that often). */
+/**
+ * Pings the internet from the laptop every 50 ms for `seconds` (root may ping that often), then
+ * waits up to 2 s more for the last replies: a ping is lost only when no reply came within 2 s
+ * (with -w alone, ping stops at the deadline and counts the pings still in flight as lost).
+ */
 export async function ping(topology: Topology, seconds: number): Promise<PingResult> {
+  const count = String(Math.max(1, Math.round(seconds / Number(PING_INTERVAL_S))));
+  const deadline = String(seconds + PING_LINGER_S);
   const { stdout } = await topology.exec(
     "laptop",
-    ["ping", "-n", "-i", PING_INTERVAL_S, "-w", String(seconds), "-W", "2", SERVER],
-    { timeoutMs: seconds * 1000 + COMMAND_SLACK_MS },
+    ["ping", "-n", "-i", PING_INTERVAL_S, "-c", count, "-w", deadline, "-W", String(PING_LINGER_S), SERVER],
+    { timeoutMs: (seconds + PING_LINGER_S) * 1000 + COMMAND_SLACK_MS },
   );
   return parsePing(stdout);
 }
 
-export interface LoadedPing {
+/**
+ * DNS queries from the laptop to the internet's dnsmasq (dns-probe.ts): one every 20 ms from
+ * `startAt` (epoch ms) for `seconds`, each timed alone. The probe starts at once, so that its
+ * start-up is over before its window opens.
+ */
+export async function dnsQueries(
+  topology: Topology,
+  startAt: number,
+  seconds: number,
+): Promise<DnsProbeResult> {
+  const argv = [process.execPath, "--import", "tsx", DNS_PROBE_SCRIPT, "--server", SERVER];
+  argv.push("--name", INTERNET_NAMES[0], "--start-at", String(startAt), "--seconds", String(seconds));
+  argv.push("--interval-ms", String(DNS_INTERVAL_MS), "--timeout-ms", String(DNS_TIMEOUT_MS));
+  const waitMs = Math.max(0, startAt - Date.now());
+  const { stdout } = await topology.exec("laptop", argv, {
+    timeoutMs: waitMs + seconds * 1000 + DNS_TIMEOUT_MS + COMMAND_SLACK_MS,
+    cwd: ROOT,
+  });
+  try {
+    return JSON.parse(stdout.trim().split("\n").pop() ?? "") as DnsProbeResult;
+  } catch {
+    throw new Error(`the DNS probe printed no result: ${stdout.slice(0, 300)}`);
+  }
+}
+
+export interface LoadedProbes {
   transfer: IperfResult;
   ping: PingResult;
+  dns: DnsProbeResult;
 }
 
 /**
- * A saturating transfer with pings alongside: they start `settleSeconds` into it (past slow start,
- * when the queues have filled) and stop a second before it ends.
+ * A saturating transfer with two sparse flows alongside, pings every 50 ms and DNS queries every
+ * 20 ms: they start `settleSeconds` into it (past slow start, when the queues have filled) and
+ * stop a second before it ends.
  */
-export async function pingUnderLoad(
+export async function sparseUnderLoad(
   topology: Topology,
   options: IperfOptions,
   settleSeconds: number,
-): Promise<LoadedPing> {
+): Promise<LoadedProbes> {
+  const window = Math.max(1, options.seconds - settleSeconds - 1);
+  const querying = dnsQueries(topology, Date.now() + settleSeconds * 1000, window);
   const transfer = iperf(topology, options);
   await sleep(settleSeconds * 1000);
-  const pinging = ping(topology, Math.max(1, options.seconds - settleSeconds - 1));
-  const [t, p] = await Promise.all([transfer, pinging]);
-  return { transfer: t, ping: p };
+  const pinging = ping(topology, window);
+  const [t, p, d] = await Promise.all([transfer, pinging, querying]);
+  return { transfer: t, ping: p, dns: d };
 }
 
 /** Puts the bottleneck on the carrier link, both ways (the phone's rmnet0 out, the exit's eth0 out). */

@@ -69,6 +69,7 @@ import {
   SLOT_SUPER_REFUSED,
   SLOT_WANTS_WAKE,
 } from "./linux-reader.js";
+import { TUN_STATS_DIR_ENV, writeStatsFile } from "./stats-file.js";
 import { HOST_LITTLE_ENDIAN, VNET_HDR_BYTES } from "./vnet.js";
 
 const TUN_PATH = "/dev/net/tun";
@@ -131,6 +132,8 @@ export async function openLinuxTun(options: TunOptions = {}): Promise<TunDevice>
     onNote: offloadOptions?.onNote,
   });
   await device.start();
+  const statsDir = process.env[TUN_STATS_DIR_ENV];
+  if (statsDir) device.stopStatsFile = writeStatsFile(device, statsDir);
   return device;
 }
 
@@ -282,6 +285,8 @@ class LinuxTun implements TunDevice {
   #workerExited: Promise<void> = Promise.resolve();
   #open = true;
   #closing: Promise<void> | undefined;
+  /** Set while the counters are written to a file (stats-file.ts): the last write, and stop. */
+  stopStatsFile: (() => void) | undefined;
 
   constructor(
     sys: Libc,
@@ -486,6 +491,8 @@ class LinuxTun implements TunDevice {
   }
 
   async #close(): Promise<void> {
+    this.stopStatsFile?.();
+    this.stopStatsFile = undefined;
     this.#open = false;
     this.#held = [];
     this.#heldSegments = [];
