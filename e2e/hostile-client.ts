@@ -9,6 +9,8 @@
 //   laptop-pairing {url, secret, origin, bind?}  wrong secret, wrong origin, wrong path
 //   laptop-frames {url, secret, origin}          malformed frames at the laptop, as a second paired
 //                                                phone while the real one relays
+//   ping-flood {url, bind, seconds}              one socket that never reads, streaming the phone's
+//                                                leg PINGs for at most `seconds`
 //
 // Every wait is bounded (ATTEMPT_TIMEOUT_MS); every socket is closed before the script exits.
 
@@ -254,14 +256,24 @@ async function exitAttacks(a: Args): Promise<Record<string, unknown>> {
   );
   results.badBase64 = await sendAndWait(dial(`${url}?encoding=base64`, at(malformed)), "!!!!not*base64");
   {
-    // An unknown type is skipped: the same socket still answers the phone's ping.
+    // An unknown type is skipped, and before the handshake's keys the phone's ping gets no answer:
+    // the same socket then completes its handshake, and from then on the ping is answered.
     const d = dial(url, at(malformed));
-    await opened(d);
+    const challenge = await frame(d, FrameType.CHALLENGE);
     d.socket.send(header(99, 0, 4, new Uint8Array(4)));
     d.socket.send(encodeFrame({ type: FrameType.PING, hop: Hop.EXIT_LEG, id: 7, sentAt: 1 }));
+    if (challenge?.type === FrameType.CHALLENGE) hello(d, a.key!);
+    const welcome = await frame(d, FrameType.WELCOME);
+    const pongsBeforeKeys = d.frames.filter((f) => f.type === FrameType.PONG).length;
+    d.socket.send(encodeFrame({ type: FrameType.PING, hop: Hop.EXIT_LEG, id: 8, sentAt: 2 }));
     const pong = await frame(d, FrameType.PONG);
     d.socket.close(1000);
-    results.unknownType = { answeredPingAfterIt: pong?.type === FrameType.PONG, ...(await d.done) };
+    results.unknownType = {
+      welcomed: welcome?.type === FrameType.WELCOME,
+      pongsBeforeKeys,
+      answeredPingAfterKeys: pong?.type === FrameType.PONG && pong.id === 8,
+      ...(await d.done),
+    };
   }
   {
     const d = dial(url, at(malformed));
@@ -387,6 +399,39 @@ async function laptopFrames(a: Args): Promise<Record<string, unknown>> {
   };
 }
 
+/** Most the flood lets wait in its own socket: it sends as fast as the exit takes, no faster. */
+const FLOOD_OWN_BUFFER_BYTES = 4 * 1024 * 1024;
+/** PINGs per turn of the event loop. */
+const FLOOD_BATCH = 1000;
+
+/**
+ * The attack that took the exit from 94 MB to 1.35 GB in 6 s: an unauthenticated socket streaming
+ * the phone's leg PINGs (hop 2) and never reading, so that whatever the exit answers piles up in
+ * its memory. Resolves with how many PINGs went out and how long the exit kept the socket.
+ */
+async function pingFlood(a: Args): Promise<Record<string, unknown>> {
+  const d = dial(`${a.url}/tunnel`, { bind: a.bind! });
+  if (!(await opened(d))) return { opened: false, ...(await d.done) };
+  const started = Date.now();
+  d.socket.pause(); // never read again
+  const ping = encodeFrame({ type: FrameType.PING, hop: Hop.EXIT_LEG, id: 1, sentAt: 0 });
+  const deadline = started + Number(a.seconds ?? 6) * 1000;
+  let sent = 0;
+  while (Date.now() < deadline && d.socket.readyState === WebSocket.OPEN) {
+    if (d.socket.bufferedAmount < FLOOD_OWN_BUFFER_BYTES) {
+      for (let i = 0; i < FLOOD_BATCH; i++) d.socket.send(ping);
+      sent += FLOOD_BATCH;
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const openForMs = Date.now() - started;
+  const cutByExit = d.socket.readyState !== WebSocket.OPEN;
+  d.socket.terminate();
+  const outcome = await d.done;
+  const read = (type: number) => outcome.frames.filter((t) => t === type).length;
+  return { sent, openForMs, cutByExit, challenges: read(FrameType.CHALLENGE), pongs: read(FrameType.PONG) };
+}
+
 async function main(): Promise<void> {
   const [command, json = "{}"] = process.argv.slice(2);
   const args = JSON.parse(json) as Args;
@@ -412,6 +457,7 @@ async function main(): Promise<void> {
   } else if (command === "exit") result = await exitAttacks(args);
   else if (command === "laptop-pairing") result = await laptopPairing(args);
   else if (command === "laptop-frames") result = await laptopFrames(args);
+  else if (command === "ping-flood") result = await pingFlood(args);
   else throw new Error(`unknown command ${command}`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

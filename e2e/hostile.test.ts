@@ -32,6 +32,7 @@ const ATTACKERS = {
   slow: "203.0.113.67",
   slow2: "203.0.113.70",
   slow3: "203.0.113.71",
+  flood: "203.0.113.72",
   wrong: "203.0.113.68",
   key: "203.0.113.69",
 };
@@ -47,6 +48,13 @@ const SLOW_CROWDS: [string, number][] = [
   [ATTACKERS.slow3, 4],
 ];
 const WRONG_KEYS = 15;
+/** How long the PING flood may go on; the exit must cut it well before. */
+const FLOOD_SECONDS = 10;
+/**
+ * How much the exit's resident memory may grow during the PING flood: nothing is answered before
+ * the handshake, so it holds only what ws reads in one go (it took 1.35 GB in 6 s when answered).
+ */
+const FLOOD_RSS_GROWTH_BOUND_BYTES = 48 * 1024 * 1024;
 /** How much the exit's resident memory may grow during the attacks. */
 const RSS_GROWTH_BOUND_BYTES = 96 * 1024 * 1024;
 
@@ -198,7 +206,11 @@ describe.skipIf(!canRunPrivileged)("hostile clients against a running exit and l
       expect(atExit.hugeMessage.close).toBe(1009); // ws: past maxPayload, refused at its header
       expect(atExit.lyingBatch.close).toBe(close("TRUNCATED"));
       expect(atExit.badBase64.close).toBe(close("BAD_BASE64"));
-      expect(atExit.unknownType.answeredPingAfterIt).toBe(true);
+      expect(atExit.unknownType).toMatchObject({
+        welcomed: true,
+        pongsBeforeKeys: 0,
+        answeredPingAfterKeys: true,
+      });
       expect(atExit.wrongVersion.close).toBe(close("UNSUPPORTED_VERSION"));
       // One source holds at most its share of the handshake slots; only several fill the exit's.
       expect(atExit.slowHandshakes).toEqual({
@@ -262,6 +274,51 @@ describe.skipIf(!canRunPrivileged)("hostile clients against a running exit and l
       expect(refusals("exit_handshakes")).toBe(4);
       expect(metric(metricsAfter, "tether_exit_handshakes_total", 'result="session_limit"')).toBe(1);
       expect(metric(metricsAfter, "tether_exit_handshakes_in_progress")).toBe(0);
+    } finally {
+      clearInterval(sampler);
+    }
+  });
+
+  it("cuts a socket that streams PINGs and never reads, its memory bounded, while the good laptop keeps flowing", async () => {
+    const pid = exit.process.pid!;
+    const rssBefore = rssBytes(pid);
+    let rssPeak = rssBefore;
+    const sampler = setInterval(() => {
+      rssPeak = Math.max(rssPeak, rssBytes(pid));
+    }, 100);
+    const bytes = 8 * 1024 * 1024;
+    const transfer = topology.exec(
+      "laptop",
+      [
+        "sh",
+        "-c",
+        `curl -sS --fail --max-time 60 --limit-rate 1M '${internet.url}/bytes/${bytes}?seed=flood' | sha256sum`,
+      ],
+      { timeoutMs: 70_000 },
+    );
+    try {
+      const flood = await client("ping-flood", {
+        url: exit.origin.replace(/^https/, "wss"),
+        bind: ATTACKERS.flood,
+        seconds: FLOOD_SECONDS,
+      });
+      const { stdout, code, stderr } = await transfer;
+      clearInterval(sampler);
+      const metrics = await exit.get("/metrics");
+      console.log(
+        `[hostile] PING flood: ${JSON.stringify(flood)}; exit RSS ${(rssBefore / 2 ** 20).toFixed(0)} MiB before, ${(rssPeak / 2 ** 20).toFixed(0)} MiB at most`,
+      );
+      console.log(`[hostile] exit metrics after the flood:\n${tetherMetrics(metrics)}`);
+      expect(code, stderr).toBe(0);
+      expect(stdout.split(" ")[0]).toBe(expectedSha256(bytes, "flood"));
+      expect(flood.sent).toBeGreaterThan(10_000);
+      expect(flood.pongs).toBe(0); // nothing but the handshake is answered before it
+      // Cut by the exit: its HELLO deadline (3 s here), then the close handshake's few seconds.
+      expect(flood.cutByExit).toBe(true);
+      expect(flood.openForMs).toBeLessThan(FLOOD_SECONDS * 1000 - 1000);
+      expect(rssPeak - rssBefore).toBeLessThan(FLOOD_RSS_GROWTH_BOUND_BYTES);
+      expect(metric(metrics, "tether_exit_refusals_total", 'reason="control_reply"')).toBeGreaterThan(0);
+      expect(exit.process.exitCode).toBeNull();
     } finally {
       clearInterval(sampler);
     }

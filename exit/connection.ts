@@ -120,6 +120,7 @@ export class ExitConnection {
             dropped: (reason, count) => context.metrics.drop(reason, count),
           }),
         dropped: (reason) => context.metrics.frameDropped(reason),
+        refused: (reason) => context.metrics.refused(reason),
       },
       {
         frame: (frame, _bytes, sealed) => {

@@ -11,7 +11,7 @@ import { EgressGuard6, interfaceAddresses6 } from "./egress-guard6.js";
 import { planIpv6 } from "./ipv6-plan.js";
 import { checkKeysFileMode, KeyStore, loadKeys } from "./keys.js";
 import { watchKeys } from "./keys-watch.js";
-import { AccessLimits, EXIT_LIMITS, type ExitLimits } from "./limits.js";
+import { AccessLimits, EXIT_LIMITS, type ExitLimits, HELLO_DEADLINE_MS } from "./limits.js";
 import { createLogger, type Logger } from "./log.js";
 import { ExitMetrics } from "./metrics.js";
 import { Nat } from "./nat.js";
@@ -34,8 +34,8 @@ export const EXIT_DEFAULTS = {
   tunName: "tether-exit0",
   /** How often the laptop should show it is alive when idle, seconds. */
   keepaliveSeconds: 15,
-  /** A HELLO must arrive this soon after the CHALLENGE, ms. */
-  handshakeTimeoutMs: 10_000,
+  /** A HELLO must arrive (and be checked) this soon after the connection opens and its CHALLENGE, ms. */
+  handshakeTimeoutMs: HELLO_DEADLINE_MS,
   /** How long a session without a relay keeps its address and flows, ms. */
   graceMs: DEFAULT_GRACE_MS,
   logLevel: "info",

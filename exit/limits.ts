@@ -64,6 +64,13 @@ export const EXIT_LIMITS: ExitLimits = {
   failedHandshakeIntervalMs: 6_000,
 };
 
+/**
+ * A connection's HELLO must be in and checked this soon after it opens (its CHALLENGE goes at
+ * once), ms: a laptop answers within a round trip through the phone, a second or two on a bad
+ * mobile link; a socket held silent costs a handshake slot only this long.
+ */
+export const HELLO_DEADLINE_MS = 5_000;
+
 /** Sources whose failures are remembered at once; the oldest is forgotten first. Bounds memory. */
 export const MAX_TRACKED_SOURCES = 10_000;
 

@@ -29,6 +29,7 @@ import { ENCODING_PARAM, TUNNEL_PATH } from "../protocol/paths.js";
 import { parseRequestTarget } from "../protocol/request-target.js";
 import type { Transport } from "../protocol/transport.js";
 import { limitUnsent } from "../tun/tcp-tuning.js";
+import { CLOSE_HANDSHAKE_TIMEOUT_MS } from "../tunnel/control-budget.js";
 import { TunnelEnd } from "../tunnel/end.js";
 import { wsTransport } from "../tunnel/ws-transport.js";
 import type { Cidr } from "./egress-guard.js";
@@ -77,6 +78,8 @@ export class ExitServer {
     noServer: true,
     perMessageDeflate: false,
     maxPayload: MAX_TEXT_FRAME_CHARS,
+    // ws reads closeTimeout (since 8.18); @types/ws does not list it yet.
+    ...{ closeTimeout: CLOSE_HANDSHAKE_TIMEOUT_MS },
   });
   private readonly serveStatic: ReturnType<typeof createStaticHandler>;
   /** Each open TCP connection's place among its source's (exit/limits.ts), by peerOf(). */

@@ -16,6 +16,7 @@ import { ENCODING_PARAM, RELAY_PATH, SECRET_PARAM } from "../protocol/paths.js";
 import { parseRequestTarget } from "../protocol/request-target.js";
 import type { Transport } from "../protocol/transport.js";
 import { limitUnsent } from "../tun/tcp-tuning.js";
+import { CLOSE_HANDSHAKE_TIMEOUT_MS } from "../tunnel/control-budget.js";
 import { wsTransport } from "../tunnel/ws-transport.js";
 import { type Certificate, certificateChain } from "./certificate.js";
 import { type TrustFile, trustFiles } from "./trust-page.js";
@@ -56,6 +57,8 @@ export class PhoneServer {
     noServer: true,
     perMessageDeflate: false,
     maxPayload: MAX_TEXT_FRAME_CHARS,
+    // ws reads closeTimeout (since 8.18); @types/ws does not list it yet.
+    ...{ closeTimeout: CLOSE_HANDSHAKE_TIMEOUT_MS },
   });
   private readonly secret: Buffer;
   private readonly files: Map<string, TrustFile>;

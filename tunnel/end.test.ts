@@ -12,6 +12,13 @@ import {
   memoryTransportPair,
   type TransportClose,
 } from "../protocol/transport.js";
+import {
+  CONTROL_REPLIES_PER_SECOND,
+  CONTROL_REPLY_BURST,
+  type ControlRefusal,
+  MAX_UNREAD_BYTES,
+  ReplyBudget,
+} from "./control-budget.js";
 import { type HandshakeFrame, TunnelEnd, type TunnelEndOwner } from "./end.js";
 
 interface Subject {
@@ -27,6 +34,8 @@ interface Subject {
   peerClosed: [number, string][];
   protocolErrors: ProtocolError[];
   closed: TransportClose[];
+  /** What the end refused the phone (tunnel/control-budget.ts). */
+  refused: ControlRefusal[];
   /** Sends a frame from the phone and waits for what follows. */
   send(frame: Frame | Uint8Array | string): Promise<void>;
 }
@@ -38,7 +47,12 @@ afterEach(() => {
 });
 
 function subject(
-  options: { encoding?: Encoding; watchFromStart?: boolean; owner?: Partial<TunnelEndOwner> } = {},
+  options: {
+    encoding?: Encoding;
+    watchFromStart?: boolean;
+    legHop?: typeof Hop.LAPTOP_LEG | typeof Hop.EXIT_LEG;
+    owner?: Partial<TunnelEndOwner>;
+  } = {},
 ): Subject {
   const encoding = options.encoding ?? "binary";
   const [phone, endSide] = memoryTransportPair();
@@ -52,13 +66,20 @@ function subject(
     peerClosed: [],
     protocolErrors: [],
     closed: [],
+    refused: [],
   } as unknown as Subject;
   phone.onMessage((message) => {
     const frame = decodeFrame(fromMessage(message));
     if (frame) s.received.push(frame);
   });
   s.end = new TunnelEnd(
-    { transport: endSide, encoding, legHop: Hop.EXIT_LEG, watchFromStart: options.watchFromStart ?? false },
+    {
+      transport: endSide,
+      encoding,
+      legHop: options.legHop ?? Hop.EXIT_LEG,
+      watchFromStart: options.watchFromStart ?? false,
+      refused: (reason) => s.refused.push(reason),
+    },
     {
       frame: (frame) => s.handshake.push(frame),
       handshake: (bytes) => s.handshakeBytes.push(bytes),
@@ -84,16 +105,49 @@ function subject(
 const ping = (hop: Hop) => ({ type: FrameType.PING, hop, id: 7, sentAt: 1234.5 }) as const;
 
 describe("a tunnel end", () => {
-  it("answers the phone's PINGs for its own leg from the start, echoing them as PONG", async () => {
+  it("answers the phone's PINGs for the laptop's leg from the start, echoing them as PONG", async () => {
+    const s = subject({ legHop: Hop.LAPTOP_LEG });
+    await s.send(ping(Hop.LAPTOP_LEG));
+    expect(s.received).toEqual([{ ...ping(Hop.LAPTOP_LEG), type: FrameType.PONG }]);
+    expect(s.refused).toEqual([]);
+  });
+
+  it("answers nothing but the handshake on the exit's leg before the keys: its PINGs only once keyed", async () => {
     const s = subject();
     await s.send(ping(Hop.EXIT_LEG));
+    expect(s.received).toEqual([]);
+    expect(s.refused).toEqual(["control_reply"]);
+    s.end.installKeys({ send: new Uint8Array(32).fill(1), receive: new Uint8Array(32).fill(2) });
+    await s.send(ping(Hop.EXIT_LEG)); // the phone's own pings stay clear on a keyed leg
     expect(s.received).toEqual([{ ...ping(Hop.EXIT_LEG), type: FrameType.PONG }]);
   });
 
-  it("answers end-to-end PINGs only once established, and never the other leg's", async () => {
+  it("answers PINGs within its budget of replies and counts the rest", async () => {
+    vi.useFakeTimers({ toFake: ["performance"] }); // no refill while the test runs
+    const s = subject({ legHop: Hop.LAPTOP_LEG });
+    for (let i = 0; i < CONTROL_REPLY_BURST + 10; i++) s.phone.send(encodeFrame(ping(Hop.LAPTOP_LEG)));
+    await memoryDrained(s.phone, s.endSide);
+    expect(s.received).toHaveLength(CONTROL_REPLY_BURST);
+    expect(s.refused).toEqual(new Array(10).fill("control_reply"));
+  });
+
+  it("terminates a leg whose peer lets more than MAX_UNREAD_BYTES wait unread, instead of buffering more", async () => {
     const s = subject();
+    s.phone.pause();
+    s.endSide.pause();
+    const chunk = new Uint8Array(1024 * 1024);
+    for (let i = 0; i * chunk.length <= MAX_UNREAD_BYTES + chunk.length && s.end.open; i++)
+      s.end.sendFrame(chunk);
+    expect(s.end.open).toBe(false);
+    expect(s.refused).toEqual(["unread"]);
+    s.end.sendFrame(chunk); // nothing more is taken
+    expect(s.endSide.bufferedAmount).toBeLessThanOrEqual(MAX_UNREAD_BYTES + chunk.length);
+  });
+
+  it("answers end-to-end PINGs only once established, and never the other leg's", async () => {
+    const s = subject({ legHop: Hop.LAPTOP_LEG });
     await s.send(ping(Hop.END_TO_END));
-    await s.send(ping(Hop.LAPTOP_LEG));
+    await s.send(ping(Hop.EXIT_LEG));
     expect(s.received).toEqual([]);
     s.end.established();
     await s.send(ping(Hop.END_TO_END));
@@ -215,5 +269,23 @@ describe("a tunnel end", () => {
     let result = s.end.sendPackets([big]);
     for (let i = 0; i < 100 && !result.reason; i++) result = s.end.sendPackets([big]);
     expect(result.reason).toBe("send_buffer_full");
+  });
+});
+
+describe("the budget of control replies", () => {
+  it("gives a burst at once, then CONTROL_REPLIES_PER_SECOND", () => {
+    const clock = { now: 0 };
+    const budget = new ReplyBudget(() => clock.now);
+    let given = 0;
+    while (budget.take()) given++;
+    expect(given).toBe(CONTROL_REPLY_BURST);
+    clock.now += 1000;
+    given = 0;
+    while (budget.take()) given++;
+    expect(given).toBe(CONTROL_REPLIES_PER_SECOND);
+    clock.now += 60_000; // a long quiet spell refills only up to the burst
+    given = 0;
+    while (budget.take()) given++;
+    expect(given).toBe(CONTROL_REPLY_BURST);
   });
 });

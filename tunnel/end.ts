@@ -26,6 +26,7 @@ import { Heartbeat } from "../protocol/heartbeat.js";
 import { HEADER_BYTES } from "../protocol/limits.js";
 import { type FrameSink, type PacketQueue, SendQueue, type SendResult } from "../protocol/send-queue.js";
 import { CLOSE_NORMAL, type Message, type Transport, type TransportClose } from "../protocol/transport.js";
+import { type ControlRefusal, MAX_UNREAD_BYTES, ReplyBudget } from "./control-budget.js";
 import { RESPONSE_TYPE } from "./noise-messages.js";
 import { PathProbe } from "./path-probe.js";
 import { type LegDropReason, LegSeal } from "./seal-leg.js";
@@ -62,7 +63,10 @@ export interface TunnelEndOwner {
 export interface TunnelEndOptions {
   transport: Transport;
   encoding: Encoding;
-  /** The hop of the phone's own PINGs on this leg, answered from the start. */
+  /**
+   * The hop of the phone's own PINGs on this leg: answered from the start on the laptop's leg
+   * (the phone got in with the pairing secret), on the exit's only once keyed (anybody can dial it).
+   */
   legHop: typeof Hop.LAPTOP_LEG | typeof Hop.EXIT_LEG;
   /**
    * Watch the leg for silence from the start (the laptop) or only once established (the exit,
@@ -77,6 +81,8 @@ export interface TunnelEndOptions {
   dropped?: ((reason: LegDropReason) => void) | undefined;
   /** The send queue, given the tunnel end's way to the wire (default: SendQueue with CoDel). */
   queue?: ((sink: FrameSink) => PacketQueue) | undefined;
+  /** Told each thing refused the peer (tunnel/control-budget.ts): a PING not answered, a leg cut for not reading. */
+  refused?: ((reason: ControlRefusal) => void) | undefined;
 }
 
 export class TunnelEnd {
@@ -90,6 +96,11 @@ export class TunnelEnd {
   /** Which frames are sealed on this leg, and the drops of those that break the rule. */
   private readonly seal: LegSeal;
   private readonly dropped: ((reason: LegDropReason) => void) | undefined;
+  private readonly refused: ((reason: ControlRefusal) => void) | undefined;
+  /** PONGs come out of a budget (tunnel/control-budget.ts). */
+  private readonly replies = new ReplyBudget();
+  /** Terminated for not reading (once). */
+  private cutUnread = false;
   /** Answers end-to-end PINGs and probes the path: once the handshake is done. */
   private isEstablished = false;
   /** end() was called, or the leg is gone: nothing more is read. */
@@ -104,12 +115,13 @@ export class TunnelEnd {
     this.encoding = options.encoding;
     this.legHop = options.legHop;
     this.dropped = options.dropped;
+    this.refused = options.refused;
     this.seal = new LegSeal(options.legHop === Hop.LAPTOP_LEG ? "laptop" : "exit");
     const sink: FrameSink = {
       get bufferedAmount() {
         return options.transport.bufferedAmount;
       },
-      write: (frame, taken) => this.transport.send(this.wire(frame), () => taken()),
+      write: (frame, taken) => this.write(this.wire(frame), taken),
     };
     this.queue =
       options.queue?.(sink) ??
@@ -266,7 +278,7 @@ export class TunnelEnd {
           return;
         case FrameType.PING:
           if (frame.hop === this.legHop || (frame.hop === Hop.END_TO_END && this.isEstablished))
-            this.send({ ...frame, type: FrameType.PONG });
+            this.pong(frame);
           return;
         case FrameType.PONG:
           if (frame.hop === Hop.END_TO_END) this.probe.pong(frame.sentAt);
@@ -290,6 +302,27 @@ export class TunnelEnd {
       this.owner.protocolError?.(error);
       this.end(error.code, error.message);
     }
+  }
+
+  /**
+   * Answers a PING, within the reply budget; on the exit's leg only once keyed: before that a
+   * stranger's socket gets nothing but the handshake answered.
+   */
+  private pong(ping: Extract<Frame, { type: typeof FrameType.PING }>): void {
+    if ((this.legHop === Hop.EXIT_LEG && !this.seal.keyed) || !this.replies.take()) {
+      this.refused?.("control_reply");
+      return;
+    }
+    this.send({ ...ping, type: FrameType.PONG });
+  }
+
+  /** Every message's one way onto the leg: a peer that lets too much wait unread is cut, not buffered for. */
+  private write(message: Message, taken: () => void): void {
+    this.transport.send(message, () => taken());
+    if (this.transport.bufferedAmount <= MAX_UNREAD_BYTES || this.cutUnread) return;
+    this.cutUnread = true;
+    this.refused?.("unread");
+    this.terminate();
   }
 
   /** The phone pings each leg every second: silence means the leg is dead, close or not. */
