@@ -168,6 +168,17 @@ describe.skipIf(!canRunPrivileged)("the exit's image, built and run with podman 
         console.log(`[image] ${made.stdout.trim().split("\n").join("; ")}`);
         const node = await run(["run", "--rm", "--network", "none", BASE_IMAGE, "node", "--version"]);
         expect(node.stdout.trim(), node.stderr).toMatch(/^v20\./);
+        // The exit flushes a freed address's flows with it (exit/conntrack.ts).
+        const conntrack = await run([
+          "run",
+          "--rm",
+          "--network",
+          "none",
+          BASE_IMAGE,
+          "conntrack",
+          "--version",
+        ]);
+        expect(`${conntrack.stdout}${conntrack.stderr}`).toMatch(/conntrack v1\./);
       });
     },
     BASE_TIMEOUT_MS,

@@ -107,6 +107,8 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
   const log = options.logger ?? createLogger(options.logLevel);
   const metrics = new ExitMetrics();
   const pool = new AddressPool(options.pool);
+  // A session's IPv6 address, once the IPv6 plan is known (below): its flows are forgotten too.
+  let address6Of: (session: Session) => string | undefined = () => undefined;
   const sessions = new SessionTable({
     graceMs: options.graceMs,
     pool,
@@ -114,6 +116,7 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
     log,
     // Without NAT (tests) there are no flows of ours in conntrack to forget.
     ...(options.nat === false ? { release: async (p, address) => p.release(address) } : {}),
+    address6: (session) => address6Of(session),
   });
   const connections = new Set<ExitConnection>();
   const cleanups: (() => Promise<void>)[] = [];
@@ -192,6 +195,7 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
       dns6: options.dns6 ?? [],
       byDestination: (address) => sessions.byDestination(address),
     });
+    address6Of = (session) => dualStack.address6(session)?.text;
     const relearn = setInterval(() => {
       egress.setOwnAddresses(ownAddresses());
       egress6.setOwnAddresses(ownAddresses6());

@@ -2,8 +2,8 @@
 # Makes the exit's container image from Debian's packages and this built checkout (`npm ci` first),
 # as root, with podman (default) or docker:
 #   exit/image.sh [base|context|build|all]     (default: all)
-#     base     debootstrap a trixie minbase with nodejs, ca-certificates, nftables, iproute2 and
-#              import it as $BASE_IMAGE (skipped when that image exists)
+#     base     debootstrap a trixie minbase with nodejs, ca-certificates, nftables, iproute2,
+#              conntrack and import it as $BASE_IMAGE (skipped when that image exists)
 #     context  stage what runs (package.json, dist/, production node_modules) in $CONTEXT
 #     build    build exit/Dockerfile from $CONTEXT as $IMAGE
 # Environment: ENGINE (the engine's command line, e.g. "podman --storage-driver vfs"; default
@@ -18,7 +18,7 @@ BUILD_FLAGS=${BUILD_FLAGS:-}
 IMAGE=${IMAGE:-tether-exit}
 BASE_IMAGE=${BASE_IMAGE:-localhost/tether-exit-base:trixie}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
-BASE_PACKAGES=nodejs,ca-certificates,nftables,iproute2
+BASE_PACKAGES=nodejs,ca-certificates,nftables,iproute2,conntrack
 step=${1:-all}
 
 base() {

@@ -143,18 +143,38 @@ describe("a released address", () => {
   it("goes back to the pool only after its conntrack entries are flushed", async () => {
     const order: string[] = [];
     const pool = { release: (address: string) => order.push(`release ${address}`) };
-    await releaseAddress(pool, "10.77.0.5", log(), async (address) => {
-      order.push(`flush ${address}`);
-      return 2;
+    await releaseAddress(pool, "10.77.0.5", log(), {
+      flush: async (address) => {
+        order.push(`flush ${address}`);
+        return 2;
+      },
     });
     expect(order).toEqual(["flush 10.77.0.5", "release 10.77.0.5"]);
+  });
+
+  it("forgets the session's IPv6 flows too before its IPv4 address (which the IPv6 one follows) goes back", async () => {
+    const order: string[] = [];
+    const pool = { release: (address: string) => order.push(`release ${address}`) };
+    const sink = log();
+    await releaseAddress(pool, "10.77.0.5", sink, {
+      also: ["fd77:e2e::5"],
+      flush: async (address) => {
+        order.push(`flush ${address}`);
+        if (address === "10.77.0.5") throw new Error("conntrack: Operation not permitted");
+        return 1;
+      },
+    });
+    expect(order).toEqual(["flush 10.77.0.5", "flush fd77:e2e::5", "release 10.77.0.5"]);
+    expect(sink.lines).toEqual(["conntrack entries of a freed address not flushed"]);
   });
 
   it("is released all the same, and the failure reported, when the flush fails", async () => {
     const released: string[] = [];
     const sink = log();
-    await releaseAddress({ release: (a) => released.push(a) }, "10.77.0.6", sink, async () => {
-      throw new Error("conntrack: Operation not permitted");
+    await releaseAddress({ release: (a) => released.push(a) }, "10.77.0.6", sink, {
+      flush: async () => {
+        throw new Error("conntrack: Operation not permitted");
+      },
     });
     expect(released).toEqual(["10.77.0.6"]);
     expect(sink.lines).toEqual(["conntrack entries of a freed address not flushed"]);

@@ -117,3 +117,23 @@ describe("the session table", () => {
     expect(await gauge()).toBe(0);
   });
 });
+
+describe("a dual-stack session", () => {
+  it("has its IPv6 address's flows forgotten with its IPv4 address's when it ends", async () => {
+    const released: { address: string; also: readonly string[] | undefined }[] = [];
+    const table = new SessionTable({
+      graceMs: 1_000,
+      pool: { release: () => undefined },
+      metrics: new ExitMetrics(),
+      log: { info: () => undefined, warn: () => undefined } as never,
+      release: async (_pool, address, _log, options) => {
+        released.push({ address, also: options?.also });
+      },
+      address6: (session) => `fd77:e2e::${session.addressInt & 0xff}`,
+    });
+    const subject = session(5, 1, leg());
+    table.add(subject);
+    table.end(subject, "expired");
+    expect(released).toEqual([{ address: "10.77.0.5", also: ["fd77:e2e::5"] }]);
+  });
+});

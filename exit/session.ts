@@ -73,6 +73,8 @@ export interface SessionTableOptions {
   log: Pick<Logger, "info" | "warn">;
   /** Frees an address after forgetting its flows (default exit/conntrack.ts releaseAddress). */
   release?: typeof releaseAddress;
+  /** The session's IPv6 address, if it has one (exit/dual-stack.ts): its flows are forgotten too. */
+  address6?: (session: Session) => string | undefined;
 }
 
 export class SessionTable {
@@ -102,10 +104,13 @@ export class SessionTable {
   end(session: Session, why: SessionEnd): void {
     if (!this.forget(session)) return;
     const { pool, log, metrics } = this.options;
-    void (this.options.release ?? releaseAddress)(pool, session.address, log);
+    const address6 = this.options.address6?.(session);
+    void (this.options.release ?? releaseAddress)(pool, session.address, log, {
+      also: address6 === undefined ? [] : [address6],
+    });
     if (why === "revoked") metrics.revoked.inc();
     this.counted();
-    log.info({ client: session.clientId, address: session.address }, SESSION_ENDS[why]);
+    log.info({ client: session.clientId, address: session.address, address6 }, SESSION_ENDS[why]);
   }
 
   /** Out of the table; false when it was not in it (ended already). */
