@@ -16,10 +16,12 @@ import {
   resolveConfig,
 } from "./config.js";
 import { checkConfigDir } from "./config-dir.js";
+import { prepareConfigDir, unreachableBy } from "./config-owner.js";
 import { doctorFindings, type Finding, formatFindings, preflight } from "./doctor.js";
 import { argvKeyWarning, keySource, readKeyFile } from "./key-file.js";
 import { type RunningLaptop, startLaptop } from "./laptop.js";
 import { pairingQr } from "./pairing.js";
+import { type Account, accountToRunAs } from "./privilege-drop.js";
 import { StatusLine } from "./status.js";
 import { StatusFile, statusCommand } from "./status-file.js";
 
@@ -32,6 +34,12 @@ const HELP = helpText(LAPTOP_OPTIONS, {
   ],
   about: `Runs until stopped (Ctrl-C). Needs root (or CAP_NET_ADMIN) for its TUN device, routes and DNS,
 all of which are put back as they were when it stops, however it stops.
+
+Root only to start: once its TUN is open and its port bound, ${LAPTOP_PROGRAM} runs as the user who ran
+sudo (SUDO_UID; \`nobody\` without sudo), with no groups and no capabilities. A small helper it
+started first stays root, changes the TUN's address, routes and DNS when the exit assigns them
+(each request checked), and puts them back when ${LAPTOP_PROGRAM} ends, even when it is killed. The
+config folder (by default that user's ~/.config/tether) becomes that user's.
 
 Each option can also be set in the environment or in ~/.config/tether/config.json (under the
 option's name: "exit", "port", "listen": [...], "tunName", "dns": false, "allowOrigins": [...]);
@@ -53,6 +61,29 @@ const STATUS_OPTIONS = {
   configDir: LAPTOP_OPTIONS.configDir,
 };
 
+/** Whom tether becomes once it gives root up: only when it runs as root. */
+function runAsAccount(): Account | undefined {
+  return process.geteuid?.() === 0 ? accountToRunAs(process.env) : undefined;
+}
+
+/** The config folder: the flag, else TETHER_CONFIG_DIR, else that account's ~/.config/tether. */
+function configDirOf(flag: string | undefined, runAs: Account | undefined): string {
+  return flag ?? defaultConfigDir(process.env, runAs?.home);
+}
+
+/** Refuses a config folder the account tether becomes could not reach; makes a missing one its. */
+function prepareForAccount(configDir: string, runAs: Account | undefined): void {
+  if (!runAs) return;
+  const problem = unreachableBy(configDir, runAs);
+  if (problem) {
+    throw new UsageError(
+      "CONFIG_DIR_UNREACHABLE",
+      `${LAPTOP_PROGRAM} gives root up once started, and then ${problem}, where its config folder ${configDir} is: run it with sudo from your own account, or pass --config-dir a folder ${runAs.name} can reach`,
+    );
+  }
+  prepareConfigDir(configDir, runAs);
+}
+
 async function statusMain(argv: string[]): Promise<number> {
   const { flags, help, positionals } = readArgv(STATUS_OPTIONS, argv);
   if (help) {
@@ -61,7 +92,7 @@ async function statusMain(argv: string[]): Promise<number> {
   }
   if (positionals.length)
     throw new UsageError("USAGE_UNKNOWN_COMMAND", `status takes no arguments: ${positionals.join(" ")}`);
-  return statusCommand(flags.configDir ?? defaultConfigDir(process.env), flags.json ?? false, process.stdout);
+  return statusCommand(configDirOf(flags.configDir, runAsAccount()), flags.json ?? false, process.stdout);
 }
 
 /** A key that is not NAME:SECRET is a usage error, named after where it came from. */
@@ -82,9 +113,10 @@ async function doctorMain(argv: string[]): Promise<number> {
     return 0;
   }
   const env = configFromEnv(process.env);
-  const configDir = flags.configDir ?? env.configDir ?? defaultConfigDir(process.env);
+  const runAs = runAsAccount();
+  const configDir = configDirOf(flags.configDir ?? env.configDir, runAs);
   const file = await readConfigFile(configDir).catch(() => ({}));
-  const settings = { ...LAPTOP_DEFAULTS, ...file, ...env, ...flags, configDir };
+  const settings = { ...LAPTOP_DEFAULTS, ...file, ...env, ...flags, configDir, runAs };
   const findings = await doctorFindings(settings);
   const source = keySource({ file, env, flags });
   if (source?.kind === "file") {
@@ -126,8 +158,9 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError("USAGE_UNKNOWN_COMMAND", `unknown command ${positionals[0]} (commands: status)`);
   }
   const env = configFromEnv(process.env);
-  const configDir = flags.configDir ?? env.configDir ?? defaultConfigDir(process.env);
-  await checkConfigDir(configDir);
+  const runAs = runAsAccount();
+  const configDir = configDirOf(flags.configDir ?? env.configDir, runAs);
+  await checkConfigDir(configDir, process.geteuid?.() ?? -1, runAs?.uid);
   const file = await readConfigFile(configDir);
   const source = keySource({ file, env, flags });
   const warning = argvKeyWarning(source);
@@ -136,6 +169,7 @@ async function main(argv: string[]): Promise<number> {
   if (key !== undefined) checkKey(key, source?.kind === "file" ? source.path : "--key");
   const config = resolveConfig(configDir, file, env, { ...flags, ...(key === undefined ? {} : { key }) });
   await preflight({ listen: config.listen, port: config.port });
+  prepareForAccount(config.configDir, runAs);
 
   let status: StatusLine | undefined;
   let statusFile: StatusFile | undefined;
@@ -145,18 +179,22 @@ async function main(argv: string[]): Promise<number> {
   });
   const say = (message: string) => (status ? status.print(message) : process.stderr.write(`${message}\n`));
 
-  const laptop: RunningLaptop = await startLaptop(config, {
-    state: (state, detail) => {
-      status?.state(state, detail);
-      statusFile?.state(state, detail);
+  const laptop: RunningLaptop = await startLaptop(
+    config,
+    {
+      state: (state, detail) => {
+        status?.state(state, detail);
+        statusFile?.state(state, detail);
+      },
+      fatal: (error) => {
+        say(`${LAPTOP_PROGRAM}: ${error.message} [${error.code}]`);
+        finish(1);
+      },
+      refused: (remote, why) => say(`${LAPTOP_PROGRAM}: refused a connection from ${remote}: ${why}`),
+      notice: (message) => say(`${LAPTOP_PROGRAM}: ${message}`),
     },
-    fatal: (error) => {
-      say(`${LAPTOP_PROGRAM}: ${error.message} [${error.code}]`);
-      finish(1);
-    },
-    refused: (remote, why) => say(`${LAPTOP_PROGRAM}: refused a connection from ${remote}: ${why}`),
-    notice: (message) => say(`${LAPTOP_PROGRAM}: ${message}`),
-  });
+    runAs ? { runAs } : {},
+  );
   // Last resort: whatever kills the event loop, routes and DNS go back.
   process.on("exit", () => laptop.restoreSync());
   process.on("SIGINT", () => finish(0));
@@ -167,6 +205,12 @@ async function main(argv: string[]): Promise<number> {
     finish(1);
   });
 
+  if (runAs) {
+    process.stdout.write(
+      `${LAPTOP_PROGRAM}: gave up root: running as ${runAs.name} (uid ${runAs.uid}, gid ${runAs.gid}, no capabilities); ` +
+        `routes and DNS through the privileged helper (pid ${laptop.helperPid}, root)\n`,
+    );
+  }
   process.stdout.write(
     `Tether is listening for your phone on ${laptop.addresses.map((a) => `${a}:${config.port}`).join(", ")}.\n` +
       `Open this link on the phone (or scan the code):\n\n  ${laptop.link}\n\n${await pairingQr(laptop.link)}\n`,

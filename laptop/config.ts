@@ -143,8 +143,14 @@ export const LAPTOP_OPTIONS = {
 export type PartialConfig = Partial<Values<typeof LAPTOP_OPTIONS>>;
 
 /** Where the certificate, pairing secret and config.json live unless --config-dir or TETHER_CONFIG_DIR say. */
-export function defaultConfigDir(env: NodeJS.ProcessEnv): string {
-  return env.TETHER_CONFIG_DIR || join(env.XDG_CONFIG_HOME || join(homedir(), ".config"), "tether");
+/**
+ * TETHER_CONFIG_DIR, else ~/.config/tether of `home`: under sudo, the home of the user who ran it
+ * (laptop/privilege-drop.ts), since tether runs as that user once it has given root up.
+ */
+export function defaultConfigDir(env: NodeJS.ProcessEnv, home?: string): string {
+  if (env.TETHER_CONFIG_DIR) return env.TETHER_CONFIG_DIR;
+  // sudo keeps no XDG_CONFIG_HOME of the user's; one set here is the invoker's own choice.
+  return join(env.XDG_CONFIG_HOME || join(home ?? homedir(), ".config"), "tether");
 }
 
 export type ConfigErrorCode = "CONFIG_INVALID" | "PORT_IN_USE" | "NO_ADDRESS" | (string & {});

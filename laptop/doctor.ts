@@ -15,7 +15,9 @@ import { delimiter, join } from "node:path";
 import { UsageError } from "../cli/errors.js";
 import { LAPTOP_PROGRAM, laptopInvocation } from "../cli/package.js";
 import { checkConfigDir } from "./config-dir.js";
+import { unreachableBy } from "./config-owner.js";
 import { localAddresses } from "./laptop.js";
+import type { Account } from "./privilege-drop.js";
 
 export interface Finding {
   /** What was checked, for `tether doctor`'s list. */
@@ -141,10 +143,18 @@ export function checkNode(version = process.versions.node): Finding {
   );
 }
 
-export async function checkConfigFolder(dir: string): Promise<Finding> {
+export async function checkConfigFolder(dir: string, runAs?: Account): Promise<Finding> {
   try {
-    await checkConfigDir(dir);
-    return ok("config folder", dir);
+    await checkConfigDir(dir, process.geteuid?.() ?? -1, runAs?.uid);
+    const unreachable = runAs && unreachableBy(dir, runAs);
+    if (unreachable) {
+      return missing(
+        "config folder",
+        "CONFIG_DIR_UNREACHABLE",
+        `${unreachable}, where the config folder ${dir} is: run ${LAPTOP_PROGRAM} with sudo from your own account, or pass --config-dir a folder ${runAs.name} can reach`,
+      );
+    }
+    return ok("config folder", runAs ? `${dir}, ${runAs.name}'s once started` : dir);
   } catch (error) {
     return missing(
       "config folder",
@@ -177,9 +187,23 @@ export async function preflight(settings: PreflightSettings): Promise<void> {
   }
 }
 
+/** Who does what once tether runs: the account it becomes, and the helper that keeps root. */
+export function checkRunsAs(runAs: Account | undefined, euid = process.geteuid?.() ?? -1): Finding {
+  if (runAs) {
+    return ok(
+      "runs as",
+      `${runAs.name} (uid ${runAs.uid}, gid ${runAs.gid}, no groups, no capabilities) once its TUN is open and its port bound; a privileged helper stays root only to change the TUN's address, routes and DNS and put them back`,
+    );
+  }
+  return ok(
+    "runs as",
+    `uid ${euid}, as started (not root): it changes routes and DNS itself, with CAP_NET_ADMIN`,
+  );
+}
+
 /** Every check, for `tether doctor`. */
 export async function doctorFindings(
-  settings: PreflightSettings & { configDir: string },
+  settings: PreflightSettings & { configDir: string; runAs?: Account },
 ): Promise<Finding[]> {
   const addresses = checkAddresses(settings.listen);
   return [
@@ -189,7 +213,8 @@ export async function doctorFindings(
     await checkCommand("ip", "no `ip` command: install iproute2 (sudo apt install iproute2)"),
     addresses,
     ...(addresses.problem ? [] : [await checkPort(addresses.detail?.split(", ") ?? [], settings.port)]),
-    await checkConfigFolder(settings.configDir),
+    await checkConfigFolder(settings.configDir, settings.runAs),
+    checkRunsAs(settings.runAs),
   ];
 }
 

@@ -5,8 +5,13 @@
 //
 // Every change to the system (TUN, address, routes, DNS) has its undo registered the moment it is
 // made, and stop() runs them all, from any exit path.
+//
+// Started as root, it gives root up once its TUN is open and its listener bound (runAs): from then
+// on the process that faces the LAN is that account's, and every change to the system goes to the
+// privileged helper it started just before (privileged-client.ts), which keeps root for that
+// alone and puts everything back when this process ends, however it ends.
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { type ClientKey, ClientKeyError, parseClientKey } from "../protocol/client-key.js";
@@ -14,11 +19,14 @@ import type { TunDevice } from "../tun/device.js";
 import { openTun } from "../tun/index.js";
 import { loadOrCreateCertificate } from "./certificate.js";
 import { ConfigError, type LaptopConfig } from "./config.js";
-import { Dns } from "./dns.js";
+import { handOverConfigDir } from "./config-owner.js";
 import { appOriginOf, pairingLink } from "./pairing.js";
 import { PhoneServer } from "./phone-server.js";
-import { Routes } from "./routes.js";
-import { Routes6 } from "./routes6.js";
+import { type Account, dropPrivileges } from "./privilege-drop.js";
+import { helperStateDir, PrivilegedClient } from "./privileged-client.js";
+import type { PrivilegedError } from "./privileged-protocol.js";
+import { readFileNoFollow, writeFileSafely } from "./safe-write.js";
+import { LaptopSystem, type SystemChanges } from "./system-changes.js";
 import { LaptopTunnel, type TunnelError, type TunnelState } from "./tunnel.js";
 
 /** Bytes of randomness in the pairing secret. */
@@ -26,7 +34,8 @@ const PAIRING_SECRET_BYTES = 24;
 
 export interface LaptopEvents {
   state(state: TunnelState, detail?: string): void;
-  fatal(error: TunnelError): void;
+  /** The tunnel cannot go on (the exit refused the key), or the privileged helper is gone. */
+  fatal(error: TunnelError | PrivilegedError): void;
   refused(remote: string, why: string): void;
   notice(message: string): void;
 }
@@ -36,9 +45,14 @@ export interface RunningLaptop {
   addresses: string[];
   tunnel: LaptopTunnel;
   tun: TunDevice;
+  /** The privileged helper's pid, when root was given up. */
+  helperPid: number | undefined;
   /** Undoes everything; safe to call twice. */
   stop(): Promise<void>;
-  /** The synchronous part of stop() for an exit handler: routes and DNS back. */
+  /**
+   * The synchronous part of stop() for an exit handler: routes and DNS back (with the privileged
+   * helper: its pipe closed, which makes it put them back on its own).
+   */
   restoreSync(): void;
 }
 
@@ -60,15 +74,12 @@ export function localAddresses(): string[] {
 /** The pairing secret is kept, so a paired phone stays paired across laptop restarts. */
 async function loadOrCreatePairingSecret(dir: string): Promise<string> {
   const path = join(dir, "pairing-secret");
-  try {
-    const secret = (await readFile(path, "utf8")).trim();
-    if (secret.length >= 16) return secret;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-  }
+  // As root in a folder its user owns: never through a planted link (laptop/safe-write.ts).
+  const kept = (await readFileNoFollow(path))?.trim();
+  if (kept !== undefined && kept.length >= 16) return kept;
   const secret = randomBytes(PAIRING_SECRET_BYTES).toString("base64url");
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  await writeFile(path, `${secret}\n`, { mode: 0o600 });
+  await writeFileSafely(path, `${secret}\n`, 0o600);
   return secret;
 }
 
@@ -81,7 +92,45 @@ function parseKey(text: string): ClientKey {
   }
 }
 
-export async function startLaptop(config: LaptopConfig, events: LaptopEvents): Promise<RunningLaptop> {
+export interface LaptopPrivileges {
+  /**
+   * Give root up to this account once the TUN is open and the listener bound, leaving every
+   * system change to a privileged helper. Undefined: the process stays as it is (not root but
+   * with CAP_NET_ADMIN, and changes the system itself).
+   */
+  runAs?: Account;
+}
+
+/** The system changes of this run: the privileged helper when root is given up, else in-process. */
+async function systemChanges(
+  config: LaptopConfig,
+  runAs: Account | undefined,
+  events: LaptopEvents,
+): Promise<SystemChanges & { close(): Promise<void> }> {
+  if (runAs) {
+    return PrivilegedClient.start({
+      tunName: config.tunName,
+      dns: config.dns,
+      stateDir: helperStateDir(config.configDir),
+      onGone: (why) =>
+        events.fatal(
+          Object.assign(new Error(`${why}: routes and DNS can no longer be changed`), {
+            name: "PrivilegedError",
+            code: "PRIVILEGED_HELPER_GONE",
+          }) as PrivilegedError,
+        ),
+    });
+  }
+  // Without root, the folder is this process's own (the backup and marker were always there).
+  const system = new LaptopSystem({ tunName: config.tunName, dns: config.dns, stateDir: config.configDir });
+  return Object.assign(system, { close: async () => system.restoreSync() });
+}
+
+export async function startLaptop(
+  config: LaptopConfig,
+  events: LaptopEvents,
+  privileges: LaptopPrivileges = {},
+): Promise<RunningLaptop> {
   const key = parseKey(config.key);
   let appOrigin: string;
   try {
@@ -96,39 +145,37 @@ export async function startLaptop(config: LaptopConfig, events: LaptopEvents): P
     );
   }
   const advertise = config.advertise || addresses[0]!;
-  const dns = new Dns({ tunName: config.tunName, backupPath: join(config.configDir, "resolv.conf.backup") });
-  if (config.dns && dns.recoverSync())
-    events.notice("restored /etc/resolv.conf left changed by an earlier run");
   const certificate = await loadOrCreateCertificate(config.configDir, addresses);
   const secret = await loadOrCreatePairingSecret(config.configDir);
 
-  const routes = new Routes(config.tunName);
-  const routes6 = new Routes6(config.tunName, { markerPath: join(config.configDir, "routes6.up") });
-  if (routes6.recoverSync()) events.notice("removed IPv6 routes left by an earlier run");
   // Offloads: the kernel hands over TSO super-packets (split in the reader thread, one read for
   // dozens of packets) and takes the coalesced segments of a DATA frame in one write.
   const tun = await openTun({ name: config.tunName, offload: { onNote: (note) => events.notice(note) } });
-  const restoreSync = () => {
-    routes6.restoreSync();
-    routes.restoreSync();
-    dns.restoreSync();
-  };
+  let system: SystemChanges & { close(): Promise<void> };
+  try {
+    system = await systemChanges(config, privileges.runAs, events);
+  } catch (error) {
+    await tun.close();
+    throw error;
+  }
+  for (const notice of system.recoverSync()) events.notice(notice);
+  const restoreSync = () => system.restoreSync();
   const tunnel = new LaptopTunnel(
     tun,
     key,
     {
       welcome: async (welcome) => {
-        await routes.apply({
+        await system.address({
           address: welcome.address,
           prefixLength: welcome.prefixLength,
           mtu: welcome.mtu,
         });
-        // After routes.apply: the TUN's MTU (>= 1280 with IPv6) must be set before its IPv6 address.
+        // After the IPv4 address: the TUN's MTU (>= 1280 with IPv6) must be set before its IPv6 one.
         // Without IPv6 from the exit, IPv6 is made unreachable rather than left to the hotspot.
-        await routes6.apply(
+        await system.address6(
           welcome.ipv6 && { address: welcome.ipv6.address, prefixLength: welcome.ipv6.prefixLength },
         );
-        if (config.dns) await dns.apply(bothFamilies(welcome.dns, welcome.ipv6?.dns ?? []));
+        if (config.dns) await system.dns(bothFamilies(welcome.dns, welcome.ipv6?.dns ?? []));
       },
       state: events.state,
       fatal: events.fatal,
@@ -147,11 +194,24 @@ export async function startLaptop(config: LaptopConfig, events: LaptopEvents): P
   try {
     await server.listen();
   } catch (error) {
+    await system.close();
     await tun.close();
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "EADDRINUSE")
       throw new ConfigError(`port ${config.port} is in use: is another tether running? (--port)`);
     throw error;
+  }
+  if (privileges.runAs) {
+    try {
+      // What root wrote in the config folder becomes the account's, then root is gone for good.
+      handOverConfigDir(config.configDir, privileges.runAs);
+      dropPrivileges(privileges.runAs);
+    } catch (error) {
+      await server.close();
+      await system.close();
+      await tun.close();
+      throw error;
+    }
   }
 
   let stopped: Promise<void> | undefined;
@@ -165,11 +225,12 @@ export async function startLaptop(config: LaptopConfig, events: LaptopEvents): P
     addresses,
     tunnel,
     tun,
+    helperPid: system instanceof PrivilegedClient ? system.pid : undefined,
     restoreSync,
     stop: () => {
       stopped ??= (async () => {
         tunnel.close();
-        restoreSync();
+        await system.close(); // routes and DNS back (the helper's answer awaited), the helper gone
         await server.close();
         await tun.close();
       })();

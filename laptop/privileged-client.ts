@@ -3,6 +3,8 @@
 // SystemChanges the laptop would use in its own process, so the rest of tether does not know
 // whether it runs as root or not.
 import { type ChildProcessByStdio, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { join, resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { HelperArguments } from "./privileged-helper-main.js";
@@ -31,6 +33,17 @@ export interface PrivilegedClientOptions extends HelperArguments {
   command?: readonly string[];
   /** The helper ended by itself (not through close()): nothing can be changed any more. */
   onGone?(why: string): void;
+}
+
+/** Where the helpers keep what they must put back (the original resolv.conf), root's alone. */
+export const HELPER_STATE_ROOT = "/var/lib/tether";
+
+/**
+ * The helper's state folder for a config folder: one per config folder, so tethers with their
+ * own folders (several in tests, each in its namespace) never recover each other's changes.
+ */
+export function helperStateDir(configDir: string): string {
+  return join(HELPER_STATE_ROOT, createHash("sha256").update(resolve(configDir)).digest("hex").slice(0, 16));
 }
 
 /** How to run privileged-helper-main beside this module: the built .js, or the .ts through tsx. */

@@ -118,7 +118,7 @@ export class LaptopSystem implements SystemChanges {
 
   constructor(private readonly options: LaptopSystemOptions) {
     this.routes = new Routes(options.tunName);
-    this.routes6 = new Routes6(options.tunName);
+    this.routes6 = new Routes6(options.tunName, { markerPath: join(options.stateDir, "routes6.up") });
     this.resolver = new Dns({
       tunName: options.tunName,
       backupPath: join(options.stateDir, "resolv.conf.backup"),
