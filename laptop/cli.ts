@@ -16,7 +16,7 @@ import {
   resolveConfig,
 } from "./config.js";
 import { checkConfigDir } from "./config-dir.js";
-import { prepareConfigDir, unreachableBy } from "./config-owner.js";
+import { handOverProblem, prepareConfigDir, unreachableBy } from "./config-owner.js";
 import { doctorFindings, type Finding, formatFindings, preflight } from "./doctor.js";
 import { argvKeyWarning, keySource, readKeyFile } from "./key-file.js";
 import { type RunningLaptop, startLaptop } from "./laptop.js";
@@ -81,6 +81,8 @@ function prepareForAccount(configDir: string, runAs: Account | undefined): void 
       `${LAPTOP_PROGRAM} gives root up once started, and then ${problem}, where its config folder ${configDir} is: run it with sudo from your own account, or pass --config-dir a folder ${runAs.name} can reach`,
     );
   }
+  const refusal = handOverProblem(configDir);
+  if (refusal) throw new UsageError("CONFIG_DIR_UNSAFE", refusal);
   prepareConfigDir(configDir, runAs);
 }
 
