@@ -3,9 +3,10 @@
 // phone and the exit. Its LAN-facing process must hold no root id and no capability in any thread
 // while routes and DNS are set; only its privileged helper is root. After SIGINT everything is as
 // before; after SIGKILL of the unprivileged process, the helper puts it back by itself.
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { helperStateDir } from "../laptop/privileged-client.js";
 import {
   type Exit,
   exitedCode,
@@ -184,6 +185,7 @@ describe.skipIf(!canRunPrivileged)("the laptop gives up root once started (needs
     const after = await networkState(topology);
     expect(after).toEqual(before);
     expect(outputOf(laptop.process)).toContain("stopped; routes and DNS are as they were");
+    expect(existsSync(helperStateDir(laptop.configDir)), "the helper's state folder is gone").toBe(false);
     console.log(
       "[privdrop] after SIGINT: routes, ip -6 routes, links and resolv.conf equal the state before start",
     );

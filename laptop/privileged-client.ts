@@ -9,6 +9,7 @@ import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { HelperArguments } from "./privileged-helper-main.js";
 import {
+  HELPER_STATE_ROOT,
   PrivilegedError,
   type PrivilegedReply,
   type PrivilegedRequest,
@@ -34,9 +35,6 @@ export interface PrivilegedClientOptions extends HelperArguments {
   /** The helper ended by itself (not through close()): nothing can be changed any more. */
   onGone?(why: string): void;
 }
-
-/** Where the helpers keep what they must put back (the original resolv.conf), root's alone. */
-export const HELPER_STATE_ROOT = "/var/lib/tether";
 
 /**
  * The helper's state folder for a config folder: one per config folder, so tethers with their

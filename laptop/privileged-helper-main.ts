@@ -9,9 +9,9 @@
 // terminal; the helper ignores them and waits for its parent to ask for the restore (or to die,
 // which closes the pipe). SIGTERM, sent to the helper itself, restores and exits.
 import { lstatSync, mkdirSync, rmdirSync } from "node:fs";
-import { isAbsolute } from "node:path";
+import { dirname, isAbsolute } from "node:path";
 import { PrivilegedHelper } from "./privileged-helper.js";
-import { MAX_TUN_NAME_CHARS } from "./privileged-protocol.js";
+import { HELPER_STATE_ROOT, MAX_TUN_NAME_CHARS } from "./privileged-protocol.js";
 import { printable } from "./sanitize.js";
 import { LaptopSystem, type SystemChanges } from "./system-changes.js";
 
@@ -45,7 +45,12 @@ function readArguments(text: string | undefined): HelperArguments {
 
 /** Makes the state folder, and refuses one that is a link or that others could write in. */
 function prepareStateDir(path: string): void {
-  mkdirSync(path, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+  } catch {
+    // Another helper, ending, may have removed the empty parent between its two steps: once more.
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+  }
   const info = lstatSync(path);
   if (!info.isDirectory() || info.uid !== process.geteuid?.() || info.mode & 0o022) {
     fail(`the state folder ${path} must be a folder of root's that only root can write`);
@@ -69,6 +74,8 @@ function main(): void {
     void helper.close().finally(() => {
       try {
         rmdirSync(args.stateDir); // empty once everything is back
+        // and its parent too, when no other tether's is left in it: nothing stays behind
+        if (dirname(args.stateDir) === HELPER_STATE_ROOT) rmdirSync(HELPER_STATE_ROOT);
       } catch {
         // not empty: a backup that could not be put back stays for the next start
       }

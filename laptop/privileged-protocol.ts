@@ -17,6 +17,8 @@
 import { MIN_MTU } from "../protocol/codec.js";
 import { MAX_DNS_SERVERS } from "../protocol/limits.js";
 
+/** Where the helpers keep what they must put back (the original resolv.conf), root's alone. */
+export const HELPER_STATE_ROOT = "/var/lib/tether";
 /** Longest interface name Linux takes (IFNAMSIZ less its NUL). */
 export const MAX_TUN_NAME_CHARS = 15;
 /** Longest request line, bytes: the largest request (dns, 8 IPv6 servers) is under 500. */
