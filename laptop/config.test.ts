@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -88,6 +88,17 @@ describe("laptop configuration", () => {
 
   it("has no settings from a folder without config.json", async () => {
     expect(await readConfigFile(join(dir, "nothing-here"))).toEqual({});
+  });
+
+  it("refuses a config.json that is a symbolic link (root reads it in the user's folder): CONFIG_UNREADABLE", async () => {
+    const linked = mkdtempSync(join(tmpdir(), "tether-config-link-"));
+    try {
+      writeFileSync(join(linked, "elsewhere"), "{}");
+      symlinkSync(join(linked, "elsewhere"), join(linked, "config.json"));
+      await expect(readConfigFile(linked)).rejects.toMatchObject({ code: "CONFIG_UNREADABLE" });
+    } finally {
+      rmSync(linked, { recursive: true, force: true });
+    }
   });
 
   it.each([

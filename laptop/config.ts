@@ -1,7 +1,7 @@
 // The laptop's settings: one option table (cli/options.ts) from which the flags, the environment,
 // ~/.config/tether/config.json and --help all come, and the precedence as one expression in
 // resolveConfig: defaults < config file < environment < flags.
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { UsageError } from "../cli/errors.js";
@@ -10,6 +10,7 @@ import { EXIT_PROGRAM } from "../cli/package.js";
 import { integer, interfaceName, ipAddresses, nonEmpty, port, strings, url } from "../cli/values.js";
 import { MAX_PACKETS_PER_FRAME } from "../protocol/limits.js";
 import { openModeProblem } from "./key-file.js";
+import { readFileNoFollow } from "./safe-write.js";
 
 export interface LaptopConfig {
   /** The exit's URL, wss://HOST[:PORT]; its PWA is what the phone opens. */
@@ -166,13 +167,14 @@ export class ConfigError extends UsageError {
 /** config.json in `dir`, validated against the table; {} when there is none. */
 export async function readConfigFile(dir: string): Promise<PartialConfig> {
   const path = join(dir, "config.json");
-  let text: string;
+  let text: string | undefined;
   try {
-    text = await readFile(path, "utf8");
+    // Read by root in a folder its user owns (laptop/config-owner.ts): never through a link.
+    text = await readFileNoFollow(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return {};
     throw new UsageError("CONFIG_UNREADABLE", `cannot read ${path}: ${(error as Error).message}`);
   }
+  if (text === undefined) return {};
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
