@@ -5,8 +5,8 @@
 // nothing else.
 //
 // Why ChaChaPoly and not AESGCM: measured per core on the build machine (bench/seal-bench.ts,
-// docs/PROTOCOL.md), both cost the same (~2 GB per CPU-second for 64 KiB frames, the same fixed
-// ~6 µs per call below that), and ChaCha20-Poly1305 has no per-key data-volume bound to watch
+// docs/PROTOCOL.md), both cost the same (about 1 GB per CPU-second for 64 KiB frames sealed, the
+// same fixed ~6 µs per call below that), and ChaCha20-Poly1305 has no per-key data-volume bound to watch
 // (AES-GCM's forces a rekey every few hundred GB) and is constant-time without AES hardware.
 import { createCipheriv, createDecipheriv, createHash, createHmac } from "node:crypto";
 
