@@ -92,14 +92,18 @@ describe.skipIf(!canRunPrivileged)("flows survive the phone (needs root)", () =>
       await waitForRelay(page, (s) => !s.relaying, `${label}: the relay to notice`, 10_000);
     const { stats } = await waitForRelay(page, () => true, "stats");
     const base = relayed(stats);
-    await waitForRelay(page, (s) => s.relaying && relayed(s) > base, `${label}: traffic again`, 30_000, 10);
+    // Two phases: the session back (ours: redial, handshake, WELCOME), then the first packet,
+    // which waits for the inner TCP to send again (its retransmission timer, if packets were lost).
+    await waitForRelay(page, (s) => s.relaying, `${label}: the session back`, 30_000, 10);
     const from = backSince ? backSince() : dropped;
+    const sessionMs = Date.now() - from;
+    await waitForRelay(page, (s) => s.relaying && relayed(s) > base, `${label}: traffic again`, 30_000, 10);
     const ms = Date.now() - from;
     expect(await transfer.done).toBe(expectedSha256(TRANSFER_BYTES, transfer.seed));
     expect(await inner()).toBe(before);
     console.log(
-      `[resume] ${label}: ${ms} ms from ${backSince ? "link back" : "drop"} to the first packet relayed again; ` +
-        `12 MiB transfer sha256 matches; laptop address ${before} kept`,
+      `[resume] ${label}: ${ms} ms from ${backSince ? "link back" : "drop"} to the first packet relayed again ` +
+        `(session back after ${sessionMs} ms); 12 MiB transfer sha256 matches; laptop address ${before} kept`,
     );
     return ms;
   }

@@ -34,6 +34,7 @@ import {
 } from "../tunnel/handshake.js";
 import { type DecodedHello, verifyResumeProof } from "../tunnel/noise-messages.js";
 import { echoAnswer } from "../tunnel/self-test.js";
+import { sendHeld } from "./downlink.js";
 import type { DualStack } from "./dual-stack.js";
 import type { EgressGuard } from "./egress-guard.js";
 import { type Admission, oldestDetached } from "./limits.js";
@@ -242,6 +243,8 @@ export class ExitConnection {
       resumed: Boolean(resumed),
       ipv6,
     });
+    // What came for it while it was away, held a moment (exit/detached-hold.ts): right behind the WELCOME.
+    if (resumed) sendHeld(session, context.metrics);
     const result = resumed ? "resumed" : proofFailed ? "resume_refused" : resume ? "expired" : "ok";
     context.metrics.handshake(result);
     context.log.info(

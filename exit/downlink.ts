@@ -8,10 +8,12 @@
 //      neither IPv4 nor IPv6: `not_ip`
 //   4. withinRate: the session's rate limit, when set (a policer: over it, dropped, `rate_limited`)
 //   5. toLaptop: the session's tunnel end packs the batch into DATA frames behind CoDel
-//      (tunnel/end.ts); no leg now (detached): dropped, `detached`; a queue too long: its reason
+//      (tunnel/end.ts); no leg now (detached): held a moment (exit/detached-hold.ts, bounded;
+//      what falls out is `detached`) and sent by sendHeld when the session resumes; a queue too
+//      long: its reason
 //   6. the tunnel end's transport (the exit leg's WebSocket) -> phone -> laptop
 //
-// Nothing here waits or queues: a packet goes on, or is dropped and counted.
+// Nothing here waits: a packet goes on, is held (detached, bounded), or is dropped and counted.
 import type { DualStack } from "./dual-stack.js";
 import type { ExitMetrics } from "./metrics.js";
 import type { SessionRateLimiter } from "./rate-limit.js";
@@ -64,17 +66,29 @@ function withinRate(
 
 /**
  * Sends packets to the laptop through the session's tunnel end, batched. Without a leg (detached)
- * or with the leg backed up they are dropped and counted: nothing queues while the phone is away,
- * and the inner TCP retransmits once it is back.
+ * they are held a moment (bounded in bytes and age, the rest dropped and counted), so the inner
+ * TCP need not wait out its retransmission timer once the phone is back; with the leg backed up
+ * they are dropped and counted.
  */
 function toLaptop(session: Session, packets: Uint8Array[], metrics: ExitMetrics): void {
   if (packets.length === 0) return;
   const end = session.end;
   if (!end?.open) {
-    metrics.drop("detached", packets.length);
+    const dropped = session.held.hold(packets, performance.now());
+    if (dropped > 0) metrics.drop("detached", dropped);
     return;
   }
   const sent = end.sendPackets(packets);
   if (sent.reason) metrics.drop(sent.reason, sent.dropped);
   metrics.relayed("down", sent.packets, sent.bytes);
+}
+
+/**
+ * A resumed session's held packets, oldest first, right after its WELCOME (sealed under the new
+ * leg's keys like any other); those too old to be worth sending are counted as `detached`.
+ */
+export function sendHeld(session: Session, metrics: ExitMetrics): void {
+  const { packets, expired } = session.held.take(performance.now());
+  if (expired > 0) metrics.drop("detached", expired);
+  toLaptop(session, packets, metrics);
 }

@@ -11,6 +11,7 @@
 // (after its conntrack entries), keeps the gauge and writes the log line.
 import type { TunnelEnd } from "../tunnel/end.js";
 import { type ReleasablePool, releaseAddress } from "./conntrack.js";
+import { DetachedHold } from "./detached-hold.js";
 import type { Logger } from "./log.js";
 import type { ExitMetrics } from "./metrics.js";
 
@@ -30,6 +31,8 @@ export class Session {
   end: TunnelEnd | undefined;
   /** When the session lost its relay (Date.now() ms), while detached. */
   detachedAt: number | undefined;
+  /** Packets for it while detached, a moment and a few at most, sent first when it resumes. */
+  readonly held = new DetachedHold();
   expiryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(fields: {
