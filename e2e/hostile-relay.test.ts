@@ -470,6 +470,7 @@ describe.skipIf(!canRunPrivileged)("a hostile relay in the chain, through the re
     const unsealed = (await frames("unsealed")) - before.unsealed;
     expect(unsealed).toBe(1);
     const resumedBefore = await handshakes("resumed");
+    const newBefore = await handshakes("ok");
     const welcomes = (outputOf(laptop.process).match(/tether: connected/g) ?? []).length;
     await attack("close", { code: ErrorCodes.AUTH_FAILED.close });
     await waitForOutput(laptop.process, /relay lost: AUTH_FAILED/, "the laptop to lose its relay");
@@ -477,12 +478,16 @@ describe.skipIf(!canRunPrivileged)("a hostile relay in the chain, through the re
     await transfer;
     const after = await laptopSays((s) => s.state === "established", "established again");
     expect(after.address).toBe(address);
-    expect((await handshakes("resumed")) - resumedBefore).toBe(1);
+    // The same session, resumed (the page may take more than one exit connection to get there),
+    // and never a new one.
+    const resumed = (await handshakes("resumed")) - resumedBefore;
+    expect(resumed).toBeGreaterThanOrEqual(1);
+    expect(await handshakes("ok")).toBe(newBefore);
     expect((outputOf(laptop.process).match(/tether: connected/g) ?? []).length).toBeGreaterThan(welcomes);
     expect(laptop.process.exitCode).toBeNull();
     note(
       `close 4401: made-up CLOSE refused (laptop unsealed +1, exit unsealed +${unsealed}); both legs closed with 4401: ` +
-        `laptop waited and resumed (resumed +1), address ${after.address} kept, still running; 6 MiB sha256 matches`,
+        `laptop waited and resumed (resumed +${resumed}, no new session), address ${after.address} kept, still running; 6 MiB sha256 matches`,
     );
   });
 });
