@@ -22,12 +22,13 @@
 //                               at each offset (negative: from the end), then the frame itself
 //   inject {to, hex}            these bytes as a message
 //   swap {to}                   the next two sealed DATA frames going `to`, delivered second first
-//   hold {to, frames}           the next sealed DATA going `to` held back until `frames` more
+//   hold {to, frames, timeoutMs?}  the next sealed DATA going `to` held back until `frames` more
 //                               sealed frames have passed that way, then delivered
 //   substituteHello {index}     the laptop's next HELLO replaced by the index-th HELLO seen
 //   close {code}                both sockets of the current connection closed with `code`
 //
-// Bounded: a command waits at most COMMAND_TIMEOUT_MS; the proxy exits when stdin closes.
+// Bounded: a command waits at most COMMAND_TIMEOUT_MS (a hold: its timeoutMs, at most
+// MAX_COMMAND_TIMEOUT_MS); the proxy exits when stdin closes.
 import { readFileSync } from "node:fs";
 import { createServer } from "node:https";
 import { createInterface } from "node:readline";
@@ -37,6 +38,8 @@ import { MAX_FRAME_BYTES } from "../protocol/limits.js";
 
 /** Longest a command may wait for the traffic it acts on, ms. */
 const COMMAND_TIMEOUT_MS = 60_000;
+/** Longest a hold may be asked to wait: a window of frames takes a while on a loaded machine. */
+const MAX_COMMAND_TIMEOUT_MS = 300_000;
 /** Page messages held while the laptop side is still connecting (the page sends little then). */
 const MAX_PENDING_MESSAGES = 1_024;
 const DATA_TYPE = 4;
@@ -238,6 +241,7 @@ interface Command {
   frames?: number;
   index?: number;
   code?: number;
+  timeoutMs?: number;
 }
 
 function answer(id: number, body: Record<string, unknown>): void {
@@ -245,11 +249,17 @@ function answer(id: number, body: Record<string, unknown>): void {
 }
 
 /** Waits for an armed attack to act, bounded. */
-function armed(id: number, arm: (done: Done) => void, disarm: () => void): void {
+function armed(
+  id: number,
+  arm: (done: Done) => void,
+  disarm: () => void,
+  timeoutMs = COMMAND_TIMEOUT_MS,
+): void {
+  const waitMs = Math.min(timeoutMs, MAX_COMMAND_TIMEOUT_MS);
   const timer = setTimeout(() => {
     disarm();
-    answer(id, { ok: false, error: `timed out after ${COMMAND_TIMEOUT_MS} ms` });
-  }, COMMAND_TIMEOUT_MS);
+    answer(id, { ok: false, error: `timed out after ${waitMs} ms` });
+  }, waitMs);
   arm((result) => {
     clearTimeout(timer);
     answer(id, { ok: true, ...result });
@@ -305,6 +315,7 @@ function run(command: Command): void {
           holds[to] = { passed: 0, frames: command.frames ?? 0, done };
         },
         () => delete holds[to],
+        command.timeoutMs,
       );
       return;
     case "substituteHello":

@@ -52,9 +52,9 @@ const TRANSFER_RATE = 2_000_000;
 const PROBE_PORT = 5999;
 /** Frames past a held one before it is delivered: beyond the replay window. */
 const BEYOND_WINDOW = REPLAY_WINDOW_FRAMES + 64;
-/** Pings per round of the flood that moves the window, and rounds at most. */
+/** Pings per round of the flood that moves the window, and how long the flood may go on, ms. */
 const FLOOD_PINGS = 3_000;
-const FLOOD_ROUNDS = 8;
+const FLOOD_MAX_MS = 150_000;
 
 type Direction = "toLaptop" | "toExit";
 // biome-ignore lint/suspicious/noExplicitAny: the proxy's JSON answers, checked field by field
@@ -84,7 +84,8 @@ describe.skipIf(!canRunPrivileged)("a hostile relay in the chain, through the re
   function attack(cmd: string, args: Record<string, unknown> = {}): Promise<Answer> {
     const id = nextId++;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`proxy: no answer to ${cmd}`)), 90_000);
+      const waitMs = (typeof args.timeoutMs === "number" ? args.timeoutMs : 60_000) + 30_000;
+      const timer = setTimeout(() => reject(new Error(`proxy: no answer to ${cmd}`)), waitMs);
       answers.set(id, (answer) => {
         clearTimeout(timer);
         if (answer.ok) resolve(answer);
@@ -247,8 +248,8 @@ describe.skipIf(!canRunPrivileged)("a hostile relay in the chain, through the re
     // What it sees: the clear handshake and leg pings; every DATA sealed.
     expect(toLaptop.types["4"] ?? 0).toBe(0);
     expect(toExit.types["4"] ?? 0).toBe(0);
-    expect(toExit.types["2"]).toBe(1); // one HELLO
-    expect(toLaptop.types["8"]).toBe(1); // one RESPONSE
+    expect(toExit.types["2"]).toBeGreaterThanOrEqual(1); // a HELLO (more if the page redialed)
+    expect(toLaptop.types["8"]).toBeGreaterThanOrEqual(1); // a RESPONSE
     note(
       `read: ${toLaptop.messages + toExit.messages} messages (${toLaptop.bytes + toExit.bytes} bytes) recorded, ` +
         `${toLaptop.sealed + toExit.sealed} sealed; needles found: ${JSON.stringify(report.hits)}; ` +
@@ -310,7 +311,9 @@ describe.skipIf(!canRunPrivileged)("a hostile relay in the chain, through the re
     expect(legDrop(swapped, "replayed")).toBe(legDrop(before.laptop, "replayed"));
     // One frame each way held while more than a window of frames passes (a ping flood makes them).
     const held = Promise.all(
-      (["toExit", "toLaptop"] as Direction[]).map((to) => attack("hold", { to, frames: BEYOND_WINDOW })),
+      (["toExit", "toLaptop"] as Direction[]).map((to) =>
+        attack("hold", { to, frames: BEYOND_WINDOW, timeoutMs: FLOOD_MAX_MS }),
+      ),
     );
     let released = false;
     void held.then(
@@ -319,7 +322,8 @@ describe.skipIf(!canRunPrivileged)("a hostile relay in the chain, through the re
       },
       () => undefined,
     );
-    for (let round = 0; round < FLOOD_ROUNDS && !released; round++) {
+    const floodUntil = Date.now() + FLOOD_MAX_MS;
+    while (!released && Date.now() < floodUntil) {
       await topology.exec(
         "laptop",
         ["ping", "-q", "-f", "-c", String(FLOOD_PINGS), "-w", "30", topology.addr.egress.internet],
@@ -339,7 +343,7 @@ describe.skipIf(!canRunPrivileged)("a hostile relay in the chain, through the re
       `reorder: 2 swaps delivered (no drop, 6 MiB sha256 matches); frames held past ${passed.map((p) => p.passed).join(" / ")} ` +
         `later ones: exit too_old +${exitCount}, laptop too_old +1`,
     );
-  });
+  }, 240_000);
 
   it("injects DATA with forged sources, clear and as a made-up seal: refused as unsealed and forged, delivered nowhere", async () => {
     const listeners = (["laptop", "internet"] as const).map((ns) =>
