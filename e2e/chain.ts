@@ -1,10 +1,12 @@
 // Starts the real Tether in a topology: the built exit in the exit namespace, the built `tether`
 // CLI in the laptop namespace, and the built PWA in Debian's Chromium in the phone namespace,
 // opened from the pairing link the laptop printed. Used by the e2e tests, the demo and the bench.
+
 import type { ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { BrowserContext, Page } from "playwright-core";
+import { METRICS_LISTEN_DEFAULT } from "../exit/metrics-server.js";
 import { loadOrCreateCertificate } from "../laptop/certificate.js";
 import { launchPhoneBrowser } from "./chromium-netns.js";
 import { waitForRelaying } from "./page-wait.js";
@@ -180,9 +182,13 @@ export async function startExit(
       return key;
     },
     async get(path) {
+      // /metrics has a listener of its own, this machine's only (--metrics-listen's default).
+      const base = path.startsWith("/metrics")
+        ? `http://${METRICS_LISTEN_DEFAULT.host}:${METRICS_LISTEN_DEFAULT.port}`
+        : origin;
       const result = await topology.exec(
         "exit",
-        ["curl", "-sS", "--max-time", "10", "-k", `${origin}${path}`],
+        ["curl", "-sS", "--max-time", "10", "-k", `${base}${path}`],
         {
           check: true,
         },

@@ -286,12 +286,14 @@ describe("where laptops' packets may go", () => {
 });
 
 describe("operating the exit", () => {
-  it("says ready on /healthz and serves Prometheus metrics, queue delay included", async () => {
-    const t = await testExit();
+  it("says ready on /healthz and serves Prometheus metrics on a listener of its own, queue delay included", async () => {
+    const t = await testExit({ metricsListen: { host: "127.0.0.1", port: 0 } });
     const health = await fetch(`http://127.0.0.1:${t.exit.port}/healthz`);
     expect(health.status).toBe(200);
     await session(t.exit, t.key);
-    const metrics = await (await fetch(`http://127.0.0.1:${t.exit.port}/metrics`)).text();
+    expect((await fetch(`http://127.0.0.1:${t.exit.port}/metrics`)).status).toBe(404); // not on the public port
+    expect((await fetch(`http://127.0.0.1:${t.exit.metricsPort}/other`)).status).toBe(404);
+    const metrics = await (await fetch(`http://127.0.0.1:${t.exit.metricsPort}/metrics`)).text();
     expect(metrics).toContain("tether_exit_handshakes_in_progress 0");
     expect(metrics).toContain("tether_exit_send_buffer_bytes 0");
     // CHALLENGE and WELCOME went through the send queue: their waits are in the histogram.

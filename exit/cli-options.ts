@@ -28,6 +28,7 @@ import { MAX_PACKETS_PER_FRAME } from "../protocol/limits.js";
 import { EXIT_DEFAULTS, type ExitOptions } from "./exit.js";
 import { POOL6_OFF } from "./ipv6-plan.js";
 import { EXIT_LIMITS } from "./limits.js";
+import { METRICS_LISTEN_DEFAULT } from "./metrics-server.js";
 import { parsePrefix } from "./pool.js";
 import { parsePrefix6 } from "./pool6.js";
 import { parseMegabits } from "./rate-limit.js";
@@ -250,6 +251,25 @@ export const EXIT_OPTIONS = {
     default: [],
     parse: metricsAllowList,
   }),
+  metricsListen: text({
+    group: LIMITS,
+    flag: "metrics-listen",
+    env: "TETHER_EXIT_METRICS_LISTEN",
+    value: "HOST:PORT",
+    help: 'where to serve /metrics, on a listener of its own (never the public port), or "off"',
+    default: METRICS_LISTEN_DEFAULT as { host: string; port: number } | "off",
+    defaultHelp: `${METRICS_LISTEN_DEFAULT.host}:${METRICS_LISTEN_DEFAULT.port}`,
+    parse: (text: string, where: string) => (text === "off" ? ("off" as const) : hostPort(text, where)),
+  }),
+  trustedProxy: list({
+    group: LIMITS,
+    flag: "trusted-proxy",
+    env: "TETHER_EXIT_TRUSTED_PROXY",
+    value: "LIST",
+    help: "CIDRs of reverse proxies in front of this exit: from them only, a PROXY protocol header (v1/v2) or X-Forwarded-For names the client for limits and logs",
+    default: [],
+    parse: ipPrefixes,
+  }),
   sessionRateLimitMbit: text({
     group: LIMITS,
     flag: "session-rate-limit",
@@ -381,6 +401,8 @@ export async function exitOptions(settings: ExitSettings): Promise<ExitOptions> 
     denyEgress6: ofFamily6(settings.denyEgress),
     publicAddresses: settings.publicAddresses,
     metricsAllow: settings.metricsAllow,
+    metricsListen: settings.metricsListen ?? METRICS_LISTEN_DEFAULT,
+    trustedProxies: settings.trustedProxy,
     sessionRateLimitMbit: settings.sessionRateLimitMbit,
     graceMs: settings.graceMs ?? EXIT_DEFAULTS.graceMs,
     maxPacketsPerFrame: settings.maxPacketsPerFrame,

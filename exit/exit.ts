@@ -1,5 +1,5 @@
 import type { Encoding } from "../protocol/encoding.js";
-import { formatIpv4, type Ipv6Cidr, parseIpv4Cidr } from "../protocol/ip.js";
+import { formatIpv4, type Cidr as IpCidr, type Ipv6Cidr, parseIpv4Cidr } from "../protocol/ip.js";
 import type { Transport } from "../protocol/transport.js";
 import type { TunDevice } from "../tun/device.js";
 import { openTun } from "../tun/index.js";
@@ -14,12 +14,14 @@ import { watchKeys } from "./keys-watch.js";
 import { AccessLimits, EXIT_LIMITS, type ExitLimits, HELLO_DEADLINE_MS } from "./limits.js";
 import { createLogger, type Logger } from "./log.js";
 import { ExitMetrics } from "./metrics.js";
+import { startMetricsServer } from "./metrics-server.js";
 import { Nat } from "./nat.js";
 import { AddressPool } from "./pool.js";
 import { SessionRateLimiter } from "./rate-limit.js";
 import { ExitServer } from "./server.js";
 import { DEFAULT_GRACE_MS, type Session, SessionTable } from "./session.js";
 import type { TlsPair } from "./tls.js";
+import { TrustedProxies } from "./trusted-proxy.js";
 
 export { TUNNEL_PATH } from "../protocol/paths.js";
 
@@ -81,6 +83,13 @@ export interface ExitOptions {
   sessionRateLimitMbit?: number | undefined;
   /** Who may read /metrics besides this machine and private networks (--metrics-allow). */
   metricsAllow?: Cidr[] | "any" | undefined;
+  /**
+   * Where /metrics is served, on a listener of its own (exit/metrics-server.ts); not served when
+   * not given or "off" (the command's default is METRICS_LISTEN_DEFAULT, 127.0.0.1:9464).
+   */
+  metricsListen?: { host: string; port: number } | "off" | undefined;
+  /** Proxies whose PROXY header or X-Forwarded-For names a client's address (--trusted-proxy). */
+  trustedProxies?: IpCidr[] | undefined;
   /** For tests: a TUN to use instead of opening one, and no NAT (no root needed). */
   tun?: TunDevice;
   nat?: boolean;
@@ -90,6 +99,8 @@ export interface ExitOptions {
 export interface RunningExit {
   /** The bound port (useful with port 0). */
   port: number;
+  /** The metrics listener's bound port, when it has one. */
+  metricsPort: number | undefined;
   url: string;
   metrics: ExitMetrics;
   sessions: SessionTable;
@@ -237,8 +248,7 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
       tls: options.tls,
       limits,
       access,
-      metricsAllow: options.metricsAllow ?? [],
-      ownAddresses,
+      trustedProxies: new TrustedProxies(options.trustedProxies ?? []),
       pwaDir: options.pwaDir,
       metrics,
       log,
@@ -271,12 +281,25 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
       sessions.clear();
       return server.close();
     });
+    const listenMetrics = options.metricsListen;
+    const metricsServer =
+      listenMetrics && listenMetrics !== "off"
+        ? await startMetricsServer({
+            ...listenMetrics,
+            metrics,
+            allow: options.metricsAllow ?? [],
+            ownAddresses,
+            log,
+          })
+        : undefined;
+    if (metricsServer) cleanups.push(() => metricsServer.close());
     const url = `${options.tls ? "https" : "http"}://${options.host}:${port}/`;
     ready = true;
-    log.info({ url, tls: Boolean(options.tls) }, "exit listening");
+    log.info({ url, tls: Boolean(options.tls), metricsPort: metricsServer?.port }, "exit listening");
     let stopped: Promise<void> | undefined;
     return {
       port,
+      metricsPort: metricsServer?.port,
       url,
       metrics,
       sessions,

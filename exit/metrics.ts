@@ -40,6 +40,8 @@ export type RefusalReason =
   | "source_connections"
   /** An upgrade of /tunnel from a page of another origin: 403. */
   | "foreign_origin"
+  /** A trusted proxy's connection whose PROXY header is malformed or late: cut. */
+  | "proxy_header"
   /** A leg that let too much wait unread (it does not read): closed, not buffered. */
   | "unread"
   /** A PING not answered: the leg's budget of control replies is spent, or it is not keyed yet. */

@@ -11,18 +11,20 @@ import { decodeFrame } from "../protocol/codec.js";
 import { fromMessage } from "../protocol/encoding.js";
 import { ErrorCodes } from "../protocol/errors.js";
 import { FrameType } from "../protocol/frames.js";
+import { type Cidr, parseCidrList } from "../protocol/ip.js";
 import { memoryDrained, memoryTransportPair } from "../protocol/transport.js";
 import { until } from "../testing/until.js";
 import { AccessLimits, type Admission, EXIT_LIMITS, type ExitLimits } from "./limits.js";
 import { ExitMetrics } from "./metrics.js";
 import { ExitServer } from "./server.js";
+import { TrustedProxies } from "./trusted-proxy.js";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function frontDoor(limits: ExitLimits = EXIT_LIMITS) {
+async function frontDoor(limits: ExitLimits = EXIT_LIMITS, trusted: Cidr[] = []) {
   const dir = await mkdtemp(join(tmpdir(), "tether-server-test-"));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const metrics = new ExitMetrics();
@@ -31,8 +33,7 @@ async function frontDoor(limits: ExitLimits = EXIT_LIMITS) {
   const server = new ExitServer({
     limits,
     access: new AccessLimits(limits),
-    metricsAllow: [],
-    ownAddresses: () => [],
+    trustedProxies: new TrustedProxies(trusted),
     pwaDir: dir,
     metrics,
     log: pino({ level: "silent" }),
@@ -127,6 +128,13 @@ describe("the exit's HTTP server", () => {
     });
   }
 
+  it("serves no /metrics on the public port (it has a listener of its own)", async () => {
+    const { port } = await frontDoor();
+    expect(await raw(port, "GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")).toBe(
+      "HTTP/1.1 404 Not Found",
+    );
+  });
+
   it("answers an upgrade on another path, or with an unknown encoding, with 404", async () => {
     const { port, legs } = await frontDoor();
     expect(await raw(port, upgrade("/other"))).toBe("HTTP/1.1 404 Not Found");
@@ -216,5 +224,108 @@ describe("the exit's HTTP server", () => {
     expect(await dialTunnel(port, "127.0.0.5")).toBe(101);
     await until(() => legs.length === 2, "two legs");
     expect(await refusals(metrics, "foreign_origin")).toBe(1);
+  });
+});
+
+describe("the exit's front door behind a trusted proxy", () => {
+  /** Sends `first` (a PROXY header, or not) and a /healthz request from `from`; resolves with the status line, or "closed". */
+  function viaProxy(port: number, from: string, first: string, keepOpen = false): Promise<string> {
+    return new Promise((resolve) => {
+      const socket = connect({ port, host: "127.0.0.1", localAddress: from }, () =>
+        socket.write(
+          Buffer.from(
+            `${first}GET /healthz HTTP/1.1\r\nhost: x\r\n${keepOpen ? "" : "connection: close\r\n"}\r\n`,
+            "latin1",
+          ),
+        ),
+      );
+      cleanups.push(async () => socket.destroy());
+      let answer = "";
+      socket.on("data", (chunk) => {
+        answer += chunk.toString();
+        if (keepOpen && answer.includes("\r\n")) resolve(answer.split("\r\n")[0]!);
+      });
+      socket.on("error", () => undefined);
+      socket.on("close", () => resolve(answer.split("\r\n")[0] || "closed"));
+    });
+  }
+
+  /** Upgrades /tunnel from `from` with `headers`; resolves with the close code the exit ends it with. */
+  function tunnelClose(port: number, from: string, headers: Record<string, string>): Promise<number> {
+    return new Promise((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/tunnel`, { localAddress: from, headers });
+      cleanups.push(async () => ws.terminate());
+      ws.on("error", () => undefined);
+      ws.once("close", (code) => resolve(code));
+      setTimeout(() => resolve(0), 1_500); // still open: admitted
+    });
+  }
+
+  it("counts a connection under its PROXY header's source (v1), the header read off before HTTP", async () => {
+    const { port, metrics } = await frontDoor(
+      { ...EXIT_LIMITS, maxConnectionsPerSource: 1 },
+      parseCidrList("127.0.0.0/8"),
+    );
+    expect(await viaProxy(port, "127.0.0.2", "PROXY TCP4 198.51.100.7 127.0.0.1 4711 443\r\n", true)).toBe(
+      "HTTP/1.1 200 OK",
+    );
+    // The same client again through the proxy: past its one place. Another client: served.
+    expect(await viaProxy(port, "127.0.0.2", "PROXY TCP4 198.51.100.7 127.0.0.1 4712 443\r\n")).toBe(
+      "closed",
+    );
+    expect(await viaProxy(port, "127.0.0.2", "PROXY TCP4 198.51.100.8 127.0.0.1 4713 443\r\n")).toBe(
+      "HTTP/1.1 200 OK",
+    );
+    expect(await refusals(metrics, "source_connections")).toBe(1);
+  });
+
+  it("takes a v2 header too, and a trusted proxy's connection without a header as its own, not held to one source's places", async () => {
+    const { port } = await frontDoor(
+      { ...EXIT_LIMITS, maxConnectionsPerSource: 1 },
+      parseCidrList("127.0.0.0/8"),
+    );
+    const signature = "\r\n\r\n\0\r\nQUIT\n";
+    const v2 = `${signature}\x21\x11\x00\x0c${String.fromCharCode(198, 51, 100, 9, 127, 0, 0, 1, 0x12, 0x67, 0x01, 0xbb)}`;
+    expect(await viaProxy(port, "127.0.0.2", v2)).toBe("HTTP/1.1 200 OK");
+    expect(await viaProxy(port, "127.0.0.3", "", true)).toBe("HTTP/1.1 200 OK");
+    expect(await viaProxy(port, "127.0.0.3", "")).toBe("HTTP/1.1 200 OK");
+  });
+
+  it("cuts a trusted proxy's connection whose PROXY header is malformed, counted", async () => {
+    const { port, metrics } = await frontDoor(EXIT_LIMITS, parseCidrList("127.0.0.0/8"));
+    expect(await viaProxy(port, "127.0.0.2", "PROXY TCP4 198.51.100.777 127.0.0.1 1 2\r\n")).toBe("closed");
+    expect(await refusals(metrics, "proxy_header")).toBe(1);
+  });
+
+  it("never reads a PROXY header or X-Forwarded-For from a peer it does not trust", async () => {
+    const { port, legs } = await frontDoor(
+      { ...EXIT_LIMITS, maxHandshakesPerSource: 1 },
+      parseCidrList("10.0.0.0/8"),
+    );
+    expect(await viaProxy(port, "127.0.0.2", "PROXY TCP4 198.51.100.7 127.0.0.1 4711 443\r\n")).toBe(
+      "HTTP/1.1 400 Bad Request",
+    );
+    expect(await tunnelClose(port, "127.0.0.4", { "x-forwarded-for": "198.51.100.1" })).toBe(0);
+    // Another client named in the header changes nothing: the peer's one handshake is taken.
+    expect(await tunnelClose(port, "127.0.0.4", { "x-forwarded-for": "198.51.100.2" })).toBe(
+      ErrorCodes.RATE_LIMITED.close,
+    );
+    expect(legs[0]).toMatch(/^127\.0\.0\.4:\d+$/);
+  });
+
+  it("counts a trusted HTTP proxy's upgrades under X-Forwarded-For's client", async () => {
+    const { port, legs } = await frontDoor(
+      { ...EXIT_LIMITS, maxHandshakesPerSource: 1 },
+      parseCidrList("127.0.0.0/8"),
+    );
+    expect(await tunnelClose(port, "127.0.0.5", { "x-forwarded-for": "198.51.100.1" })).toBe(0);
+    expect(await tunnelClose(port, "127.0.0.5", { "x-forwarded-for": "198.51.100.2" })).toBe(0);
+    expect(await tunnelClose(port, "127.0.0.5", { "x-forwarded-for": "203.0.113.5, 198.51.100.1" })).toBe(
+      ErrorCodes.RATE_LIMITED.close,
+    );
+    expect(legs).toEqual([
+      expect.stringMatching(/^198\.51\.100\.1 via 127\.0\.0\.5:\d+$/),
+      expect.stringMatching(/^198\.51\.100\.2 via 127\.0\.0\.5:\d+$/),
+    ]);
   });
 });
