@@ -11,6 +11,8 @@
 //                                                phone while the real one relays
 //   ping-flood {url, bind, seconds}              one socket that never reads, streaming the phone's
 //                                                leg PINGs for at most `seconds`
+//   slot-hold {url, bind, holders, holdMs, seconds}  sockets from one address that never say HELLO,
+//                                                each closed just before the deadline and redialed
 //
 // Every wait is bounded (ATTEMPT_TIMEOUT_MS); every socket is closed before the script exits.
 
@@ -432,6 +434,48 @@ async function pingFlood(a: Args): Promise<Record<string, unknown>> {
   return { sent, openForMs, cutByExit, challenges: read(FrameType.CHALLENGE), pongs: read(FrameType.PONG) };
 }
 
+/** How long a refused holder waits before it dials again, ms: a flood, but a bounded one. */
+const REDIAL_AFTER_REFUSAL_MS = 250;
+
+/**
+ * The attack that locked every laptop out before per-source limits: `holders` sockets from one
+ * address, each holding a handshake slot without a HELLO until just before the exit's deadline
+ * (`holdMs`), closing and redialing, for `seconds`. Resolves with how many slots it held, the most
+ * at once, and what the refused dials were closed with.
+ */
+async function slotHold(a: Args): Promise<Record<string, unknown>> {
+  const url = `${a.url}/tunnel`;
+  const deadline = Date.now() + Number(a.seconds) * 1000;
+  const holdMs = Number(a.holdMs);
+  let held = 0;
+  let open = 0;
+  let mostAtOnce = 0;
+  const refused: Record<string, number> = {};
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const holder = async () => {
+    while (Date.now() < deadline) {
+      const d = dial(url, { bind: a.bind! });
+      const challenge = await frame(d, FrameType.CHALLENGE);
+      if (challenge?.type === FrameType.CHALLENGE) {
+        held++;
+        open++;
+        mostAtOnce = Math.max(mostAtOnce, open);
+        await Promise.race([d.done, sleep(holdMs)]);
+        open--;
+        d.socket.close(1000);
+        await d.done;
+      } else {
+        const outcome = await d.done;
+        const key = `close ${outcome.close}`;
+        refused[key] = (refused[key] ?? 0) + 1;
+        await sleep(REDIAL_AFTER_REFUSAL_MS);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Number(a.holders) }, holder));
+  return { held, mostAtOnce, refused };
+}
+
 async function main(): Promise<void> {
   const [command, json = "{}"] = process.argv.slice(2);
   const args = JSON.parse(json) as Args;
@@ -458,6 +502,7 @@ async function main(): Promise<void> {
   else if (command === "laptop-pairing") result = await laptopPairing(args);
   else if (command === "laptop-frames") result = await laptopFrames(args);
   else if (command === "ping-flood") result = await pingFlood(args);
+  else if (command === "slot-hold") result = await slotHold(args);
   else throw new Error(`unknown command ${command}`);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
