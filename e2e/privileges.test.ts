@@ -51,6 +51,7 @@ interface TaskIds {
   groups: string;
   capEff: string;
   capPrm: string;
+  capBnd: string;
 }
 
 /** Uid, Gid, Groups, CapEff and CapPrm of every thread of a process, from /proc. */
@@ -65,6 +66,7 @@ function tasksOf(pid: number): TaskIds[] {
       groups: field("Groups"),
       capEff: field("CapEff"),
       capPrm: field("CapPrm"),
+      capBnd: field("CapBnd"),
     };
   });
 }
@@ -93,7 +95,7 @@ async function gaveUpRoot(
 ): Promise<{ line: string; account: string; uid: number; helper: number }> {
   const [line, account, uid, helper] = await waitForOutput(
     laptop.process,
-    /tether: gave up root: running as (\S+) \(uid (\d+),.*privileged helper \(pid (\d+), root\)/,
+    /tether: gave up root: running as (\S+) \(uid (\d+),.*privileged helper \(pid (\d+), uid 0 with CAP_NET_ADMIN alone\)/,
     "tether to give up root",
   );
   return { line: line.trim(), account: account!, uid: Number(uid), helper: Number(helper) };
@@ -121,7 +123,7 @@ describe.skipIf(!canRunPrivileged)("the laptop gives up root once started (needs
     await topology?.destroy();
   });
 
-  it("faces the LAN without root: every thread nobody, no groups, no capabilities; only the helper is root", () => {
+  it("faces the LAN without root: every thread nobody, no groups, no capabilities; the helper uid 0 with CAP_NET_ADMIN alone", () => {
     const pid = laptop.process.pid!;
     const tasks = tasksOf(pid);
     const helper = tasksOf(dropped.helper)[0]!;
@@ -135,7 +137,9 @@ describe.skipIf(!canRunPrivileged)("the laptop gives up root once started (needs
     ];
     console.log(`[privdrop] ${dropped.line}`);
     console.log(`[privdrop] tether pid ${pid}, ${tasks.length} threads, all: ${distinct.join(" ; ")}`);
-    console.log(`[privdrop] helper pid ${dropped.helper}: Uid ${helper.uid} | CapEff ${helper.capEff}`);
+    console.log(
+      `[privdrop] helper pid ${dropped.helper}: Uid ${helper.uid} | CapEff ${helper.capEff} | CapBnd ${helper.capBnd}`,
+    );
     expect(dropped.account).toBe("nobody");
     for (const task of tasks) {
       expect(task.uid.split(/\s+/)).toEqual(Array(4).fill(String(dropped.uid)));
@@ -145,6 +149,8 @@ describe.skipIf(!canRunPrivileged)("the laptop gives up root once started (needs
       expect(task.capPrm).toBe("0000000000000000");
     }
     expect(helper.uid.split(/\s+/)).toEqual(["0", "0", "0", "0"]);
+    expect(helper.capEff).toBe("0000000000001000"); // CAP_NET_ADMIN alone
+    expect(helper.capBnd).toBe("0000000000001000"); // and nothing more for what it runs
     expect(readFileSync(`/proc/${dropped.helper}/cmdline`, "utf8")).toContain("privileged-helper-main");
   });
 

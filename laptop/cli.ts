@@ -37,8 +37,9 @@ all of which are put back as they were when it stops, however it stops.
 
 Root only to start: once its TUN is open and its port bound, ${LAPTOP_PROGRAM} runs as the user who ran
 sudo (SUDO_UID; \`nobody\` without sudo), with no groups and no capabilities. A small helper it
-started first stays root, changes the TUN's address, routes and DNS when the exit assigns them
-(each request checked), and puts them back when ${LAPTOP_PROGRAM} ends, even when it is killed. The
+started first keeps uid 0 with CAP_NET_ADMIN alone (util-linux's setpriv), changes the TUN's
+address, routes and DNS when the exit assigns them (each request checked), and puts them back
+when ${LAPTOP_PROGRAM} ends, even when it is killed. The
 config folder (by default that user's ~/.config/tether) becomes that user's.
 
 Each option can also be set in the environment or in ~/.config/tether/config.json (under the
@@ -210,7 +211,7 @@ async function main(argv: string[]): Promise<number> {
   if (runAs) {
     process.stdout.write(
       `${LAPTOP_PROGRAM}: gave up root: running as ${runAs.name} (uid ${runAs.uid}, gid ${runAs.gid}, no capabilities); ` +
-        `routes and DNS through the privileged helper (pid ${laptop.helperPid}, root)\n`,
+        `routes and DNS through the privileged helper (pid ${laptop.helper?.pid}, ${laptop.helper?.confined ? "uid 0 with CAP_NET_ADMIN alone" : "root: no setpriv to confine it"})\n`,
     );
   }
   process.stdout.write(

@@ -45,8 +45,8 @@ export interface RunningLaptop {
   addresses: string[];
   tunnel: LaptopTunnel;
   tun: TunDevice;
-  /** The privileged helper's pid, when root was given up. */
-  helperPid: number | undefined;
+  /** The privileged helper, when root was given up: its pid, and whether it holds CAP_NET_ADMIN alone. */
+  helper: { pid: number; confined: boolean } | undefined;
   /** Undoes everything; safe to call twice. */
   stop(): Promise<void>;
   /**
@@ -225,7 +225,7 @@ export async function startLaptop(
     addresses,
     tunnel,
     tun,
-    helperPid: system instanceof PrivilegedClient ? system.pid : undefined,
+    helper: system instanceof PrivilegedClient ? { pid: system.pid, confined: system.confined } : undefined,
     restoreSync,
     stop: () => {
       stopped ??= (async () => {

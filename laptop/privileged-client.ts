@@ -4,7 +4,8 @@
 // whether it runs as root or not.
 import { type ChildProcessByStdio, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { join, resolve } from "node:path";
+import { accessSync, constants } from "node:fs";
+import { delimiter, join, resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { HelperArguments } from "./privileged-helper-main.js";
@@ -30,7 +31,7 @@ const EXIT_TIMEOUT_MS = 20_000;
 const MAX_REPLY_LINE_BYTES = 16 * 1024;
 
 export interface PrivilegedClientOptions extends HelperArguments {
-  /** The helper's argv before its JSON argument; default: this Node running privileged-helper-main. */
+  /** The helper's argv before its JSON argument; default: confinedHelperCommand(). */
   command?: readonly string[];
   /** The helper ended by itself (not through close()): nothing can be changed any more. */
   onGone?(why: string): void;
@@ -42,6 +43,37 @@ export interface PrivilegedClientOptions extends HelperArguments {
  */
 export function helperStateDir(configDir: string): string {
   return join(HELPER_STATE_ROOT, createHash("sha256").update(resolve(configDir)).digest("hex").slice(0, 16));
+}
+
+/**
+ * What the helper keeps of root: uid 0 (which owns /etc/resolv.conf and its state folder) and
+ * CAP_NET_ADMIN alone, for itself and what it runs (ip, resolvectl), through util-linux's setpriv:
+ * a bounding set of one (root's exec gets no other capability) and no new privileges.
+ */
+export const HELPER_SETPRIV_OPTIONS = ["--bounding-set=-all,+net_admin", "--no-new-privs"] as const;
+
+/** An executable `name` on PATH, or undefined. */
+function onPath(name: string, path: string): string | undefined {
+  for (const dir of path.split(delimiter).filter(Boolean)) {
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return join(dir, name);
+    } catch {
+      // not in this one
+    }
+  }
+  return undefined;
+}
+
+/** helperCommand() confined to CAP_NET_ADMIN by setpriv; unconfined (all of root) without setpriv. */
+export function confinedHelperCommand(path = process.env.PATH ?? ""): {
+  command: string[];
+  confined: boolean;
+} {
+  const setpriv = onPath("setpriv", path);
+  return setpriv
+    ? { command: [setpriv, ...HELPER_SETPRIV_OPTIONS, ...helperCommand()], confined: true }
+    : { command: helperCommand(), confined: false };
 }
 
 /** How to run privileged-helper-main beside this module: the built .js, or the .ts through tsx. */
@@ -60,6 +92,8 @@ export class PrivilegedClient implements SystemChanges {
   private partial = "";
   private gone: string | undefined;
   private closing = false;
+  /** Whether the helper holds CAP_NET_ADMIN alone (setpriv), not all of root. */
+  confined = false;
   /** Resolves once the helper process is gone. */
   readonly exited: Promise<void>;
   private notices: string[] = [];
@@ -87,7 +121,10 @@ export class PrivilegedClient implements SystemChanges {
   /** Starts the helper (the caller is root) and waits until it is ready. Rejects PrivilegedError. */
   static async start(options: PrivilegedClientOptions): Promise<PrivilegedClient> {
     const args: HelperArguments = { tunName: options.tunName, dns: options.dns, stateDir: options.stateDir };
-    const [file, ...rest] = options.command ?? helperCommand();
+    const chosen = options.command
+      ? { command: [...options.command], confined: false }
+      : confinedHelperCommand();
+    const [file, ...rest] = chosen.command;
     const child = spawn(file!, [...rest, JSON.stringify(args)], {
       stdio: ["pipe", "pipe", "inherit"],
       env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" },
@@ -123,6 +160,7 @@ export class PrivilegedClient implements SystemChanges {
     });
     const line = await ready;
     client!.notices = line.notices;
+    client!.confined = chosen.confined;
     return client!;
   }
 

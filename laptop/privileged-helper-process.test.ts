@@ -2,13 +2,13 @@
 // which `ip netns exec` gives its own /etc/resolv.conf), driven through PrivilegedClient, changing
 // a real interface's address and routes and a real resolv.conf, and putting them back when its
 // pipe closes, as it does when the tether above it is killed.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { canRunPrivileged } from "../e2e/privileged.js";
 import { TestNamespace } from "../testing/netns.js";
-import { helperCommand, PrivilegedClient } from "./privileged-client.js";
+import { confinedHelperCommand, PrivilegedClient } from "./privileged-client.js";
 
 const NS = `tether-helper-${process.pid}`;
 const TUN = "tthelper0";
@@ -35,7 +35,7 @@ describe.skipIf(!canRunPrivileged)("the privileged helper process (needs root)",
   };
   const start = (dns = true) =>
     PrivilegedClient.start({
-      command: ["ip", "netns", "exec", NS, ...helperCommand()],
+      command: ["ip", "netns", "exec", NS, ...confinedHelperCommand().command],
       tunName: TUN,
       dns,
       stateDir: join(stateParent, "state"),
@@ -66,6 +66,11 @@ describe.skipIf(!canRunPrivileged)("the privileged helper process (needs root)",
   it("sets address, routes, IPv6 and DNS when asked, and puts all of it back when its pipe closes", async () => {
     const before = await snapshot();
     const helper = await start();
+    // uid 0 with CAP_NET_ADMIN alone (setpriv), which is all it needs for what follows.
+    const status = readFileSync(`/proc/${helper.pid}/status`, "utf8");
+    expect(status).toMatch(/^Uid:\s+0\s+0\s+0\s+0$/m);
+    expect(status).toMatch(/^CapEff:\s+0000000000001000$/m);
+    expect(status).toMatch(/^CapBnd:\s+0000000000001000$/m);
     await helper.address({ address: "10.77.0.2", prefixLength: 16, mtu: 1400 });
     await helper.address6(undefined);
     await helper.dns(["10.77.0.1"]);
