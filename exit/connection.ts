@@ -67,6 +67,8 @@ export interface ExitContext {
   rateLimit?: SessionRateLimiter;
   /** Packets per DATA frame at most (default MAX_PACKETS_PER_FRAME; 1 turns batching off). */
   maxPacketsPerFrame?: number | undefined;
+  /** Take super-packets from a laptop that offers them, and send it some (default true). */
+  superPackets?: boolean | undefined;
   /** The leg is gone (once). */
   closed?: (() => void) | undefined;
 }
@@ -230,6 +232,10 @@ export class ExitConnection {
     // The IPv6 block only for a laptop that reads it (its capabilities came in Noise message 1).
     const ipv6 =
       opened.opened.capabilities & Capability.IPV6 ? context.dualStack?.welcome(session) : undefined;
+    // Super-packets both ways on this leg only if the laptop offered them (sealed, in message 1).
+    const superPackets =
+      context.superPackets !== false && (opened.opened.capabilities & Capability.SUPER_PACKETS) !== 0;
+    this.tunnelEnd.superPackets = superPackets;
     this.tunnelEnd.send({
       type: FrameType.WELCOME,
       version,
@@ -242,6 +248,7 @@ export class ExitConnection {
       keepaliveSeconds: context.keepaliveSeconds,
       resumed: Boolean(resumed),
       ipv6,
+      superPackets,
     });
     // What came for it while it was away, held a moment (exit/detached-hold.ts): right behind the WELCOME.
     if (resumed) sendHeld(session, context.metrics);
@@ -253,6 +260,7 @@ export class ExitConnection {
         client: hello.clientId,
         address: session.address,
         ipv6: ipv6?.address,
+        superPackets,
         version,
         result,
       },
@@ -309,7 +317,7 @@ export class ExitConnection {
   /** DATA from the laptop: to the TUN (exit/uplink.ts), once established. */
   private data(packets: Uint8Array[]): number {
     if (this.state !== "established") throw new ProtocolError("UNEXPECTED_FRAME", "DATA before WELCOME");
-    return toTun(this.session!, packets, this.context);
+    return toTun(this.session!, packets, this.context, this.tunnelEnd.superPackets);
   }
 
   /**

@@ -61,6 +61,8 @@ export interface ExitOptions {
   logLevel: string;
   /** Packets per DATA frame at most; 1 turns batching off (for measurements). */
   maxPacketsPerFrame?: number | undefined;
+  /** Super-packets with laptops that offer them (default true); false: ordinary packets only. */
+  superPackets?: boolean | undefined;
   /** Access limits (exit/limits.ts); EXIT_LIMITS when not given. */
   limits?: ExitLimits | undefined;
   /** Destinations allowed whatever the egress guard's defaults refuse (--allow-egress). */
@@ -150,7 +152,8 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
       options.tun ??
       (await openTun({
         name: options.tunName,
-        offload: { onNote: (note) => log.warn({ tun: "offload" }, note) },
+        // Super-packets handed over whole (each session's tunnel end sends or splits them).
+        offload: { superPackets: true, onNote: (note) => log.warn({ tun: "offload" }, note) },
       }));
     cleanups.push(() => tun.close());
     const plan = planIpv6(options);
@@ -241,7 +244,9 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
     });
     cleanups.push(async () => keysWatch.close());
 
-    tun.onPackets((packets) => routeToSessions(packets, dualStack, metrics, rateLimit));
+    tun.onPackets((packets, segmentSizes) =>
+      routeToSessions(packets, dualStack, metrics, rateLimit, segmentSizes),
+    );
 
     let ready = false;
     const server = new ExitServer({
@@ -270,6 +275,7 @@ export async function startExit(options: ExitOptions): Promise<RunningExit> {
           keepaliveSeconds: options.keepaliveSeconds,
           handshakeTimeoutMs: options.handshakeTimeoutMs,
           maxPacketsPerFrame: options.maxPacketsPerFrame,
+          superPackets: options.superPackets,
           closed: () => connections.delete(connection),
         });
         connections.add(connection);

@@ -15,6 +15,8 @@ export type DropReason =
   | "send_buffer_full"
   | "tun_write_failed"
   | "frame_too_large"
+  /** A super-packet whose headers do not hold up, or one from a laptop that did not offer them. */
+  | "bad_super_packet"
   | "queue_delay"
   /** The send queue's memory bound: dropped from the flow holding the most (protocol/flow-queue.ts). */
   | "fattest_flow"

@@ -9,13 +9,17 @@
 //      egress guard refuses (its range's reason, exit/egress-guard.ts, egress-guard6.ts; the
 //      checks by family live in exit/dual-stack.ts); over the session's rate limit
 //      (`rate_limited`); then what passed goes to the TUN in one call, a flow's TCP segments
-//      coalesced into a super-packet where the kernel takes them; refused: `tun_write_failed`
+//      coalesced into a super-packet where the kernel takes them, a super-packet from the laptop
+//      (its inner header checked as above; `bad_super_packet` when malformed or not negotiated)
+//      written as it is; refused: `tun_write_failed`
 //   4. TUN -> kernel -> NAT (exit/nat.ts masquerades the pools; a routed IPv6 prefix goes as it
 //      is) -> internet
 //
 // The IP bytes written go back to the tunnel end (SendQueue.received: which way traffic goes).
 import { ipv4Source, isIpv4 } from "../protocol/ip.js";
+import { unwrapSlot } from "../protocol/super-packet.js";
 import type { TunDevice } from "../tun/device.js";
+import { ipPacketCount } from "../tun/gso-peer.js";
 import type { DualStack } from "./dual-stack.js";
 import type { EgressGuard } from "./egress-guard.js";
 import type { ExitMetrics } from "./metrics.js";
@@ -32,12 +36,30 @@ export interface Uplink {
   dualStack?: DualStack<Session> | undefined;
 }
 
-/** A DATA frame's packets from `session`'s laptop to the TUN, what may go. Returns the IP bytes written. */
-export function toTun(session: Session, packets: readonly Uint8Array[], uplink: Uplink): number {
+/**
+ * A DATA frame's packets from `session`'s laptop to the TUN, what may go. A super-packet slot
+ * (protocol/super-packet.ts, only from a laptop whose leg negotiated them: `superPackets`) is
+ * checked by its inner header, which every segment the kernel makes of it repeats. Returns the IP
+ * bytes written.
+ */
+export function toTun(
+  session: Session,
+  slots: readonly Uint8Array[],
+  uplink: Uplink,
+  superPackets = false,
+): number {
   const { tun, metrics, egress, rateLimit, dualStack } = uplink;
   const now = rateLimit ? performance.now() : 0;
   const passed: Uint8Array[] = [];
-  for (const packet of packets) {
+  const sizes: number[] = [];
+  let superPacketsPassed = 0;
+  for (const slot of slots) {
+    const unwrapped = unwrapSlot(slot);
+    if (!unwrapped || (unwrapped.segmentSize > 0 && !superPackets)) {
+      metrics.drop("bad_super_packet");
+      continue;
+    }
+    const { packet, segmentSize } = unwrapped;
     const refusal = dualStack
       ? dualStack.upstreamDrop(packet, session)
       : !isIpv4(packet)
@@ -51,11 +73,16 @@ export function toTun(session: Session, packets: readonly Uint8Array[], uplink: 
       metrics.drop("rate_limited");
     } else {
       passed.push(packet);
+      sizes.push(segmentSize);
+      if (segmentSize > 0) superPacketsPassed++;
     }
   }
-  // A flow's segments coalesced into one write where the kernel takes super-packets (tun/gso-coalesce.ts).
-  const written = tun.writePackets(passed);
-  if (written.packets < passed.length) metrics.drop("tun_write_failed", passed.length - written.packets);
+  // A flow's segments coalesced into one write where the kernel takes super-packets
+  // (tun/gso-coalesce.ts); super-packets from the laptop written as they are, for it to segment.
+  const segmentSizes = superPacketsPassed > 0 ? sizes : undefined;
+  const written = tun.writePackets(passed, segmentSizes);
+  const expected = ipPacketCount(passed, segmentSizes);
+  if (written.packets < expected) metrics.drop("tun_write_failed", expected - written.packets);
   metrics.relayed("up", written.packets, written.bytes);
   return written.bytes;
 }

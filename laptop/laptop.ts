@@ -150,7 +150,11 @@ export async function startLaptop(
 
   // Offloads: the kernel hands over TSO super-packets (split in the reader thread, one read for
   // dozens of packets) and takes the coalesced segments of a DATA frame in one write.
-  const tun = await openTun({ name: config.tunName, offload: { onNote: (note) => events.notice(note) } });
+  // Super-packets handed over whole: the tunnel sends them on, or splits them for an exit without.
+  const tun = await openTun({
+    name: config.tunName,
+    offload: { superPackets: true, onNote: (note) => events.notice(note) },
+  });
   let system: SystemChanges & { close(): Promise<void> };
   try {
     system = await systemChanges(config, privileges.runAs, events);

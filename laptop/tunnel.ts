@@ -22,6 +22,7 @@ import type { Encoding } from "../protocol/encoding.js";
 import { codeForClose, type ErrorCode, ProtocolError } from "../protocol/errors.js";
 import { type FlowDropReason, FlowQueue } from "../protocol/flow-queue.js";
 import {
+  Capability,
   type ChallengeFrame,
   FrameType,
   type HelloFrame,
@@ -32,11 +33,12 @@ import { ipv4Destination, isIpv4, tryParseIpv4, tryParseIpv6 } from "../protocol
 import { ipv6DestinationIs, isIpv6 } from "../protocol/ipv6-header.js";
 import { SelfTestType } from "../protocol/self-test.js";
 import type { SendDropReason } from "../protocol/send-queue.js";
-import { SUPER_PACKET_MARK, unwrapSlot } from "../protocol/super-packet.js";
+import { unwrapSlot } from "../protocol/super-packet.js";
 import { CLOSE_ABNORMAL, type Transport } from "../protocol/transport.js";
 import type { TunDevice } from "../tun/device.js";
+import { ipPacketCount } from "../tun/gso-peer.js";
 import { type HandshakeFrame, TunnelEnd } from "../tunnel/end.js";
-import { HandshakeRefusal, helloFor, versionInCommon } from "../tunnel/handshake.js";
+import { HandshakeRefusal, helloFor, LAPTOP_CAPABILITIES, versionInCommon } from "../tunnel/handshake.js";
 import type { TransportKeys } from "../tunnel/noise.js";
 import { type InitiatorHandshake, RESPONSE_TYPE, type ResumeTicket } from "../tunnel/noise-messages.js";
 import type { LegDropReason } from "../tunnel/seal-leg.js";
@@ -115,6 +117,7 @@ export class LaptopTunnel {
     drops: {
       no_relay: 0,
       not_ip: 0,
+      bad_super_packet: 0,
       tun_write_failed: 0,
       wrong_destination: 0,
       queue_delay: 0,
@@ -145,9 +148,13 @@ export class LaptopTunnel {
     private readonly tun: TunDevice,
     private readonly key: ClientKey,
     private readonly events: TunnelEvents,
-    private readonly options: { maxPacketsPerFrame?: number | undefined } = {},
+    private readonly options: {
+      maxPacketsPerFrame?: number | undefined;
+      /** Offer super-packets to the exit (default true); off: ordinary packets only, both ways. */
+      superPackets?: boolean | undefined;
+    } = {},
   ) {
-    tun.onPackets((packets) => this.fromTun(packets));
+    tun.onPackets((packets, segmentSizes) => this.fromTun(packets, segmentSizes));
   }
 
   /** Frames the current relay's leg dropped unopened (forged, replayed, clear where sealed), by reason. */
@@ -192,7 +199,7 @@ export class LaptopTunnel {
       {
         frame: (frame, bytes, sealed) => this.handshake(relay, frame, bytes, sealed),
         handshake: (bytes) => this.response(relay, bytes),
-        data: (packets) => this.toTun(packets),
+        data: (packets) => this.toTun(relay, packets),
         peerClosed: (code, reason, sealed) => this.closedByExit(code, reason, sealed),
         closed: ({ code, reason }) => this.detached(relay, code, reason),
         unknownFrame: (type, frame) => {
@@ -215,18 +222,30 @@ export class LaptopTunnel {
     this.events.state(state, detail);
   }
 
-  private fromTun(packets: Uint8Array[]): void {
+  /**
+   * Packets from the TUN (super-packets among them, with their segment sizes, in super-packet
+   * mode): to the exit, as super-packets if it takes them, else split (TunnelEnd.sendPackets).
+   */
+  private fromTun(packets: Uint8Array[], segmentSizes: Uint16Array | undefined): void {
     const relay = this.relay;
     if (!relay || this.state !== "established" || !relay.end.open) {
       this.counters.drops.no_relay += packets.length;
       return;
     }
     let ip = packets;
+    let sizes: ArrayLike<number> | undefined = segmentSizes;
     if (!packets.every(isIp)) {
-      ip = packets.filter(isIp);
+      ip = [];
+      const kept: number[] = [];
+      for (let i = 0; i < packets.length; i++) {
+        if (!isIp(packets[i]!)) continue;
+        ip.push(packets[i]!);
+        kept.push(segmentSizes?.[i] ?? 0);
+      }
+      sizes = segmentSizes ? kept : undefined;
       this.counters.drops.not_ip += packets.length - ip.length;
     }
-    const sent = relay.end.sendPackets(ip);
+    const sent = relay.end.sendPackets(ip, sizes);
     if (sent.reason) this.counters.drops[sent.reason] += sent.dropped;
     this.counters.packetsUp += sent.packets;
     this.counters.bytesUp += sent.bytes;
@@ -236,22 +255,37 @@ export class LaptopTunnel {
    * DATA from the exit: to the TUN (a flow's segments coalesced where the kernel takes it), only
    * what is addressed to this laptop. Returns the IP bytes written.
    */
-  private toTun(packets: Uint8Array[]): number {
+  private toTun(relay: Relay, slots: Uint8Array[]): number {
     if (this.state !== "established") throw new ProtocolError("UNEXPECTED_FRAME", "DATA before WELCOME");
-    const mine = packets.filter((packet) => this.addressedHere(packet));
-    const written = this.tun.writePackets(mine);
+    const mine: Uint8Array[] = [];
+    const sizes: number[] = [];
+    let superPackets = 0;
+    for (const slot of slots) {
+      // A super-packet slot only from an exit that said it sends them, and only a well-formed one.
+      const unwrapped = unwrapSlot(slot);
+      if (!unwrapped || (unwrapped.segmentSize > 0 && !relay.end.superPackets)) {
+        this.counters.drops.bad_super_packet++;
+        continue;
+      }
+      if (!this.addressedHere(unwrapped.packet)) continue;
+      mine.push(unwrapped.packet);
+      sizes.push(unwrapped.segmentSize);
+      if (unwrapped.segmentSize > 0) superPackets++;
+    }
+    const segmentSizes = superPackets > 0 ? sizes : undefined;
+    const written = this.tun.writePackets(mine, segmentSizes);
     this.counters.packetsDown += written.packets;
-    this.counters.drops.tun_write_failed += mine.length - written.packets;
+    const expected = ipPacketCount(mine, segmentSizes);
+    if (written.packets < expected) this.counters.drops.tun_write_failed += expected - written.packets;
     this.counters.bytesDown += written.bytes;
     return written.bytes;
   }
 
   /**
-   * An IPv4 or IPv6 packet (or super-packet) for one of this laptop's tunnel addresses; anything
-   * else is counted.
+   * An IPv4 or IPv6 packet (a super-packet's header too) for one of this laptop's tunnel
+   * addresses; anything else is counted.
    */
-  private addressedHere(packet: Uint8Array): boolean {
-    const ip = packet[0] === SUPER_PACKET_MARK ? (unwrapSlot(packet)?.packet ?? packet) : packet;
+  private addressedHere(ip: Uint8Array): boolean {
     const mine = isIpv4(ip)
       ? ipv4Destination(ip) === this.addressInt
       : isIpv6(ip)
@@ -280,7 +314,11 @@ export class LaptopTunnel {
     // flowing under the keys in use until that handshake's keys are in.
     if (this.state !== "established") this.setState("handshaking", `relay ${relay.remote}`);
     try {
-      relay.handshake = helloFor(challenge, bytes, this.key, this.resume);
+      const capabilities =
+        this.options.superPackets === false
+          ? LAPTOP_CAPABILITIES & ~Capability.SUPER_PACKETS
+          : LAPTOP_CAPABILITIES;
+      relay.handshake = helloFor(challenge, bytes, this.key, this.resume, capabilities);
     } catch (error) {
       if (!(error instanceof HandshakeRefusal)) throw error;
       if (relay.keys) {
@@ -327,6 +365,8 @@ export class LaptopTunnel {
     // A new session's resume secret is this handshake's; a resumed one keeps its own.
     const secret = welcome.resumed && this.resume ? this.resume.secret : relay.keys.resumeSecret;
     this.resume = { token: welcome.resumeToken, secret };
+    // Super-packets both ways only when this laptop offered them and the exit took them.
+    relay.end.superPackets = welcome.superPackets === true && this.options.superPackets !== false;
     relay.end.established();
     try {
       await this.events.welcome(welcome, previous);

@@ -202,6 +202,23 @@ const golden: { name: string; frame: Frame; hex: string }[] = [
       `03 00 0000 00000062 | 01 02 | ${rep("11", 16)} | ${rep("22", 32)} | 0a4d0002 | 20 | 0578 | 000f | ` +
       "01 0a4d0001 | fd770001000200000000000000000002 | 80 | 01 fd770001000200000000000000000001",
   },
+  {
+    name: "WELCOME of a session that takes super-packets",
+    frame: {
+      type: FrameType.WELCOME,
+      version: 2,
+      sessionId: filled(0x11, SESSION_ID_BYTES),
+      resumeToken: filled(0x22, RESUME_TOKEN_BYTES),
+      address: "10.77.0.2",
+      prefixLength: 32,
+      mtu: 1400,
+      dns: [],
+      keepaliveSeconds: 25,
+      resumed: false,
+      superPackets: true,
+    },
+    hex: `03 00 0000 0000003c | 02 04 | ${rep("11", 16)} | ${rep("22", 32)} | 0a4d0002 | 20 | 0578 | 0019 | 00`,
+  },
 ];
 
 describe("golden frames", () => {

@@ -68,6 +68,8 @@ const MAX_HOP = 2;
 const WELCOME_RESUMED = 0x01;
 /** WELCOME flags bit 1: the IPv6 block follows the IPv4 DNS servers. */
 const WELCOME_IPV6 = 0x02;
+/** WELCOME flags bit 2: the exit sends and takes super-packets (protocol/super-packet.ts). */
+const WELCOME_SUPER_PACKETS = 0x04;
 /** Smallest MTU a WELCOME with IPv6 may announce: the IPv6 minimum link MTU (RFC 8200). */
 export const MIN_MTU_IPV6 = 1280;
 
@@ -344,7 +346,7 @@ export function authMessage(nonce: Uint8Array, clientId: string): Uint8Array {
 
 // ---------------------------------------------------------------------------------------------
 // WELCOME, exit -> laptop:
-//   version u8 | flags u8 (bit 0: resumed; other bits ignored)
+//   version u8 | flags u8 (bit 0: resumed; bit 1: IPv6 block; bit 2: super-packets; others ignored)
 //   | sessionId[SESSION_ID_BYTES] | resumeToken[RESUME_TOKEN_BYTES]
 //   | address[4] (IPv4) | prefixLength u8 (1..32) | mtu u16 (MIN_MTU..65535)
 //   | keepaliveSeconds u16 | dnsCount u8 (0..MAX_DNS_SERVERS) | dns[4 * dnsCount] (IPv4 each)
@@ -378,7 +380,11 @@ function encodeWelcome(frame: WelcomeFrame): Uint8Array {
   const ipv6Bytes = address6 ? WELCOME_IPV6_FIXED_BYTES + 16 * dns6.length : 0;
   const w = new Writer(FrameType.WELCOME, 0, WELCOME_FIXED_BYTES + 4 * dns.length + ipv6Bytes);
   w.u8(frame.version);
-  w.u8((frame.resumed ? WELCOME_RESUMED : 0) | (address6 ? WELCOME_IPV6 : 0));
+  w.u8(
+    (frame.resumed ? WELCOME_RESUMED : 0) |
+      (address6 ? WELCOME_IPV6 : 0) |
+      (frame.superPackets ? WELCOME_SUPER_PACKETS : 0),
+  );
   w.raw(frame.sessionId);
   w.raw(frame.resumeToken);
   w.raw(address);
@@ -423,6 +429,7 @@ function decodeWelcome(r: Reader): WelcomeFrame {
     keepaliveSeconds,
     resumed: (flags & WELCOME_RESUMED) !== 0,
   };
+  if (flags & WELCOME_SUPER_PACKETS) welcome.superPackets = true;
   if (flags & WELCOME_IPV6) {
     const address6 = r.ipv6("address6");
     const prefixLength6 = r.u8("prefixLength6");

@@ -1,7 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { buildTransportPacket, pattern } from "../testing/gso-packets.js";
+import { SUPER_PACKET_MAX_BYTES } from "../tun/device.js";
 import { decodeFrame, encodeFrame } from "./codec.js";
-import { type FlowDropReason, FlowQueue, type FlowQueueOptions, flowHash } from "./flow-queue.js";
+import {
+  type FlowDropReason,
+  FlowQueue,
+  type FlowQueueOptions,
+  flowHash,
+  MAX_MESSAGE_BYTES,
+  SEAL_ROOM_BYTES,
+} from "./flow-queue.js";
 import { FrameType, Hop } from "./frames.js";
 import type { FrameSink } from "./send-queue.js";
 import { unwrapSlot } from "./super-packet.js";
@@ -314,6 +322,40 @@ describe("FlowQueue: the socket side", () => {
     expect(slots.map((slot) => unwrapSlot(slot)?.segmentSize)).toEqual([1448, 0, 1448]);
     expect(unwrapSlot(slots[0]!)?.packet).toEqual(big);
     expect(frames.every((frame) => frame.length <= 64 * 1024)).toBe(true);
+  });
+
+  it("packs frames that stay within 64 KiB once sealed, the largest super-packet's alone included", () => {
+    const frames: Uint8Array[] = [];
+    const queue = new FlowQueue({
+      bufferedAmount: 0,
+      write: (frame, taken) => {
+        frames.push(frame);
+        taken();
+      },
+    });
+    const largest = tcp(9, 1, SUPER_PACKET_MAX_BYTES - 40);
+    expect(largest.length).toBe(SUPER_PACKET_MAX_BYTES);
+    queue.sendPackets([largest], [1348]);
+    queue.sendPackets(Array.from({ length: 200 }, (_, i) => tcp(2, i)));
+    expect(frames.length).toBeGreaterThan(4);
+    for (const frame of frames) expect(frame.length + SEAL_ROOM_BYTES).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
+    // Packed to the brim: the frames of full-size packets leave less than one packet of room.
+    expect(frames[1]!.length + SEAL_ROOM_BYTES + 1402).toBeGreaterThan(MAX_MESSAGE_BYTES);
+  });
+
+  it("classifies a super-packet by its inner header: its flow's ordinary packets stay behind it", () => {
+    const link = new Link(100_000);
+    const { queue } = queueOn(link);
+    const big = tcp(1, 1, 20_000);
+    queue.sendPackets([big, tcp(1, 2), dns(3), tcp(1, 4)], [1348, 0, 0, 0]);
+    for (let i = 0; i < 10; i++) link.tick();
+    const ids = link.delivered.map(({ packet }) => {
+      const unwrapped = unwrapSlot(packet)!;
+      return `${unwrapped.segmentSize > 0 ? "super" : ""}${new DataView(unwrapped.packet.buffer, unwrapped.packet.byteOffset).getUint32(unwrapped.packet[9] === 17 ? 28 : 40)}`;
+    });
+    // The DNS query is a flow of its own (served first, as new); flow 1 keeps its order.
+    expect(ids.filter((id) => id !== "3")).toEqual(["super1", "2", "4"]);
+    expect(ids).toContain("3");
   });
 
   it("refuses a packet no frame can carry, counting it as frame_too_large", () => {

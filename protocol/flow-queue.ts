@@ -43,6 +43,14 @@ export const SINK_TARGET_BYTES = 128 * 1024;
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 
 /**
+ * Bytes sealing adds to a frame on the wire (protocol v2's counter and tag: SEAL_OVERHEAD_BYTES
+ * of tunnel/seal.ts, which a test checks this equals). Packed frames leave room for it, so that a
+ * sealed message stays within MAX_MESSAGE_BYTES; so does the largest super-packet a TUN hands over
+ * (SUPER_PACKET_MAX_BYTES of tun/device.ts) in a frame of its own.
+ */
+export const SEAL_ROOM_BYTES = 24;
+
+/**
  * IP bytes a flow may send per CoDel interval and still count as sparse, whose last queued packet
  * is never dropped (about 500 kbit/s: interactive traffic, DNS, pings; not a transfer).
  */
@@ -70,6 +78,7 @@ export interface FlowQueueOptions {
   sojourn?: ((ms: number) => void) | undefined;
   /** Packets per DATA frame at most (1 turns batching off, for measurements). */
   maxPacketsPerFrame?: number;
+  /** Largest message packed, sealed (default MAX_MESSAGE_BYTES; frames are SEAL_ROOM_BYTES smaller). */
   maxMessageBytes?: number;
   /** Bytes handed to the socket and not yet taken, at most (default SINK_TARGET_BYTES). */
   sinkTargetBytes?: number;
@@ -156,7 +165,8 @@ export class FlowQueue implements PacketQueue {
   readonly #dropped: ((reason: FlowDropReason, packets: number) => void) | undefined;
   readonly #sojourn: ((ms: number) => void) | undefined;
   readonly #maxPacketsPerFrame: number;
-  readonly #maxMessageBytes: number;
+  /** Largest DATA frame packed from several packets, before sealing. */
+  readonly #maxFrameBytes: number;
   readonly #sinkTargetBytes: number;
   readonly #maxQueuedBytes: number;
   readonly #maxQueuedPackets: number;
@@ -196,7 +206,7 @@ export class FlowQueue implements PacketQueue {
     this.#dropped = options.dropped;
     this.#sojourn = options.sojourn;
     this.#maxPacketsPerFrame = options.maxPacketsPerFrame ?? MAX_PACKETS_PER_FRAME;
-    this.#maxMessageBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+    this.#maxFrameBytes = (options.maxMessageBytes ?? MAX_MESSAGE_BYTES) - SEAL_ROOM_BYTES;
     this.#sinkTargetBytes = options.sinkTargetBytes ?? SINK_TARGET_BYTES;
     this.#maxQueuedBytes = options.maxQueuedBytes ?? MAX_QUEUED_BYTES;
     this.#maxQueuedPackets = options.maxQueuedPackets ?? MAX_QUEUED_PACKETS;
@@ -379,7 +389,7 @@ export class FlowQueue implements PacketQueue {
       if (
         packets.length > 0 &&
         (packets.length >= this.#maxPacketsPerFrame ||
-          dataFrameBytes(bytes + packet.length, packets.length + 1) > this.#maxMessageBytes)
+          dataFrameBytes(bytes + packet.length, packets.length + 1) > this.#maxFrameBytes)
       ) {
         this.#carry = packet;
         break;

@@ -35,6 +35,11 @@ export type Hop = (typeof Hop)[keyof typeof Hop];
 export const Capability = {
   /** The laptop reads WELCOME's IPv6 block: only then does an exit append one. */
   IPV6: 0x01,
+  /**
+   * The laptop sends and takes super-packets in DATA slots (protocol/super-packet.ts); the exit
+   * says in WELCOME (`superPackets`) whether it does too. Neither sends one unless both said so.
+   */
+  SUPER_PACKETS: 0x02,
 } as const;
 
 export interface ChallengeFrame {
@@ -73,6 +78,11 @@ export interface WelcomeFrame {
   resumed: boolean;
   /** The session's IPv6 side; absent: this exit offers no IPv6 (or the laptop did not ask). */
   ipv6?: WelcomeIpv6 | undefined;
+  /**
+   * The exit sends and takes super-packets on this leg (flags bit 2): only when the laptop's HELLO
+   * had Capability.SUPER_PACKETS. Absent: ordinary packets only, both ways.
+   */
+  superPackets?: boolean | undefined;
 }
 
 export interface WelcomeIpv6 {

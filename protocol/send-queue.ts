@@ -5,6 +5,7 @@
 import { packDataFrames } from "./batch.js";
 import { CODEL_TARGET_MS, CoDel } from "./codel.js";
 import { MAX_PACKET_BYTES, MAX_PACKETS_PER_FRAME } from "./limits.js";
+import { MAX_CARRIED_SUPER_PACKET_BYTES, wrapSuperPacket } from "./super-packet.js";
 
 /**
  * Most bytes the socket may hold unsent before DATA is dropped whatever CoDel says: a backstop for
@@ -12,7 +13,12 @@ import { MAX_PACKET_BYTES, MAX_PACKETS_PER_FRAME } from "./limits.js";
  */
 export const MAX_SEND_BUFFER_BYTES = 4 * 1024 * 1024;
 
-export type SendDropReason = "queue_delay" | "send_buffer_full" | "frame_too_large";
+export type SendDropReason =
+  | "queue_delay"
+  | "send_buffer_full"
+  | "frame_too_large"
+  /** A super-packet whose headers do not hold up (it cannot be split or cut), or unasked for. */
+  | "bad_super_packet";
 
 /** A WebSocket-like socket (send with completion, bufferedAmount); tunnel ends use a Transport. */
 export interface FrameSocket {
@@ -37,8 +43,12 @@ export interface PacketQueue {
   readonly queued: number;
   /** A handshake, PING or CLOSE frame: always sent, at once. */
   sendControl(frame: Uint8Array): void;
-  /** IP packets, packed into DATA frames, unless the queue is too long (then dropped, counted). */
-  sendPackets(packets: readonly Uint8Array[]): SendResult;
+  /**
+   * IP packets, packed into DATA frames, unless the queue is too long (then dropped, counted).
+   * With `segmentSizes`, a packet whose entry is not 0 is a super-packet of segments that size,
+   * carried in its DATA slot with its prefix (super-packet.ts): only for a peer that takes them.
+   */
+  sendPackets(packets: readonly Uint8Array[], segmentSizes?: ArrayLike<number>): SendResult;
   /** A round trip measured end to end through this leg, ms (an end-to-end PING's PONG). */
   pathRtt(rttMs: number): void;
   /** IP bytes arrived from the far end (which way the traffic mostly goes). */
@@ -105,7 +115,27 @@ export class SendQueue implements PacketQueue {
   }
 
   /** IP packets, packed into DATA frames, unless the queue is too long (then dropped, counted). */
-  sendPackets(packets: readonly Uint8Array[]): SendResult {
+  sendPackets(packets: readonly Uint8Array[], segmentSizes?: ArrayLike<number>): SendResult {
+    let tooLarge = 0;
+    if (segmentSizes) {
+      // Each super-packet in its slot, prefix in front; one too large for a slot is dropped.
+      const slots: Uint8Array[] = [];
+      for (let i = 0; i < packets.length; i++) {
+        const segmentSize = segmentSizes[i] ?? 0;
+        const packet = packets[i]!;
+        if (segmentSize === 0) slots.push(packet);
+        else if (packet.length <= MAX_CARRIED_SUPER_PACKET_BYTES)
+          slots.push(wrapSuperPacket(packet, segmentSize));
+        else tooLarge++;
+      }
+      packets = slots;
+    }
+    const sent = this.sendSlots(packets);
+    if (tooLarge === 0) return sent;
+    return { ...sent, dropped: sent.dropped + tooLarge, reason: sent.reason ?? "frame_too_large" };
+  }
+
+  private sendSlots(packets: readonly Uint8Array[]): SendResult {
     const now = this.now();
     if (this.sink.bufferedAmount > MAX_SEND_BUFFER_BYTES) {
       return { packets: 0, bytes: 0, dropped: packets.length, reason: "send_buffer_full" };

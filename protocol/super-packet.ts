@@ -8,14 +8,16 @@
 // did not ask for super-packets never gets one. The frame layout (codec.ts) is untouched: DATA
 // carries these slots beside ordinary packets, and the relay needs to know nothing of them.
 
+import { Capability } from "./frames.js";
+
 /** The prefix's first byte: IP version nibble 15 (none), kind 1 (a segmented super-packet). */
 export const SUPER_PACKET_MARK = 0xf1;
 
 /** Bytes in front of the super-packet. */
 export const SUPER_PACKET_PREFIX_BYTES = 4;
 
-/** HELLO capability and WELCOME flag bit meaning "this end sends and takes super-packets". */
-export const CAP_SUPER_PACKETS = 0x2;
+/** HELLO capability bit meaning "this end sends and takes super-packets" (WELCOME: `superPackets`). */
+export const CAP_SUPER_PACKETS = Capability.SUPER_PACKETS;
 
 /** Largest super-packet carried, bytes: the slot stays within a packet's u16 length. */
 export const MAX_CARRIED_SUPER_PACKET_BYTES = 65_535 - SUPER_PACKET_PREFIX_BYTES;

@@ -18,6 +18,9 @@ export interface TransportPacket {
   destinationPort?: number;
   /** "complete" (default), or "partial": the field holds the pseudo-header sum, as for NEEDS_CSUM. */
   checksum?: "complete" | "partial";
+  /** IPv4 addresses, 4 bytes each (default V4_SOURCE, V4_DESTINATION). */
+  source?: readonly number[];
+  destination?: readonly number[];
 }
 
 export const V4_SOURCE = [10, 200, 1, 2];
@@ -40,8 +43,8 @@ export function buildTransportPacket(fields: TransportPacket): Uint8Array {
     view.setUint16(6, 0x4000);
     view.setUint8(8, 64);
     view.setUint8(9, protocol);
-    packet.set(V4_SOURCE, 12);
-    packet.set(V4_DESTINATION, 16);
+    packet.set(fields.source ?? V4_SOURCE, 12);
+    packet.set(fields.destination ?? V4_DESTINATION, 16);
     view.setUint16(10, naiveChecksum(packet.subarray(0, 20)));
   } else {
     view.setUint32(0, 0x60000000);

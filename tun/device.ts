@@ -27,12 +27,17 @@ export interface TunDevice {
   write(packet: Uint8Array, segmentSize?: number): boolean;
 
   /**
-   * Hands a batch of ordinary packets to the kernel, in order per flow. Where the kernel takes
+   * Hands a batch of packets to the kernel, in order per flow. Where the kernel takes
    * super-packets (offload.gsoWrites), consecutive TCP segments of a flow are coalesced into one
-   * (gso-coalesce.ts): one write and one pass through the kernel's stack for many. Returns how many
-   * of the packets, and how many of their bytes, the kernel took.
+   * (gso-coalesce.ts): one write and one pass through the kernel's stack for many. With
+   * `segmentSizes`, a packet whose entry is not 0 is a super-packet already, written as write()
+   * does. Returns how many IP packets (a super-packet's segments each), and how many of their
+   * bytes, the kernel took.
    */
-  writePackets(packets: readonly Uint8Array[]): { packets: number; bytes: number };
+  writePackets(
+    packets: readonly Uint8Array[],
+    segmentSizes?: ArrayLike<number>,
+  ): { packets: number; bytes: number };
 
   /** What the device does with super-packets; all false without TunOptions.offload. */
   readonly offload: TunOffloadState;

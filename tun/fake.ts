@@ -16,9 +16,11 @@ export interface FakeTun extends TunDevice {
   /**
    * As if the kernel sent these packets into the device: handed to the handler now, as one batch
    * (each packet a copy the handler owns), or held/dropped like the real device before onPackets().
-   * Returns false, delivering nothing, once the device is closed.
+   * Returns false, delivering nothing, once the device is closed. With `segmentSizes` the kernel
+   * hands over super-packets, as a real device opened with offload.superPackets does: the handler
+   * gets the sizes (0 for an ordinary packet). Held packets lose them (tests set a handler first).
    */
-  inject(packets: Uint8Array[]): boolean;
+  inject(packets: Uint8Array[], segmentSizes?: number[]): boolean;
   /**
    * Copies of the packets write() accepted, in order; a super-packet as the segments it splits
    * into (the fake has no offloads, like a kernel without them). Tests may clear it.
@@ -62,14 +64,15 @@ export function createFakeTun(name = "faketun0"): FakeTun {
       if (pending.length > 0) queueMicrotask(() => !closed && next(pending));
     },
 
-    inject(packets) {
+    inject(packets, segmentSizes) {
       if (closed) return false;
       const copies = packets.map((packet) => packet.slice());
       counts.packetsRead += copies.length;
       counts.readCalls += copies.length;
       for (const packet of copies) counts.bytesRead += packet.byteLength;
+      if (segmentSizes) counts.superPacketsRead += segmentSizes.filter((size) => size > 0).length;
       if (handler) {
-        if (copies.length > 0) handler(copies);
+        if (copies.length > 0) handler(copies, segmentSizes ? Uint16Array.from(segmentSizes) : undefined);
         return true;
       }
       for (const packet of copies) {
@@ -104,13 +107,14 @@ export function createFakeTun(name = "faketun0"): FakeTun {
       return true;
     },
 
-    writePackets(packets) {
+    writePackets(packets, segmentSizes) {
       let count = 0;
       let bytes = 0;
-      for (const packet of packets) {
-        if (fake.write(packet)) {
-          count++;
-          bytes += packet.length;
+      for (let i = 0; i < packets.length; i++) {
+        const before = written.length;
+        if (fake.write(packets[i]!, segmentSizes?.[i] ?? 0)) {
+          count += written.length - before;
+          for (let j = before; j < written.length; j++) bytes += written[j]!.length;
         }
       }
       return { packets: count, bytes };

@@ -445,24 +445,37 @@ class LinuxTun implements TunDevice {
     return true;
   }
 
-  writePackets(packets: readonly Uint8Array[]): { packets: number; bytes: number } {
+  writePackets(
+    packets: readonly Uint8Array[],
+    segmentSizes?: ArrayLike<number>,
+  ): { packets: number; bytes: number } {
     const taken = { packets: 0, bytes: 0 };
-    if (!(this.#offload.gsoWrites && this.#offload.tso)) {
-      for (const packet of packets) {
-        if (this.write(packet)) {
-          taken.packets++;
-          taken.bytes += packet.length;
-        }
-      }
-      return taken;
-    }
-    coalesce(packets, (packet, segmentSize) => {
+    const writeOne = (packet: Uint8Array, segmentSize: number) => {
       const before = this.#counts.packetsWritten;
       if (this.write(packet, segmentSize)) {
         taken.packets += this.#counts.packetsWritten - before;
         taken.bytes += packet.length - (segmentSize > 0 ? this.#headerBytesSaved(packet, segmentSize) : 0);
       }
-    });
+    };
+    const coalescing = this.#offload.gsoWrites && this.#offload.tso;
+    // Runs of ordinary packets between the super-packets given: coalesced where the kernel takes
+    // super-packets; the super-packets go as they are, in their place (per-flow order kept).
+    let runStart = 0;
+    const flushRun = (end: number) => {
+      const run = runStart === 0 && end === packets.length ? packets : packets.slice(runStart, end);
+      if (coalescing) coalesce(run, writeOne);
+      else for (const packet of run) writeOne(packet, 0);
+    };
+    if (segmentSizes) {
+      for (let i = 0; i < packets.length; i++) {
+        const segmentSize = segmentSizes[i] ?? 0;
+        if (segmentSize === 0) continue;
+        if (i > runStart) flushRun(i);
+        writeOne(packets[i]!, segmentSize);
+        runStart = i + 1;
+      }
+    }
+    if (runStart < packets.length) flushRun(packets.length);
     return taken;
   }
 

@@ -26,6 +26,7 @@ import { Heartbeat } from "../protocol/heartbeat.js";
 import { HEADER_BYTES } from "../protocol/limits.js";
 import { type FrameSink, type PacketQueue, SendQueue, type SendResult } from "../protocol/send-queue.js";
 import { CLOSE_NORMAL, type Message, type Transport, type TransportClose } from "../protocol/transport.js";
+import { forPeer } from "../tun/gso-peer.js";
 import { type ControlRefusal, MAX_UNREAD_BYTES, ReplyBudget } from "./control-budget.js";
 import { RESPONSE_TYPE } from "./noise-messages.js";
 import { PathProbe } from "./path-probe.js";
@@ -103,6 +104,11 @@ export class TunnelEnd {
   private cutUnread = false;
   /** Answers end-to-end PINGs and probes the path: once the handshake is done. */
   private isEstablished = false;
+  /**
+   * The far end takes super-packets in DATA slots (negotiated: the laptop's HELLO offered them,
+   * the exit's WELCOME took them); until then, and without, only ordinary packets are sent.
+   */
+  superPackets = false;
   /** end() was called, or the leg is gone: nothing more is read. */
   private ending = false;
   private gone = false;
@@ -178,11 +184,17 @@ export class TunnelEnd {
     if (this.open) this.queue.sendControl(frame);
   }
 
-  /** IP packets to the far end, batched; dropped and counted when the queue is too long. */
-  sendPackets(packets: readonly Uint8Array[]): SendResult {
-    const sent = this.queue.sendPackets(packets);
+  /**
+   * IP packets to the far end, batched; dropped and counted when the queue is too long. With
+   * `segmentSizes` (a TUN read in super-packet mode), super-packets go as they are to a far end
+   * that takes them (`superPackets`), else split here into ordinary packets (tun/gso-peer.ts).
+   */
+  sendPackets(packets: readonly Uint8Array[], segmentSizes?: ArrayLike<number>): SendResult {
+    const peer = forPeer(packets, segmentSizes, this.superPackets);
+    const sent = this.queue.sendPackets(peer.packets, peer.segmentSizes);
     if (sent.packets) this.probe.sent();
-    return sent;
+    if (peer.refused === 0) return sent;
+    return { ...sent, dropped: sent.dropped + peer.refused, reason: sent.reason ?? "bad_super_packet" };
   }
 
   /**

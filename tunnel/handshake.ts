@@ -39,6 +39,12 @@ function versions(min: number, max: number): string {
   return min === max ? `v${min}` : `v${min}-v${max}`;
 }
 
+/**
+ * What this laptop offers in Noise message 1: it reads WELCOME's IPv6 block, and it sends and
+ * takes super-packets (protocol/super-packet.ts) if the exit's WELCOME says it does too.
+ */
+export const LAPTOP_CAPABILITIES = Capability.IPV6 | Capability.SUPER_PACKETS;
+
 /** A fresh nonce for one connection's CHALLENGE. */
 export function newNonce(): Uint8Array {
   return new Uint8Array(randomBytes(NONCE_BYTES));
@@ -76,6 +82,7 @@ export function helloFor(
   bytes: Uint8Array,
   key: ClientKey,
   resume: ResumeTicket | undefined,
+  capabilities: number = LAPTOP_CAPABILITIES,
 ): InitiatorHandshake {
   if (versionInCommon(challenge.versionMin, challenge.versionMax) === undefined) {
     const { versionMin: min, versionMax: max } = challenge;
@@ -87,7 +94,7 @@ export function helloFor(
   return new InitiatorHandshake(bytes, key.clientId, key.secret, {
     versionMin: PROTOCOL_VERSION_MIN,
     versionMax: PROTOCOL_VERSION_MAX,
-    capabilities: Capability.IPV6, // this laptop reads WELCOME's IPv6 block
+    capabilities,
     resume,
   });
 }
