@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // tether-exit: wires flags and environment into startExit, and manages client keys.
 import { readFile } from "node:fs/promises";
+import { crashReport } from "../cli/crash.js";
 import { UsageError } from "../cli/errors.js";
 import { helpText } from "../cli/help.js";
 import { runMain } from "../cli/main.js";
@@ -146,10 +147,14 @@ async function main(argv: string[]): Promise<number | undefined> {
         process.stderr.write(`${EXIT_PROGRAM}: SIGHUP: kept the current certificate: ${error.message}\n`),
     );
   });
-  process.on("uncaughtException", (error) => {
-    process.stderr.write(`${EXIT_PROGRAM}: unexpected error: ${error.message}\n`);
-    stop("uncaught error");
-  });
+  // Real bugs only (requests, connections and frames each have their own boundary): the stack, then
+  // the same orderly stop as a signal (laptops told, NAT and TUN removed).
+  const crashed = (what: string) => (reason: unknown) => {
+    process.stderr.write(`${EXIT_PROGRAM}: ${what}: ${crashReport(reason)}\n`);
+    stop(what);
+  };
+  process.on("uncaughtException", crashed("unexpected error"));
+  process.on("unhandledRejection", crashed("unhandled rejection"));
   return finished;
 }
 
