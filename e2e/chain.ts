@@ -215,6 +215,8 @@ export async function startLaptop(
     label?: string;
     sameCertificateAs?: Laptop;
     commands?: Commands;
+    /** Added to the laptop's environment (SUDO_UID, as `sudo tether` would have it). */
+    env?: NodeJS.ProcessEnv;
   } = {},
 ): Promise<Laptop> {
   const configDir = topology.tempDir(options.label ?? "laptop");
@@ -225,19 +227,23 @@ export async function startLaptop(
     }
   }
   const process = recordOutput(
-    topology.spawn("laptop", [
-      ...(options.commands ?? BUILT_COMMANDS).laptop,
-      "--exit",
-      exit.origin.replace(/^https:/, "wss:"),
-      "--key",
-      key,
-      "--port",
-      String(options.port ?? LAPTOP_PORT),
-      "--tun-name",
-      options.tunName ?? LAPTOP_TUN,
-      "--config-dir",
-      configDir,
-    ]),
+    topology.spawn(
+      "laptop",
+      [
+        ...(options.commands ?? BUILT_COMMANDS).laptop,
+        "--exit",
+        exit.origin.replace(/^https:/, "wss:"),
+        "--key",
+        key,
+        "--port",
+        String(options.port ?? LAPTOP_PORT),
+        "--tun-name",
+        options.tunName ?? LAPTOP_TUN,
+        "--config-dir",
+        configDir,
+      ],
+      options.env ? { env: { ...globalThis.process.env, ...options.env } } : {},
+    ),
   );
   const match = await waitForOutput(process, /^\s+(https:\/\/\S+#\S+)$/m, "the pairing link");
   const link = match[1]!;

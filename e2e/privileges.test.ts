@@ -197,12 +197,21 @@ describe.skipIf(!canRunPrivileged)("the laptop gives up root once started (needs
     );
   });
 
-  it("puts them back through the helper alone when the unprivileged tether is SIGKILLed", async () => {
+  it("runs as SUDO_UID/SUDO_GID under sudo, and the helper alone puts everything back when that tether is SIGKILLed", async () => {
+    // As `sudo tether` from a user of uid 4242 (no passwd entry needed: the ids are what count).
     const second = await startLaptop(topology, exit, await exit.addKey("e2e-privdrop-2"), {
       label: "privdrop2",
       sameCertificateAs: laptop,
+      env: { SUDO_UID: "4242", SUDO_GID: "4243", SUDO_USER: "al" },
     });
-    const { helper } = await gaveUpRoot(second);
+    const { helper, uid, account } = await gaveUpRoot(second);
+    expect({ uid, account }).toEqual({ uid: 4242, account: "al" });
+    for (const task of tasksOf(second.process.pid!)) {
+      expect(task.uid.split(/\s+/)).toEqual(["4242", "4242", "4242", "4242"]);
+      expect(task.gid.split(/\s+/)).toEqual(["4243", "4243", "4243", "4243"]);
+      expect(task.capEff).toBe("0000000000000000");
+    }
+    expect(statSync(second.configDir)).toMatchObject({ uid: 4242, gid: 4243 });
     const page = await phone.open(second.link);
     await waitForOutput(
       second.process,
@@ -218,7 +227,8 @@ describe.skipIf(!canRunPrivileged)("the laptop gives up root once started (needs
     await page.close();
     expect(after).toEqual(before);
     console.log(
-      `[privdrop] after SIGKILL of tether (pid ${second.process.pid}): helper ${helper} restored and ended; ` +
+      `[privdrop] as SUDO_UID 4242: tether (pid ${second.process.pid}) uid 4242 gid 4243 in every thread, CapEff 0, its config folder 4242's; ` +
+        `after its SIGKILL: helper ${helper} restored and ended; ` +
         `resolv.conf back to ${JSON.stringify(after.resolvConf.trim())}; routes, ip -6 routes and links equal the state before start`,
     );
   });

@@ -7,9 +7,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import {
   checkAddresses,
   checkCommand,
+  checkConfigFolder,
   checkNode,
   checkPort,
   checkPrivileges,
+  checkRunsAs,
   checkTunDevice,
   formatFindings,
 } from "./doctor.js";
@@ -81,5 +83,29 @@ describe("the laptop's prerequisites", () => {
         { name: "TUN device /dev/net/tun", problem: { code: "NO_TUN", fix: "load it" } },
       ]),
     ).toBe("ok       Node.js (v20.19.2)\nMISSING  TUN device /dev/net/tun: load it [NO_TUN]\n");
+  });
+
+  it("says whom tether runs as: the account it becomes and a helper with CAP_NET_ADMIN, or itself", () => {
+    const al = { uid: 1000, gid: 1000, name: "al", home: "/home/al" };
+    expect(checkRunsAs(al).detail).toMatch(
+      /^al \(uid 1000, gid 1000, no groups, no capabilities\) once its TUN is open.*helper keeps uid 0 and CAP_NET_ADMIN/,
+    );
+    expect(checkRunsAs(undefined, 1000).detail).toMatch(/^uid 1000, as started \(not root\)/);
+  });
+
+  it("refuses a config folder the account it becomes cannot reach: CONFIG_DIR_UNREACHABLE", async () => {
+    const closed = mkdtempSync(join(tmpdir(), "tether-doctor-closed-")); // 0700
+    try {
+      const finding = await checkConfigFolder(join(closed, "tether"), {
+        uid: 4242,
+        gid: 4242,
+        name: "al",
+        home: undefined,
+      });
+      expect(finding.problem?.code).toBe("CONFIG_DIR_UNREACHABLE");
+      expect(finding.problem?.fix).toMatch(/al \(uid 4242\) cannot enter .*sudo from your own account/);
+    } finally {
+      rmSync(closed, { recursive: true, force: true });
+    }
   });
 });
