@@ -240,6 +240,8 @@ async function exitAttacks(a: Args): Promise<Record<string, unknown>> {
   const malformed = a.bind!;
 
   results.doubleSlash = await doubleSlash(a.url!, malformed);
+  // A page of another site, making its visitor's browser a relay: refused before the WebSocket.
+  results.foreignOrigin = await dial(url, { ...at(malformed), origin: "https://evil.example" }).done;
   results.truncatedHeader = await sendAndWait(dial(url, at(malformed)), new Uint8Array([4, 0, 0]));
   results.lengthPastLimit = await sendAndWait(
     dial(url, at(malformed)),

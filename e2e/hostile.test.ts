@@ -204,6 +204,8 @@ describe.skipIf(!canRunPrivileged)("hostile clients against a running exit and l
       // `//` as a request target stopped both processes before: now an answer, and both run on.
       expect(atExit.doubleSlash).toEqual({ plain: 200, upgrade: 404 }); // "//" is a path: the app's page
       expect(atLaptop.doubleSlash).toEqual({ plain: 404, upgrade: 404 });
+      expect(atExit.foreignOrigin.status).toBe(403);
+      expect(metric(metricsAfter, "tether_exit_refusals_total", 'reason="foreign_origin"')).toBe(1);
       expect(atExit.truncatedHeader.close).toBe(close("TRUNCATED"));
       expect(atExit.lengthPastLimit.close).toBe(close("LENGTH_MISMATCH"));
       expect(atExit.frameTooLarge.close).toBe(close("FRAME_TOO_LARGE"));

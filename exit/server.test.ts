@@ -4,7 +4,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect as tlsConnect } from "node:tls";
 import pino from "pino";
+import { generate } from "selfsigned";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { decodeFrame } from "../protocol/codec.js";
@@ -24,7 +26,11 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function frontDoor(limits: ExitLimits = EXIT_LIMITS, trusted: Cidr[] = []) {
+async function frontDoor(
+  limits: ExitLimits = EXIT_LIMITS,
+  trusted: Cidr[] = [],
+  tls?: { cert: string; key: string },
+) {
   const dir = await mkdtemp(join(tmpdir(), "tether-server-test-"));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const metrics = new ExitMetrics();
@@ -34,6 +40,7 @@ async function frontDoor(limits: ExitLimits = EXIT_LIMITS, trusted: Cidr[] = [])
     limits,
     access: new AccessLimits(limits),
     trustedProxies: new TrustedProxies(trusted),
+    tls,
     pwaDir: dir,
     metrics,
     log: pino({ level: "silent" }),
@@ -327,5 +334,39 @@ describe("the exit's front door behind a trusted proxy", () => {
       expect.stringMatching(/^198\.51\.100\.1 via 127\.0\.0\.5:\d+$/),
       expect.stringMatching(/^198\.51\.100\.2 via 127\.0\.0\.5:\d+$/),
     ]);
+  });
+
+  it("reads a PROXY header in front of the exit's own TLS (a TCP proxy), and TLS goes on after it", async () => {
+    const pems = await generate([{ name: "commonName", value: "exit.test" }], { keySize: 2048 });
+    const { port, metrics } = await frontDoor(
+      { ...EXIT_LIMITS, maxConnectionsPerSource: 1 },
+      parseCidrList("127.0.0.0/8"),
+      { cert: pems.cert, key: pems.private },
+    );
+    const healthz = (header: string, keepOpen: boolean) =>
+      new Promise<string>((resolve) => {
+        const raw = connect({ port, host: "127.0.0.1", localAddress: "127.0.0.2" }, () => {
+          raw.write(header);
+          const secure = tlsConnect({ socket: raw, rejectUnauthorized: false }, () =>
+            secure.write(
+              `GET /healthz HTTP/1.1\r\nhost: x\r\n${keepOpen ? "" : "connection: close\r\n"}\r\n`,
+            ),
+          );
+          cleanups.push(async () => secure.destroy());
+          let answer = "";
+          secure.on("data", (chunk) => {
+            answer += chunk.toString();
+            if (keepOpen && answer.includes("\r\n")) resolve(answer.split("\r\n")[0]!);
+          });
+          secure.on("error", () => undefined);
+          secure.on("close", () => resolve(answer.split("\r\n")[0] || "closed"));
+        });
+        raw.on("error", () => undefined);
+      });
+    expect(await healthz("PROXY TCP4 198.51.100.7 127.0.0.1 4711 443\r\n", true)).toBe("HTTP/1.1 200 OK");
+    expect(await healthz("PROXY TCP4 198.51.100.7 127.0.0.1 4712 443\r\n", false)).toBe("closed");
+    expect(await healthz("PROXY TCP4 198.51.100.8 127.0.0.1 4713 443\r\n", false)).toBe("HTTP/1.1 200 OK");
+    expect(await refusals(metrics, "source_connections")).toBe(1);
+    expect(await healthz("", false)).toBe("HTTP/1.1 200 OK"); // the proxy's own: no header, TLS at once
   });
 });
