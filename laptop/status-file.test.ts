@@ -42,8 +42,8 @@ function fakeTunnel(): LaptopTunnel {
       relaysBusy: 2,
       handshakesFailed: 4,
       closesIgnored: 5,
+      legDrops: { forged: 6, replayed: 7 },
     },
-    legDrops: { forged: 6, replayed: 7 },
   } as unknown as LaptopTunnel;
 }
 

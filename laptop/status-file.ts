@@ -41,8 +41,8 @@ export interface StatusSnapshot {
   /** Times a phone connected. */
   relays: number;
   /**
-   * Protocol v2's refusals of what a relay made up: frames the current relay's leg dropped
-   * unopened (forged, replayed, too old, clear where sealed), by reason; relays refused while one
+   * Protocol v2's refusals of what a relay made up: frames the relays' legs dropped unopened
+   * (forged, replayed, too old, clear where sealed), by reason, since start; relays refused while one
    * worked (RELAY_BUSY); RESPONSEs or CHALLENGEs that did not hold up; clear CLOSEs not believed.
    */
   legDrops: Record<string, number>;
@@ -115,7 +115,7 @@ export class StatusFile {
       packetsDown: counters.packetsDown,
       drops: { ...counters.drops },
       relays: counters.relays,
-      legDrops: { ...this.tunnel.legDrops },
+      legDrops: { ...counters.legDrops },
       relaysBusy: counters.relaysBusy,
       handshakesFailed: counters.handshakesFailed,
       closesIgnored: counters.closesIgnored,

@@ -41,7 +41,7 @@ import { type HandshakeFrame, TunnelEnd } from "../tunnel/end.js";
 import { HandshakeRefusal, helloFor, LAPTOP_CAPABILITIES, versionInCommon } from "../tunnel/handshake.js";
 import type { TransportKeys } from "../tunnel/noise.js";
 import { type InitiatorHandshake, RESPONSE_TYPE, type ResumeTicket } from "../tunnel/noise-messages.js";
-import type { LegDropReason } from "../tunnel/seal-leg.js";
+import { LEG_DROP_REASONS, type LegDropReason } from "../tunnel/seal-leg.js";
 import { SelfTestSender } from "../tunnel/self-test.js";
 
 /** Closes that retrying cannot fix. */
@@ -71,6 +71,8 @@ export interface TunnelCounters {
   handshakesFailed: number;
   /** CLOSEs not believed: clear ones once the key has worked (only the relay could have sent them). */
   closesIgnored: number;
+  /** Frames the relays' legs dropped unopened (forged, replayed, clear where sealed), by reason, all relays. */
+  legDrops: Record<LegDropReason, number>;
 }
 
 export class TunnelError extends Error {
@@ -129,6 +131,10 @@ export class LaptopTunnel {
     relaysBusy: 0,
     handshakesFailed: 0,
     closesIgnored: 0,
+    legDrops: Object.fromEntries(LEG_DROP_REASONS.map((reason) => [reason, 0])) as Record<
+      LegDropReason,
+      number
+    >,
   };
   private relay: Relay | undefined;
   /** The phone's self-test: ECHOs through the exit when the relay asks (tunnel/self-test.ts). */
@@ -187,6 +193,9 @@ export class LaptopTunnel {
         // The phone pings this leg every second: silence means the relay is gone, close or not.
         watchFromStart: true,
         maxPacketsPerFrame: this.options.maxPacketsPerFrame,
+        dropped: (reason) => {
+          this.counters.legDrops[reason]++;
+        },
         // Per-flow queues: a ping or a DNS query never waits behind (or is dropped for) a transfer.
         queue: (sink) =>
           new FlowQueue(sink, {

@@ -278,6 +278,9 @@ describe("a hostile relay between the laptop and the exit", () => {
     expect(second.resumed).toBe(true);
     expect(second.address).toBe(c.welcome.address);
     expect(c.fatal).toEqual([]);
+    // The new relay's leg starts its own count; the laptop's counters keep every relay's.
+    expect(c.tunnel.legDrops?.unsealed).toBe(0);
+    expect(c.tunnel.counters.legDrops.unsealed).toBe(1);
   });
 
   it("resumes with what it saw: a HELLO replayed on another connection, a token without the session's secret; neither gets the session", async () => {
