@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { EXIT_TUN, LAPTOP_TUN, ROOT, requireBuild } from "../e2e/chain.js";
 import { startInternet } from "../e2e/internet.js";
+import { addIpv6, startInternet6 } from "../e2e/ipv6.js";
 import { createTopology, type Topology } from "../e2e/topology.js";
 import { SUPER_PACKET_PREFIX_BYTES } from "../protocol/super-packet.js";
 import { SUPER_PACKET_MAX_BYTES } from "../tun/device.js";
@@ -40,6 +41,7 @@ import {
   tunCounters,
 } from "./chain.js";
 import { dnsLossPct } from "./dns.js";
+import { deriveIpv6, IPV6_EXIT_ARGS, ipv6Pass } from "./ipv6-pass.js";
 import {
   availableCongestionControls,
   type Direction,
@@ -694,7 +696,7 @@ async function main(): Promise<void> {
   const dist = checkBuild(options.build);
   const seconds = options.quick ? DURATIONS.quick : DURATIONS.full;
   const plannedMs =
-    options.runs * 330_000 * (options.quick ? 0.5 : 1) + (options.soak ? options.soakSeconds * 1000 : 0);
+    options.runs * 400_000 * (options.quick ? 0.5 : 1) + (options.soak ? options.soakSeconds * 1000 : 0);
   setTimeout(
     () =>
       void shutdown(
@@ -723,7 +725,8 @@ async function main(): Promise<void> {
   }
 
   log("creating the topology and starting the internet, the exit, the laptop and the phone");
-  topology = await createTopology({ tag: "bench" });
+  topology = await createTopology({ tag: "bench", ipv6: true });
+  await addIpv6(topology); // for the IPv6 pass (bench/ipv6-pass.ts)
   const ctx: Context = {
     topology,
     series,
@@ -733,9 +736,10 @@ async function main(): Promise<void> {
     congestionWarned: new Set(),
   };
   await startInternet(topology, { iperf3: false }); // dnsmasq answers the DNS probe
+  await startInternet6(topology); // and over IPv6
   const available = await availableCongestionControls(topology);
   const ccs = ["reno", ...(available.includes("bbr") ? ["bbr"] : [])];
-  let chain = await startBenchChain(topology);
+  let chain = await startBenchChain(topology, { exitArgs: IPV6_EXIT_ARGS });
   log(`chain up: laptop pid ${chain.laptopPid}, exit pid ${chain.exitPid}`);
 
   const ceiling = await Ceiling.start(topology, chainCertificates(chain));
@@ -797,6 +801,9 @@ async function main(): Promise<void> {
     } finally {
       if (!topology.destroyed) await unshape(topology);
     }
+
+    log(`run ${run}/${options.runs}: over IPv6 (unshaped, idle, 20 Mbit/s reno)`);
+    await ipv6Pass({ topology, series, seconds, log });
   }
   await ceiling.stop();
   recordPeaks(ctx, chain);
@@ -850,6 +857,7 @@ async function main(): Promise<void> {
   series.derive("base64.up.vs_ceiling", "ratio", "base64.up.mbps", "ceiling.base64.mbps");
   series.derive("idle.added.p50", "difference", "idle.tether.p50", "idle.direct.p50");
   series.derive("idle.added.p99", "difference", "idle.tether.p99", "idle.direct.p99");
+  deriveIpv6(series);
 
   const durationS = Math.round((Date.now() - started) / 1000);
   const settings: Settings = {

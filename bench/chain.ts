@@ -52,7 +52,7 @@ export interface RelayCounters {
  */
 export async function startBenchChain(
   topology: Topology,
-  options: { env?: Record<string, string>; encoding?: Encoding } = {},
+  options: { env?: Record<string, string>; encoding?: Encoding; exitArgs?: readonly string[] } = {},
 ): Promise<BenchChain> {
   const tunStatsDir = topology.tempDir("tun-stats");
   const env = { ...options.env, [TUN_STATS_DIR_ENV]: tunStatsDir };
@@ -61,7 +61,7 @@ export async function startBenchChain(
   let exit: Exit;
   let laptop: Laptop;
   try {
-    exit = await startExit(topology);
+    exit = await startExit(topology, [...(options.exitArgs ?? [])]);
     const key = await exit.addKey("bench-laptop");
     laptop = await startLaptop(topology, exit, key);
   } finally {

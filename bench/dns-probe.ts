@@ -6,6 +6,7 @@
 //   node --import tsx bench/dns-probe.ts --server 198.51.100.2 --name internet.test \
 //        --start-at 1764630000000 --seconds 10 [--interval-ms 20] [--timeout-ms 2000] [--port 53]
 import { createSocket, type Socket } from "node:dgram";
+import { isIPv6 } from "node:net";
 import { parseArgs } from "node:util";
 import { buildQuery, type DnsProbeResult, readReply } from "./dns.js";
 
@@ -41,7 +42,7 @@ const open = new Set<Socket>();
 
 function query(index: number): void {
   const id = index & 0xffff;
-  const socket = createSocket("udp4");
+  const socket = createSocket(isIPv6(server) ? "udp6" : "udp4");
   open.add(socket);
   const sentAt = performance.now();
   const done = () => {

@@ -32,7 +32,7 @@ const DNS_INTERVAL_MS = 20;
 const DNS_TIMEOUT_MS = 2_000;
 const DNS_PROBE_SCRIPT = fileURLToPath(new URL("./dns-probe.ts", import.meta.url));
 
-const SERVER = ADDR.egress.internet;
+const SERVER: string = ADDR.egress.internet;
 /** The bench's own one-off iperf3 servers listen here (startInternet's long-running one is not used). */
 const IPERF_PORT = 5202;
 
@@ -43,6 +43,8 @@ export interface IperfOptions {
   seconds: number;
   /** The inner TCP's congestion control at the sender; the namespace default (cubic) when absent. */
   congestion?: string | undefined;
+  /** The internet's address to measure to (default its IPv4 one; bench/ipv6-pass.ts gives its IPv6 one). */
+  server?: string | undefined;
 }
 
 /** One iperf3 transfer laptop -> internet (up) or internet -> laptop (down, -R). */
@@ -50,7 +52,7 @@ export async function iperf(topology: Topology, options: IperfOptions): Promise<
   const args = ["-t", String(options.seconds)];
   if (options.direction === "down") args.push("-R");
   if (options.congestion !== undefined) args.push("-C", options.congestion);
-  return parseIperf(await iperfJson(topology, args, options.seconds));
+  return parseIperf(await iperfJson(topology, args, options.seconds, options.server));
 }
 
 /**
@@ -63,13 +65,14 @@ export async function iperfJson(
   topology: Topology,
   args: readonly string[],
   seconds: number,
+  address = SERVER,
 ): Promise<string> {
-  const server = topology.spawn("internet", ["iperf3", "-s", "-1", "-B", SERVER, "-p", String(IPERF_PORT)]);
+  const server = topology.spawn("internet", ["iperf3", "-s", "-1", "-B", address, "-p", String(IPERF_PORT)]);
   try {
     await waitForListening(topology, "internet", { proto: "tcp", port: IPERF_PORT, child: server });
     const { stdout } = await topology.exec(
       "laptop",
-      ["iperf3", "-c", SERVER, "-p", String(IPERF_PORT), "-J", ...args],
+      ["iperf3", "-c", address, "-p", String(IPERF_PORT), "-J", ...args],
       { timeoutMs: seconds * 1000 + COMMAND_SLACK_MS },
     );
     if (/"error"\s*:/.test(stdout) || !stdout.trim().startsWith("{")) {
@@ -88,12 +91,12 @@ export async function iperfJson(
  * waits up to 2 s more for the last replies: a ping is lost only when no reply came within 2 s
  * (with -w alone, ping stops at the deadline and counts the pings still in flight as lost).
  */
-export async function ping(topology: Topology, seconds: number): Promise<PingResult> {
+export async function ping(topology: Topology, seconds: number, server = SERVER): Promise<PingResult> {
   const count = String(Math.max(1, Math.round(seconds / Number(PING_INTERVAL_S))));
   const deadline = String(seconds + PING_LINGER_S);
   const { stdout } = await topology.exec(
     "laptop",
-    ["ping", "-n", "-i", PING_INTERVAL_S, "-c", count, "-w", deadline, "-W", String(PING_LINGER_S), SERVER],
+    ["ping", "-n", "-i", PING_INTERVAL_S, "-c", count, "-w", deadline, "-W", String(PING_LINGER_S), server],
     { timeoutMs: (seconds + PING_LINGER_S) * 1000 + COMMAND_SLACK_MS },
   );
   return parsePing(stdout);
@@ -108,8 +111,9 @@ export async function dnsQueries(
   topology: Topology,
   startAt: number,
   seconds: number,
+  server = SERVER,
 ): Promise<DnsProbeResult> {
-  const argv = [process.execPath, "--import", "tsx", DNS_PROBE_SCRIPT, "--server", SERVER];
+  const argv = [process.execPath, "--import", "tsx", DNS_PROBE_SCRIPT, "--server", server];
   argv.push("--name", INTERNET_NAMES[0], "--start-at", String(startAt), "--seconds", String(seconds));
   argv.push("--interval-ms", String(DNS_INTERVAL_MS), "--timeout-ms", String(DNS_TIMEOUT_MS));
   const waitMs = Math.max(0, startAt - Date.now());
@@ -141,10 +145,10 @@ export async function sparseUnderLoad(
   settleSeconds: number,
 ): Promise<LoadedProbes> {
   const window = Math.max(1, options.seconds - settleSeconds - 1);
-  const querying = dnsQueries(topology, Date.now() + settleSeconds * 1000, window);
+  const querying = dnsQueries(topology, Date.now() + settleSeconds * 1000, window, options.server);
   const transfer = iperf(topology, options);
   await sleep(settleSeconds * 1000);
-  const pinging = ping(topology, window);
+  const pinging = ping(topology, window, options.server);
   const [t, p, d] = await Promise.all([transfer, pinging, querying]);
   return { transfer: t, ping: p, dns: d };
 }

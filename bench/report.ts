@@ -2,6 +2,8 @@
 // summary is the median of each series, turned into the JSON keys of issue 5 and a table. Ratios
 // and added delays are taken within a run (Tether and its baseline measured back to back) and the
 // median of those is reported, so a slow moment of the machine does not make a false ratio.
+
+import { ipv6Rows, ipv6Summary } from "./ipv6-pass.js";
 import { difference, maxDefined, median, minDefined, ratio, round } from "./stats.js";
 
 export class Series {
@@ -194,6 +196,7 @@ export function summarize(
     shaped_added_rtt_p50_ms_bbr: bbr?.p50 ?? null,
     shaped_added_rtt_p99_ms_bbr: bbr?.p99 ?? null,
     shaped,
+    ipv6: ipv6Summary(series),
     idle_added_rtt_p50_ms: r("idle.added.p50", 3),
     idle_added_rtt_p99_ms: r("idle.added.p99", 3),
     idle_tether_rtt_p50_ms: r("idle.tether.p50", 3),
@@ -449,6 +452,7 @@ export function table(summary: Summary, series: Series): string {
     );
     sparseRows(`20 Mbit/s, ${cc}, ${load}`, row);
   }
+  ipv6Rows(s, section, add);
   section("CPU seconds per Gbit of goodput (up and down together); cores busy up / down");
   const cpu = s.cpu_s_per_gbit_by_process as Record<string, number | null>;
   const up = s.cpu_cores_busy_up as Record<string, number | null>;
