@@ -46,6 +46,31 @@ describe("the exit's options", () => {
     expect(flags.allowEgress?.map((c) => c.length)).toEqual([24, 32]);
   });
 
+  it("reads the proxy, metrics and per-source limit flags into startExit's options", async () => {
+    const { flags } = readArgv(EXIT_OPTIONS, [
+      "--trusted-proxy",
+      "127.0.0.1,fd00::/8",
+      "--metrics-listen",
+      "[::1]:9500",
+      "--max-handshakes-per-source",
+      "2",
+      "--max-connections-per-source",
+      "16",
+      "--dns",
+      "1.1.1.1",
+    ]);
+    const options = await exitOptions({ ...defaultsOf(EXIT_OPTIONS), ...flags });
+    expect(options.trustedProxies?.map((c) => c.length)).toEqual([32, 8]);
+    expect(options.metricsListen).toEqual({ host: "::1", port: 9500 });
+    expect(options.limits).toMatchObject({ maxHandshakesPerSource: 2, maxConnectionsPerSource: 16 });
+    const off = readArgv(EXIT_OPTIONS, ["--metrics-listen", "off", "--dns", "1.1.1.1"]).flags;
+    expect((await exitOptions({ ...defaultsOf(EXIT_OPTIONS), ...off })).metricsListen).toBe("off");
+    const defaults = await exitOptions({ ...defaultsOf(EXIT_OPTIONS), dns: ["1.1.1.1"] });
+    expect(defaults.metricsListen).toEqual({ host: "127.0.0.1", port: 9464 }); // this machine only
+    expect(refusal(() => readArgv(EXIT_OPTIONS, ["--trusted-proxy", "10.0.0.1/8"]))).toBe("IP_HOST_BITS");
+    expect(refusal(() => readArgv(EXIT_OPTIONS, ["--metrics-listen", "nowhere"]))).toBe("USAGE_BAD_VALUE");
+  });
+
   it("splits IPv6 DNS servers and egress prefixes from the IPv4 ones, and reads the IPv6 pool", async () => {
     const { flags } = readArgv(EXIT_OPTIONS, [
       "--dns",

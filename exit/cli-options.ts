@@ -27,7 +27,7 @@ import {
 import { MAX_PACKETS_PER_FRAME } from "../protocol/limits.js";
 import { EXIT_DEFAULTS, type ExitOptions } from "./exit.js";
 import { POOL6_OFF } from "./ipv6-plan.js";
-import { EXIT_LIMITS } from "./limits.js";
+import { EXIT_LIMITS, MAX_CONNECTIONS_PER_SOURCE, MAX_HANDSHAKES_PER_SOURCE } from "./limits.js";
 import { METRICS_LISTEN_DEFAULT } from "./metrics-server.js";
 import { parsePrefix } from "./pool.js";
 import { parsePrefix6 } from "./pool6.js";
@@ -298,6 +298,24 @@ export const EXIT_OPTIONS = {
     default: EXIT_LIMITS.maxHandshakes,
     parse: count(),
   }),
+  maxHandshakesPerSource: text({
+    group: LIMITS,
+    flag: "max-handshakes-per-source",
+    env: "TETHER_EXIT_MAX_HANDSHAKES_PER_SOURCE",
+    value: "N",
+    help: "handshakes in progress at once from one address (IPv6: one /64); keep it below --max-handshakes",
+    default: MAX_HANDSHAKES_PER_SOURCE,
+    parse: count(),
+  }),
+  maxConnectionsPerSource: text({
+    group: LIMITS,
+    flag: "max-connections-per-source",
+    env: "TETHER_EXIT_MAX_CONNECTIONS_PER_SOURCE",
+    value: "N",
+    help: "connections without a session at once from one address (IPv6: one /64)",
+    default: MAX_CONNECTIONS_PER_SOURCE,
+    parse: count(),
+  }),
   maxSessions: text({
     group: LIMITS,
     flag: "max-sessions",
@@ -390,6 +408,8 @@ export async function exitOptions(settings: ExitSettings): Promise<ExitOptions> 
     handshakeTimeoutMs: settings.handshakeTimeoutMs ?? EXIT_DEFAULTS.handshakeTimeoutMs,
     limits: {
       maxHandshakes: settings.maxHandshakes ?? EXIT_LIMITS.maxHandshakes,
+      maxHandshakesPerSource: settings.maxHandshakesPerSource ?? MAX_HANDSHAKES_PER_SOURCE,
+      maxConnectionsPerSource: settings.maxConnectionsPerSource ?? MAX_CONNECTIONS_PER_SOURCE,
       maxSessions: settings.maxSessions ?? EXIT_LIMITS.maxSessions,
       maxSessionsPerKey: settings.maxSessionsPerKey ?? EXIT_LIMITS.maxSessionsPerKey,
       failedHandshakeBurst: settings.failedHandshakeBurst ?? EXIT_LIMITS.failedHandshakeBurst,
