@@ -5,14 +5,19 @@ import { afterEach, describe, expect, it } from "vitest";
 import { LaptopTunnel } from "../laptop/tunnel.js";
 import { parseClientKey } from "../protocol/client-key.js";
 import { SEAL_ROOM_BYTES } from "../protocol/flow-queue.js";
+import { wrapSuperPacket } from "../protocol/super-packet.js";
 import { buildTransportPacket, pattern } from "../testing/gso-packets.js";
 import { type TestRelay, testRelay } from "../testing/relay.js";
 import { startTestExit } from "../testing/test-exit.js";
 import { until } from "../testing/until.js";
 import { createFakeTun, type FakeTun } from "../tun/fake.js";
 import { gsoSplit } from "../tun/gso-split.js";
+import type { TunnelEnd } from "../tunnel/end.js";
 import { SEAL_OVERHEAD_BYTES } from "../tunnel/seal.js";
 import { EXIT_DEFAULTS } from "./exit.js";
+import { ExitMetrics } from "./metrics.js";
+import { Session } from "./session.js";
+import { toTun } from "./uplink.js";
 
 const MSS = 1348;
 const LAPTOP = [10, 77, 0, 2];
@@ -161,5 +166,28 @@ describe("super-packets across the wire", () => {
     const metrics = await exit.metrics.registry.getSingleMetricAsString("tether_exit_drops_total");
     expect(metrics).toMatch(/reason="spoofed_source"[^\n]*} 1/);
     expect(metrics).toMatch(/reason="egress_private"[^\n]*} 1/);
+  });
+
+  it("the exit drops a super-packet slot from a leg that did not negotiate them, and a malformed one", async () => {
+    const metrics = new ExitMetrics();
+    const tun = createFakeTun("exit-fake");
+    const session = new Session({
+      id: new Uint8Array(16),
+      clientId: "laptop-1",
+      address: "10.77.0.2",
+      addressInt: 0x0a4d0002,
+      resumeToken: new Uint8Array(32),
+      resumeSecret: new Uint8Array(32),
+      end: undefined as unknown as TunnelEnd,
+    });
+    const slot = wrapSuperPacket(superPacket(LAPTOP, INTERNET), MSS);
+    const malformed = Uint8Array.of(0xf1, 0x07, 0x05, 0x44, 0x45);
+    expect(toTun(session, [slot, malformed], { tun, metrics }, false)).toBe(0);
+    expect(toTun(session, [malformed], { tun, metrics }, true)).toBe(0);
+    expect(tun.written).toHaveLength(0);
+    const drops = await metrics.registry.getSingleMetricAsString("tether_exit_drops_total");
+    expect(drops).toMatch(/reason="bad_super_packet"[^\n]*} 3/);
+    expect(toTun(session, [slot], { tun, metrics }, true)).toBeGreaterThan(12 * MSS);
+    expect(tun.written).toHaveLength(12);
   });
 });
