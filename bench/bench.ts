@@ -300,7 +300,8 @@ const TUN_STATS_SETTLE_MS = 300;
 
 /**
  * Packets per read() and per write() system call on the laptop's and the exit's TUN over an
- * interval, as the devices counted them (tun/stats-file.ts): what batching and offloads buy.
+ * interval, as the devices counted them (tun/stats-file.ts): what batching and offloads buy; and
+ * how many super-packets they read and wrote whole.
  */
 function tunCallsDelta(before: TunCounters, after: TunCounters): Record<string, number> {
   const figures: Record<string, number> = {};
@@ -312,6 +313,8 @@ function tunCallsDelta(before: TunCounters, after: TunCounters): Record<string, 
     const writes = b.writeCalls - a.writeCalls;
     if (reads > 0) figures[`${side}_read`] = (b.packetsRead - a.packetsRead) / reads;
     if (writes > 0) figures[`${side}_write`] = (b.packetsWritten - a.packetsWritten) / writes;
+    figures[`${side}_super_packets_read`] = b.superPacketsRead - a.superPacketsRead;
+    figures[`${side}_super_packets_written`] = b.superPacketsWritten - a.superPacketsWritten;
   }
   return figures;
 }

@@ -1,7 +1,7 @@
 // The Tether under test, for the bench: the real exit and the real `tether` CLI (chain.ts starts
 // them) and the built PWA in the phone's Chromium (phone.ts), plus what the bench needs to
 // watch them: the pids whose CPU and memory it reads, and the relay's own counters.
-import { readFileSync } from "node:fs";
+import { chmodSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { EXIT_TUN, type Exit, LAPTOP_TUN, type Laptop, startExit, startLaptop } from "../e2e/chain.js";
 import type { Topology } from "../e2e/topology.js";
@@ -55,6 +55,8 @@ export async function startBenchChain(
   options: { env?: Record<string, string>; encoding?: Encoding; exitArgs?: readonly string[] } = {},
 ): Promise<BenchChain> {
   const tunStatsDir = topology.tempDir("tun-stats");
+  // tether gives up root once started (privilege-drop.ts): its TUN's counters are written as that user.
+  chmodSync(tunStatsDir, 0o777);
   const env = { ...options.env, [TUN_STATS_DIR_ENV]: tunStatsDir };
   const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
   Object.assign(process.env, env);

@@ -179,6 +179,21 @@ export function summarize(
         ]),
       ),
     ),
+    tun_super_packets: Object.fromEntries(
+      ["tether", "base64", "unbatched"].flatMap((kind) =>
+        ["up", "down"].map((dir) => [
+          `${kind}_${dir}`,
+          Object.fromEntries(
+            ["laptop", "exit"].flatMap((side) =>
+              ["read", "written"].map((what) => [
+                `${side}_${what}`,
+                r(`${kind}.${dir}.tun.${side}_super_packets_${what}`, 0),
+              ]),
+            ),
+          ),
+        ]),
+      ),
+    ),
     unshaped_loaded: { up: sparseRow("loaded.up"), down: sparseRow("loaded.down") },
     sparse_flows_under_load: {
       tether_ping_loss_pct: worst("tether.loss"),
