@@ -32,6 +32,7 @@ import {
   chainCertificates,
   countersDelta,
   exitDrops,
+  laptopDrops,
   phoneProcesses,
   relayCounters,
   startBenchChain,
@@ -227,6 +228,7 @@ async function tetherTransfer(
   const phone = phoneProcesses(ctx.topology);
   const pids = [chain.laptopPid, chain.exitPid, ...phone.map((p) => p.pid)];
   const dropsBefore = await exitDrops(chain);
+  const laptopDropsBefore = laptopDrops(chain);
   const tunBefore = await tunDrops(ctx.topology);
   const relayBefore = await relayCounters(chain.phone);
   const tunCallsBefore = tunCounters(chain);
@@ -237,6 +239,8 @@ async function tetherTransfer(
   const cpu = cpuDelta(cpuBefore, cpuSnapshot(pids));
   await sleep(TUN_STATS_SETTLE_MS);
   const tunCalls = tunCallsDelta(tunCallsBefore, tunCounters(chain));
+  await sleep(LAPTOP_STATUS_SETTLE_MS);
+  const laptopDropsAfter = laptopDrops(chain);
   const relay = countersDelta(relayBefore, await relayCounters(chain.phone));
   const dropsAfter = await exitDrops(chain);
   const tunAfter = await tunDrops(ctx.topology);
@@ -257,6 +261,13 @@ async function tetherTransfer(
   let exitDropped = 0;
   for (const [reason, count] of Object.entries(dropsAfter)) exitDropped += count - (dropsBefore[reason] ?? 0);
   ctx.series.add(`${name}.exit_drops`, exitDropped);
+  let laptopDropped = 0;
+  for (const [reason, count] of Object.entries(laptopDropsAfter)) {
+    const dropped = count - (laptopDropsBefore[reason] ?? 0);
+    laptopDropped += dropped;
+    if (dropped > 0) ctx.series.add(`${name}.laptop_drops.${reason}`, dropped);
+  }
+  ctx.series.add(`${name}.laptop_drops`, laptopDropped);
   ctx.series.add(`${name}.laptop_tun_drops`, difference(tunAfter.laptop, tunBefore.laptop));
   ctx.series.add(`${name}.exit_tun_drops`, difference(tunAfter.exit, tunBefore.exit));
   ctx.series.add(`${name}.retransmits`, result.retransmits);
@@ -287,7 +298,8 @@ async function tetherTransfer(
       `renderer ${(cpuSeconds.renderer / wallSeconds).toFixed(2)}, chromium other ${(cpuSeconds.chromium_other / wallSeconds).toFixed(2)}, ` +
       `exit ${(cpuSeconds.exit / wallSeconds).toFixed(2)}; inner TCP retransmits ${result.retransmits ?? "?"}, ` +
       `TUN drops laptop ${difference(tunAfter.laptop, tunBefore.laptop) ?? "?"} exit ${difference(tunAfter.exit, tunBefore.exit) ?? "?"}, ` +
-      `relay drops ${relay ? Object.values(relay.drops).reduce((a, b) => a + b, 0) : "?"}, exit drops ${exitDropped}; ` +
+      `relay drops ${relay ? Object.values(relay.drops).reduce((a, b) => a + b, 0) : "?"}, exit drops ${exitDropped}, ` +
+      `laptop drops ${laptopDropped} ${JSON.stringify(diffDrops(laptopDropsBefore, laptopDropsAfter))}; ` +
       `packets per TUN call: ${Object.entries(tunCalls)
         .map(([key, value]) => `${key} ${value.toFixed(1)}`)
         .join(", ")}`,
@@ -297,6 +309,17 @@ async function tetherTransfer(
 
 /** After a transfer, until both TUN counter files were rewritten (every 200 ms), ms. */
 const TUN_STATS_SETTLE_MS = 300;
+/** ... and the laptop's status.json (every second, laptop/status-file.ts), ms. */
+const LAPTOP_STATUS_SETTLE_MS = 800;
+
+/** The counts that grew, by reason. */
+function diffDrops(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const grown: Record<string, number> = {};
+  for (const [reason, count] of Object.entries(after)) {
+    if (count > (before[reason] ?? 0)) grown[reason] = count - (before[reason] ?? 0);
+  }
+  return grown;
+}
 
 /**
  * Packets per read() and per write() system call on the laptop's and the exit's TUN over an
@@ -313,6 +336,8 @@ function tunCallsDelta(before: TunCounters, after: TunCounters): Record<string, 
     const writes = b.writeCalls - a.writeCalls;
     if (reads > 0) figures[`${side}_read`] = (b.packetsRead - a.packetsRead) / reads;
     if (writes > 0) figures[`${side}_write`] = (b.packetsWritten - a.packetsWritten) / writes;
+    if (reads > 0) figures[`${side}_read_bytes`] = (b.bytesRead - a.bytesRead) / reads;
+    if (writes > 0) figures[`${side}_write_bytes`] = (b.bytesWritten - a.bytesWritten) / writes;
     figures[`${side}_super_packets_read`] = b.superPacketsRead - a.superPacketsRead;
     figures[`${side}_super_packets_written`] = b.superPacketsWritten - a.superPacketsWritten;
   }

@@ -86,6 +86,18 @@ export async function startBenchChain(
   };
 }
 
+/** The laptop's drop counters by reason, from the status.json it rewrites every second; {} if unreadable. */
+export function laptopDrops(chain: BenchChain): Record<string, number> {
+  try {
+    const status = JSON.parse(readFileSync(join(chain.laptop.configDir, "status.json"), "utf8")) as {
+      drops?: Record<string, number>;
+    };
+    return status.drops ?? {};
+  } catch {
+    return {};
+  }
+}
+
 /** The TUN counters both processes last wrote (every 200 ms); undefined for a file not (yet) there. */
 export function tunCounters(chain: BenchChain): TunCounters {
   const read = (name: string) => {

@@ -179,6 +179,19 @@ export function summarize(
         ]),
       ),
     ),
+    tun_bytes_per_call: Object.fromEntries(
+      ["tether", "base64", "unbatched"].flatMap((kind) =>
+        ["up", "down"].map((dir) => [
+          `${kind}_${dir}`,
+          Object.fromEntries(
+            ["laptop_read", "laptop_write", "exit_read", "exit_write"].map((call) => [
+              call,
+              r(`${kind}.${dir}.tun.${call}_bytes`, 0),
+            ]),
+          ),
+        ]),
+      ),
+    ),
     tun_super_packets: Object.fromEntries(
       ["tether", "base64", "unbatched"].flatMap((kind) =>
         ["up", "down"].map((dir) => [
@@ -265,6 +278,8 @@ export function summarize(
             exit_tun_tx_dropped: r(`${kind}.${dir}.exit_tun_drops`, 0),
             relay_drops: r(`${kind}.${dir}.relay_drops`, 0),
             exit_drops: r(`${kind}.${dir}.exit_drops`, 0),
+            laptop_drops: r(`${kind}.${dir}.laptop_drops`, 0),
+            laptop_queue_delay_drops: r(`${kind}.${dir}.laptop_drops.queue_delay`, 0) ?? 0,
           },
         ]),
       ),
@@ -391,11 +406,17 @@ export function table(summary: Summary, series: Series): string {
     `${fmt(bpm.binary_down, 0)} / ${fmt(bpm.base64_down, 0)} / ${fmt(bpm.unbatched_down, 0)}`,
   );
   const calls = s.tun_packets_per_call as Record<string, Record<string, number | null>>;
+  const callBytes = s.tun_bytes_per_call as Record<string, Record<string, number | null>>;
   for (const dir of ["up", "down"]) {
     const row = calls[`tether_${dir}`] ?? {};
     add(
       `packets per TUN call, ${dir}: laptop read/write, exit read/write`,
       `${fmt(row.laptop_read)}/${fmt(row.laptop_write)}, ${fmt(row.exit_read)}/${fmt(row.exit_write)}`,
+    );
+    const b = callBytes[`tether_${dir}`] ?? {};
+    add(
+      `bytes per TUN call, ${dir}: laptop read/write, exit read/write`,
+      `${fmt(b.laptop_read, 0)}/${fmt(b.laptop_write, 0)}, ${fmt(b.exit_read, 0)}/${fmt(b.exit_write, 0)}`,
     );
   }
   section("RTT, ms, ping every 50 ms (baseline: direct path; compared: added)");
@@ -483,7 +504,7 @@ export function table(summary: Summary, series: Series): string {
   add("total laptop + renderer + exit", fmt(s.cpu_s_per_gbit, 3), "", "", "<= 1.0");
   add("total with all of chromium", fmt(s.cpu_s_per_gbit_with_chromium_other, 3));
   section(
-    "losses per unshaped transfer: inner TCP retransmits / TUN tx drops laptop, exit / relay / exit drops",
+    "losses per unshaped transfer: inner TCP retransmits / TUN tx drops laptop, exit / relay / exit / laptop drops",
   );
   const losses = s.losses as Record<string, Record<string, number | null>>;
   for (const [name, row] of Object.entries(losses)) {
@@ -495,6 +516,7 @@ export function table(summary: Summary, series: Series): string {
         row.exit_tun_tx_dropped,
         row.relay_drops,
         row.exit_drops,
+        row.laptop_drops,
       ]
         .map((v) => fmt(v, 0))
         .join(" / "),
