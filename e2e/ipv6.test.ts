@@ -1,6 +1,8 @@
 // IPv6 through the tether, and no IPv6 around it. The topology is dual-stack (e2e/ipv6.ts): the
 // laptop's hotspot gives it an IPv6 address and default route, as a phone's router advertisement
 // would, but the phone forwards nothing.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { until } from "../testing/until.js";
 import {
@@ -272,6 +274,51 @@ describe.skipIf(!canRunPrivileged)("IPv6 through the tether (needs root)", () =>
     await until(async () => (await countOf()) - dropsBefore >= 1, "spoofed_source drops", 5_000);
     console.log(
       `[ipv6] spoofed ${spoofed}: 0 of 3 pings through, spoofed_source +${(await countOf()) - dropsBefore}`,
+    );
+  });
+
+  it("keeps the laptop's own link traffic (fe80::/10, ff00::/8) off the tunnel, counted by reason", async () => {
+    const drops = async (): Promise<Record<string, number>> =>
+      JSON.parse(await readFile(join(laptop.configDir, "status.json"), "utf8")).drops;
+    const exitCount = async (reason: string) =>
+      metric(await exit.get("/metrics"), "tether_exit_drops_total", `reason="${reason}"`);
+    const before = await drops();
+    const exitBefore = (await exitCount("egress_link_local")) + (await exitCount("egress_multicast"));
+    const ping = (...args: string[]) =>
+      topology.exec("laptop", ["ping", "-6", "-n", "-c", "3", "-i", "0.2", "-W", "1", ...args]);
+    const linkLocal = "fe80::77:1";
+    await topology.exec(
+      "laptop",
+      ["ip", "-6", "addr", "add", `${linkLocal}/64`, "dev", LAPTOP_TUN, "nodad"],
+      {
+        check: true,
+      },
+    );
+    const toMulticast = await ping("-I", LAPTOP_TUN, "ff02::1");
+    const toLinkLocal = await ping(`fe80::1%${LAPTOP_TUN}`);
+    await topology.exec("laptop", ["ip", "-6", "addr", "del", `${linkLocal}/64`, "dev", LAPTOP_TUN], {
+      check: true,
+    });
+    // The laptop's own group membership answers the multicast ping locally; none come from beyond.
+    expect(toMulticast.stdout).not.toMatch(/bytes from (?!fe80::77:1%)/);
+    expect(toLinkLocal.stdout).toContain("0 received");
+    // status.json is rewritten every second.
+    await until(
+      async () => {
+        const now = await drops();
+        return (
+          (now.ipv6_multicast ?? 0) - (before.ipv6_multicast ?? 0) >= 3 &&
+          (now.ipv6_link_local ?? 0) - (before.ipv6_link_local ?? 0) >= 3
+        );
+      },
+      "ipv6_multicast and ipv6_link_local drops in status.json",
+      5_000,
+    );
+    const after = await drops();
+    // Never sent: the exit, which would refuse them as egress_link_local/egress_multicast, saw none.
+    expect((await exitCount("egress_link_local")) + (await exitCount("egress_multicast"))).toBe(exitBefore);
+    console.log(
+      `[ipv6] own link traffic kept on the laptop: ipv6_multicast ${before.ipv6_multicast} -> ${after.ipv6_multicast} (what the kernel sent on ${LAPTOP_TUN} by itself before the pings), ipv6_link_local ${before.ipv6_link_local} -> ${after.ipv6_link_local}; at the exit egress_link_local + egress_multicast +0`,
     );
   });
 

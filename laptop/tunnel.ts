@@ -43,6 +43,7 @@ import type { TransportKeys } from "../tunnel/noise.js";
 import { type InitiatorHandshake, RESPONSE_TYPE, type ResumeTicket } from "../tunnel/noise-messages.js";
 import { LEG_DROP_REASONS, type LegDropReason } from "../tunnel/seal-leg.js";
 import { SelfTestSender } from "../tunnel/self-test.js";
+import { type LocalDrop, localDrop } from "./link-local-filter.js";
 
 /** Closes that retrying cannot fix. */
 const FATAL_CODES: ReadonlySet<ErrorCode> = new Set(["AUTH_FAILED", "UNSUPPORTED_VERSION"]);
@@ -51,7 +52,8 @@ export type TunnelState = "waiting" | "handshaking" | "established";
 
 export type DropReason =
   | "no_relay"
-  | "not_ip"
+  /** From the TUN: not sent (laptop/link-local-filter.ts). */
+  | LocalDrop
   | "tun_write_failed"
   /** From the tunnel, addressed to anything but this laptop's tunnel address. */
   | "wrong_destination"
@@ -120,6 +122,8 @@ export class LaptopTunnel {
       no_relay: 0,
       not_ip: 0,
       bad_super_packet: 0,
+      ipv6_link_local: 0,
+      ipv6_multicast: 0,
       tun_write_failed: 0,
       wrong_destination: 0,
       queue_delay: 0,
@@ -241,18 +245,22 @@ export class LaptopTunnel {
       this.counters.drops.no_relay += packets.length;
       return;
     }
+    // Only what means something beyond this laptop: its own link's IPv6 is counted, never sent.
     let ip = packets;
     let sizes: ArrayLike<number> | undefined = segmentSizes;
-    if (!packets.every(isIp)) {
+    if (!packets.every((packet) => localDrop(packet) === undefined)) {
       ip = [];
       const kept: number[] = [];
       for (let i = 0; i < packets.length; i++) {
-        if (!isIp(packets[i]!)) continue;
+        const why = localDrop(packets[i]!);
+        if (why) {
+          this.counters.drops[why]++;
+          continue;
+        }
         ip.push(packets[i]!);
         kept.push(segmentSizes?.[i] ?? 0);
       }
       sizes = segmentSizes ? kept : undefined;
-      this.counters.drops.not_ip += packets.length - ip.length;
     }
     const sent = relay.end.sendPackets(ip, sizes);
     if (sent.reason) this.counters.drops[sent.reason] += sent.dropped;
@@ -440,9 +448,4 @@ export class LaptopTunnel {
     this.relay?.end.end("SHUTTING_DOWN");
     this.relay = undefined;
   }
-}
-
-/** IPv4 or IPv6: what the tunnel carries (the exit checks each family's source). */
-function isIp(packet: Uint8Array): boolean {
-  return isIpv4(packet) || isIpv6(packet);
 }
