@@ -10,6 +10,7 @@ import { helperStateDir } from "../laptop/privileged-client.js";
 import {
   type Exit,
   exitedCode,
+  LAPTOP_PORT,
   LAPTOP_TUN,
   type Laptop,
   outputOf,
@@ -152,6 +153,21 @@ describe.skipIf(!canRunPrivileged)("the laptop gives up root once started (needs
     expect(helper.capEff).toBe("0000000000001000"); // CAP_NET_ADMIN alone
     expect(helper.capBnd).toBe("0000000000001000"); // and nothing more for what it runs
     expect(readFileSync(`/proc/${dropped.helper}/cmdline`, "utf8")).toContain("privileged-helper-main");
+  });
+
+  it("bound its listener after giving root up: the listening socket belongs to nobody", async () => {
+    // /proc/net/tcp: local address:port in hex, state 0A (LISTEN), the uid that made the socket.
+    const table = (await topology.exec("laptop", ["cat", "/proc/net/tcp"], { check: true })).stdout;
+    const port = LAPTOP_PORT.toString(16).toUpperCase().padStart(4, "0");
+    const listeners = table
+      .split("\n")
+      .map((line) => line.trim().split(/\s+/))
+      .filter((f) => f[1]?.endsWith(`:${port}`) && f[3] === "0A");
+    expect(listeners.length).toBeGreaterThan(0);
+    for (const fields of listeners) expect(Number(fields[7])).toBe(dropped.uid);
+    console.log(
+      `[privdrop] ${listeners.length} listening socket(s) on :${LAPTOP_PORT}, uid ${listeners.map((f) => f[7]).join(", ")}`,
+    );
   });
 
   it("carries traffic with routes and DNS set by the helper, and writes its status as that user", async () => {

@@ -35,7 +35,7 @@ const HELP = helpText(LAPTOP_OPTIONS, {
   about: `Runs until stopped (Ctrl-C). Needs root (or CAP_NET_ADMIN) for its TUN device, routes and DNS,
 all of which are put back as they were when it stops, however it stops.
 
-Root only to start: once its TUN is open and its port bound, ${LAPTOP_PROGRAM} runs as the user who ran
+Root only to start: once its TUN is open, ${LAPTOP_PROGRAM} runs as the user who ran
 sudo (SUDO_UID; \`nobody\` without sudo), with no groups and no capabilities. A small helper it
 started first keeps uid 0 with CAP_NET_ADMIN alone (util-linux's setpriv), changes the TUN's
 address, routes and DNS when the exit assigns them (each request checked), and puts them back

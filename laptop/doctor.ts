@@ -192,7 +192,7 @@ export function checkRunsAs(runAs: Account | undefined, euid = process.geteuid?.
   if (runAs) {
     return ok(
       "runs as",
-      `${runAs.name} (uid ${runAs.uid}, gid ${runAs.gid}, no groups, no capabilities) once its TUN is open and its port bound; a privileged helper keeps uid 0 and CAP_NET_ADMIN (setpriv) only to change the TUN's address, routes and DNS and put them back`,
+      `${runAs.name} (uid ${runAs.uid}, gid ${runAs.gid}, no groups, no capabilities) once its TUN is open; a privileged helper keeps uid 0 and CAP_NET_ADMIN (setpriv) only to change the TUN's address, routes and DNS and put them back`,
     );
   }
   return ok(

@@ -6,11 +6,13 @@
 // Every change to the system (TUN, address, routes, DNS) has its undo registered the moment it is
 // made, and stop() runs them all, from any exit path.
 //
-// Started as root, it gives root up once its TUN is open and its listener bound (runAs): from then
+// Started as root, it gives root up once its TUN is open (and before it binds its listener, unless
+// the port needs root: then right after) (runAs): from then
 // on the process that faces the LAN is that account's, and every change to the system goes to the
 // privileged helper it started just before (privileged-client.ts), which keeps root for that
 // alone and puts everything back when this process ends, however it ends.
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
@@ -69,6 +71,15 @@ export function localAddresses(): string[] {
     }
   }
   return found;
+}
+
+/** The lowest port a process without CAP_NET_BIND_SERVICE may bind (this namespace's sysctl). */
+function unprivilegedPortStart(): number {
+  try {
+    return Number(readFileSync("/proc/sys/net/ipv4/ip_unprivileged_port_start", "utf8").trim()) || 1024;
+  } catch {
+    return 1024; // the kernel's default
+  }
 }
 
 /** The pairing secret is kept, so a paired phone stays paired across laptop restarts. */
@@ -195,27 +206,28 @@ export async function startLaptop(
     onRelay: (transport, encoding, remote) => tunnel.attach(transport, encoding, remote),
     onRefused: events.refused,
   });
+  const runAs = privileges.runAs;
+  const dropRoot = () => {
+    if (!runAs) return;
+    // What root wrote in the config folder becomes the account's, then root is gone for good.
+    handOverConfigDir(config.configDir, runAs);
+    dropPrivileges(runAs);
+  };
+  // A port that needs no root to bind is bound after root is gone, so not one connection from the
+  // LAN is ever handled as root; a lower one is bound first, and root goes right after.
+  const bindAsRoot = runAs !== undefined && config.port < unprivilegedPortStart();
   try {
+    if (!bindAsRoot) dropRoot();
     await server.listen();
+    if (bindAsRoot) dropRoot();
   } catch (error) {
+    await server.close().catch(() => undefined);
     await system.close();
     await tun.close();
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "EADDRINUSE")
       throw new ConfigError(`port ${config.port} is in use: is another tether running? (--port)`);
     throw error;
-  }
-  if (privileges.runAs) {
-    try {
-      // What root wrote in the config folder becomes the account's, then root is gone for good.
-      handOverConfigDir(config.configDir, privileges.runAs);
-      dropPrivileges(privileges.runAs);
-    } catch (error) {
-      await server.close();
-      await system.close();
-      await tun.close();
-      throw error;
-    }
   }
 
   let stopped: Promise<void> | undefined;

@@ -1,4 +1,4 @@
-// Giving up root: once its TUN is open, its privileged helper started and its listener bound, the
+// Giving up root: once its TUN is open and its privileged helper started (before it listens), the
 // tether that faces the LAN becomes the user who ran `sudo tether` (SUDO_UID, SUDO_GID, no
 // supplementary groups), or `nobody` when nobody did, and checks that it worked: no uid or gid of
 // root left, no capability left (setuid from root to another uid clears them all, every thread's
