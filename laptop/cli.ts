@@ -67,9 +67,9 @@ function runAsAccount(): Account | undefined {
   return process.geteuid?.() === 0 ? accountToRunAs(process.env) : undefined;
 }
 
-/** The config folder: the flag, else TETHER_CONFIG_DIR, else that account's ~/.config/tether. */
+/** The config folder: the flag, else TETHER_CONFIG_DIR, else that account's ~/.config/tether (or, homeless, /var/lib's). */
 function configDirOf(flag: string | undefined, runAs: Account | undefined): string {
-  return flag ?? defaultConfigDir(process.env, runAs?.home);
+  return flag ?? defaultConfigDir(process.env, runAs?.home, runAs !== undefined);
 }
 
 /** Refuses a config folder the account tether becomes could not reach; makes a missing one its. */

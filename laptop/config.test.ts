@@ -1,10 +1,18 @@
 import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { codeOf } from "../cli/errors.js";
 import { readArgv } from "../cli/options.js";
-import { configFromEnv, LAPTOP_DEFAULTS, LAPTOP_OPTIONS, readConfigFile, resolveConfig } from "./config.js";
+import {
+  configFromEnv,
+  defaultConfigDir,
+  HOMELESS_CONFIG_DIR,
+  LAPTOP_DEFAULTS,
+  LAPTOP_OPTIONS,
+  readConfigFile,
+  resolveConfig,
+} from "./config.js";
 
 const base = { exit: "wss://exit.example", key: "laptop:abc" };
 const dir = mkdtempSync(join(tmpdir(), "tether-config-test-"));
@@ -111,5 +119,16 @@ describe("laptop configuration", () => {
     ["{", "CONFIG_NOT_JSON"],
   ])("refuses the config file %s with %s", async (json, code) => {
     expect(await fileRefusal(json)).toBe(code);
+  });
+});
+
+describe("the default config folder", () => {
+  it("is TETHER_CONFIG_DIR, else the account's ~/.config/tether, else (no home: root without sudo) /var/lib's", () => {
+    expect(defaultConfigDir({ TETHER_CONFIG_DIR: "/srv/t" }, "/home/ada", true)).toBe("/srv/t");
+    expect(defaultConfigDir({}, "/home/ada", true)).toBe("/home/ada/.config/tether");
+    expect(defaultConfigDir({}, undefined, true)).toBe(HOMELESS_CONFIG_DIR);
+    expect(defaultConfigDir({ TETHER_CONFIG_DIR: "/srv/t" }, undefined, true)).toBe("/srv/t");
+    // Not giving root up (not root, or CAP_NET_ADMIN alone): the process's own home.
+    expect(defaultConfigDir({}, undefined, false)).toBe(join(homedir(), ".config", "tether"));
   });
 });

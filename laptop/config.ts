@@ -33,6 +33,13 @@ export interface LaptopConfig {
   maxPacketsPerFrame: number;
 }
 
+/**
+ * The config folder when root runs tether without sudo: tether then becomes `nobody`, who has no
+ * home and cannot enter root's. A folder of its own under /var/lib (not /var/lib/tether, which
+ * holds the privileged helper's root-only state and must not be the unprivileged account's).
+ */
+export const HOMELESS_CONFIG_DIR = "/var/lib/tether-config";
+
 export const LAPTOP_DEFAULTS: Omit<LaptopConfig, "exit" | "key" | "configDir"> = {
   maxPacketsPerFrame: MAX_PACKETS_PER_FRAME,
   port: 7443,
@@ -129,7 +136,7 @@ export const LAPTOP_OPTIONS = {
     env: "TETHER_CONFIG_DIR",
     value: "DIR",
     help: "certificate, pairing secret, config.json",
-    defaultHelp: "~/.config/tether",
+    defaultHelp: `~/.config/tether; as root without sudo ${HOMELESS_CONFIG_DIR}`,
     parse: nonEmpty,
   }),
   maxPacketsPerFrame: text({
@@ -143,13 +150,15 @@ export const LAPTOP_OPTIONS = {
 
 export type PartialConfig = Partial<Values<typeof LAPTOP_OPTIONS>>;
 
-/** Where the certificate, pairing secret and config.json live unless --config-dir or TETHER_CONFIG_DIR say. */
 /**
- * TETHER_CONFIG_DIR, else ~/.config/tether of `home`: under sudo, the home of the user who ran it
- * (laptop/privilege-drop.ts), since tether runs as that user once it has given root up.
+ * Where the certificate, pairing secret and config.json live unless --config-dir says:
+ * TETHER_CONFIG_DIR, else ~/.config/tether of `home` (under sudo, the home of the user who ran it,
+ * laptop/privilege-drop.ts, since tether runs as that user once it has given root up), else, for
+ * an account without a home (`homeless`: root without sudo becomes nobody), HOMELESS_CONFIG_DIR.
  */
-export function defaultConfigDir(env: NodeJS.ProcessEnv, home?: string): string {
+export function defaultConfigDir(env: NodeJS.ProcessEnv, home?: string, homeless = false): string {
   if (env.TETHER_CONFIG_DIR) return env.TETHER_CONFIG_DIR;
+  if (homeless && home === undefined) return HOMELESS_CONFIG_DIR;
   // sudo keeps no XDG_CONFIG_HOME of the user's; one set here is the invoker's own choice.
   return join(env.XDG_CONFIG_HOME || join(home ?? homedir(), ".config"), "tether");
 }
