@@ -229,3 +229,39 @@ export const hostileText: fc.Arbitrary<string> = fc.oneof(
   { weight: 10, arbitrary: fc.string({ unit: "binary", maxLength: 40 }) },
   { weight: 1, arbitrary: fc.constant(HUGE_TEXT) },
 );
+
+/**
+ * A message of `pool` with one to three bytes flipped, set, cut off or appended, and its frame
+ * header's length field (bytes 4-7) made to agree again or not: what a relay that tampers sends.
+ */
+export function editedMessage(pool: readonly Uint8Array[]): fc.Arbitrary<Uint8Array> {
+  return fc
+    .record({
+      index: fc.nat({ max: pool.length - 1 }),
+      edits: fc.array(
+        fc.oneof(
+          fc.record({ kind: fc.constant("flip" as const), at: fc.nat(), bit: fc.nat({ max: 7 }) }),
+          fc.record({ kind: fc.constant("set" as const), at: fc.nat(), byte: fc.nat({ max: 255 }) }),
+          fc.record({ kind: fc.constant("cut" as const), at: fc.nat() }),
+          fc.record({
+            kind: fc.constant("extend" as const),
+            tail: fc.uint8Array({ minLength: 1, maxLength: 20 }),
+          }),
+        ),
+        { minLength: 1, maxLength: 3 },
+      ),
+      fixLength: fc.boolean(),
+    })
+    .map(({ index, edits, fixLength }) => {
+      let bytes = Buffer.from(pool[index]!);
+      for (const edit of edits) {
+        if (bytes.length === 0) break;
+        if (edit.kind === "flip") bytes[edit.at % bytes.length]! ^= 1 << edit.bit;
+        else if (edit.kind === "set") bytes[edit.at % bytes.length] = edit.byte;
+        else if (edit.kind === "cut") bytes = bytes.subarray(0, edit.at % (bytes.length + 1));
+        else bytes = Buffer.concat([bytes, edit.tail]);
+      }
+      if (fixLength && bytes.length >= 8) bytes.writeUInt32BE(bytes.length - 8, 4);
+      return new Uint8Array(bytes);
+    });
+}

@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { encodeFrame } from "../protocol/codec.js";
 import { FrameType, Hop } from "../protocol/frames.js";
-import { FUZZ_RUNS, hostileBytes, must, validFrame } from "../testing/fuzz-inputs.js";
+import { editedMessage, FUZZ_RUNS, hostileBytes, must, validFrame } from "../testing/fuzz-inputs.js";
 import { FrameSealer } from "./seal.js";
 import { LEG_DROP_REASONS, type LegRole, LegSeal, staysClear } from "./seal-leg.js";
 
@@ -24,39 +24,6 @@ const byHex = new Map(sealed.map((message, i) => [Buffer.from(message).toString(
 const wrongKey = new FrameSealer(keys.send);
 const misdirected = originals.slice(0, 16).map((frame) => wrongKey.seal(frame));
 
-/** A message with a few bytes changed, cut or extended; its length field fixed or not. */
-function changed(pool: Uint8Array[]) {
-  return fc
-    .record({
-      index: fc.nat({ max: pool.length - 1 }),
-      edits: fc.array(
-        fc.oneof(
-          fc.record({ kind: fc.constant("flip" as const), at: fc.nat(), bit: fc.nat({ max: 7 }) }),
-          fc.record({ kind: fc.constant("set" as const), at: fc.nat(), byte: fc.nat({ max: 255 }) }),
-          fc.record({ kind: fc.constant("cut" as const), at: fc.nat() }),
-          fc.record({
-            kind: fc.constant("extend" as const),
-            tail: fc.uint8Array({ minLength: 1, maxLength: 20 }),
-          }),
-        ),
-        { minLength: 1, maxLength: 3 },
-      ),
-      fixLength: fc.boolean(),
-    })
-    .map(({ index, edits, fixLength }) => {
-      let bytes = Buffer.from(pool[index]!);
-      for (const edit of edits) {
-        if (bytes.length === 0) break;
-        if (edit.kind === "flip") bytes[edit.at % bytes.length]! ^= 1 << edit.bit;
-        else if (edit.kind === "set") bytes[edit.at % bytes.length] = edit.byte;
-        else if (edit.kind === "cut") bytes = bytes.subarray(0, edit.at % (bytes.length + 1));
-        else bytes = Buffer.concat([bytes, edit.tail]);
-      }
-      if (fixLength && bytes.length >= 8) bytes.writeUInt32BE(bytes.length - 8, 4);
-      return new Uint8Array(bytes);
-    });
-}
-
 /** Clear frames of the kinds that may stay clear (leg pings, handshake, self-test), and others. */
 const clearFrames = [
   encodeFrame({ type: FrameType.PING, hop: Hop.LAPTOP_LEG, id: 1, sentAt: 0 }),
@@ -71,10 +38,10 @@ const clearFrames = [
 
 const message = fc.oneof(
   { weight: 4, arbitrary: fc.nat({ max: sealed.length - 1 }).map((i) => sealed[i]!) },
-  { weight: 6, arbitrary: changed(sealed) },
+  { weight: 6, arbitrary: editedMessage(sealed) },
   { weight: 1, arbitrary: fc.constantFrom(...misdirected) },
   { weight: 2, arbitrary: fc.constantFrom(...clearFrames) },
-  { weight: 2, arbitrary: changed(clearFrames) },
+  { weight: 2, arbitrary: editedMessage(clearFrames) },
   { weight: 3, arbitrary: validFrame.map((frame) => encodeFrame(frame)) },
   { weight: 3, arbitrary: hostileBytes },
 );

@@ -4,7 +4,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, it } from "vitest";
 import { encodeFrame } from "../protocol/codec.js";
-import { FUZZ_RUNS, hostileBytes, must, validFrame } from "../testing/fuzz-inputs.js";
+import { editedMessage, FUZZ_RUNS, hostileBytes, must, validFrame } from "../testing/fuzz-inputs.js";
 import { FrameOpener, FrameSealer, OPEN_DROP_REASONS, REKEY_AFTER_MS } from "./seal.js";
 
 const PARTS = 4;
@@ -22,34 +22,7 @@ const sealed = originals.map((frame, i) => {
 const byHex = new Map(sealed.map((message, i) => [Buffer.from(message).toString("hex"), i]));
 
 /** A pool frame with a few bytes changed, cut or extended; its length field fixed or not. */
-const changedSealed = fc
-  .record({
-    index: fc.nat({ max: sealed.length - 1 }),
-    edits: fc.array(
-      fc.oneof(
-        fc.record({ kind: fc.constant("flip" as const), at: fc.nat(), bit: fc.nat({ max: 7 }) }),
-        fc.record({ kind: fc.constant("set" as const), at: fc.nat(), byte: fc.nat({ max: 255 }) }),
-        fc.record({ kind: fc.constant("cut" as const), at: fc.nat() }),
-        fc.record({
-          kind: fc.constant("extend" as const),
-          tail: fc.uint8Array({ minLength: 1, maxLength: 20 }),
-        }),
-      ),
-      { minLength: 1, maxLength: 3 },
-    ),
-    fixLength: fc.boolean(),
-  })
-  .map(({ index, edits, fixLength }) => {
-    let bytes = Buffer.from(sealed[index]!);
-    for (const edit of edits) {
-      if (edit.kind === "flip") bytes[edit.at % bytes.length]! ^= 1 << edit.bit;
-      else if (edit.kind === "set") bytes[edit.at % bytes.length] = edit.byte;
-      else if (edit.kind === "cut") bytes = bytes.subarray(0, edit.at % (bytes.length + 1));
-      else bytes = Buffer.concat([bytes, edit.tail]);
-    }
-    if (fixLength && bytes.length >= 8) bytes.writeUInt32BE(bytes.length - 8, 4);
-    return new Uint8Array(bytes);
-  });
+const changedSealed = editedMessage(sealed);
 
 const message = fc.oneof(
   { weight: 4, arbitrary: fc.nat({ max: sealed.length - 1 }).map((i) => sealed[i]!) },
