@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // tether: the laptop side. Parses flags, calls startLaptop, shows the pairing link and status, and
 // makes sure every exit path (stop, signal, crash, refusal) puts the system back.
+import { crashReport } from "../cli/crash.js";
 import { UsageError } from "../cli/errors.js";
 import { helpText } from "../cli/help.js";
 import { runMain } from "../cli/main.js";
@@ -203,10 +204,14 @@ async function main(argv: string[]): Promise<number> {
   process.on("SIGINT", () => finish(0));
   process.on("SIGTERM", () => finish(0));
   process.on("SIGHUP", () => finish(0));
-  process.on("uncaughtException", (error) => {
-    say(`${LAPTOP_PROGRAM}: unexpected error: ${error.message}`);
+  // Real bugs only (requests, connections and frames each have their own boundary): the stack,
+  // then the same stop as a signal, routes and DNS put back.
+  const crashed = (what: string) => (reason: unknown) => {
+    say(`${LAPTOP_PROGRAM}: ${what}: ${crashReport(reason)}`);
     finish(1);
-  });
+  };
+  process.on("uncaughtException", crashed("unexpected error"));
+  process.on("unhandledRejection", crashed("unhandled rejection"));
 
   if (runAs) {
     process.stdout.write(
