@@ -85,6 +85,27 @@ async function waitForAnswer(topology: Topology, server: string, child: ChildPro
   }
 }
 
+/** Duplicate address detection takes about a second per address (RFC 4862); this is ample. */
+const DAD_TIMEOUT_MS = 15_000;
+
+/** Waits until no IPv6 address in `ns` is tentative (still being checked for duplicates). */
+async function settled(topology: Topology, ns: "laptop" | "phone" | "exit" | "internet"): Promise<void> {
+  const deadline = Date.now() + DAD_TIMEOUT_MS;
+  for (;;) {
+    const { stdout } = await topology.exec(ns, ["ip", "-6", "-o", "addr", "show", "tentative"], {
+      check: true,
+    });
+    if (stdout.trim() === "") return;
+    if (Date.now() > deadline) {
+      throw e2eError(
+        "E2E_NOT_READY",
+        `IPv6 addresses still tentative in ${ns} after ${DAD_TIMEOUT_MS} ms:\n${stdout}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** Adds the IPv6 addresses, routes and forwarding above. The topology must keep IPv6 on. */
 export async function addIpv6(topology: Topology): Promise<void> {
   const { ifname } = topology;
@@ -107,6 +128,10 @@ export async function addIpv6(topology: Topology): Promise<void> {
     // Forwarding on makes it a router; this route is its small link (blackholed past the MTU check).
     `ip -6 route add ${ADDR6.smallMtu.subnet} dev ${ifname.internet.egress} mtu ${ADDR6.smallMtu.mtu}`,
   ]);
+  // The kernel's own link-local addresses finish duplicate address detection a second or two
+  // after their link came up (then they lose "tentative" and gain a local route). Tests compare
+  // the laptop's IPv6 state before and after tether: it must have settled before "before".
+  await settled(topology, "laptop");
   // The internet has no route to the exit's pool: only the exit's masquerade gets replies home.
   const routes = await topology.exec("internet", ["ip", "-6", "route", "show"], { check: true });
   if (/fd77/.test(routes.stdout))
