@@ -41,8 +41,8 @@ import {
   type TunCounters,
   tunCounters,
 } from "./chain.js";
-import { dnsLossPct } from "./dns.js";
 import { deriveIpv6, IPV6_EXIT_ARGS, ipv6Pass } from "./ipv6-pass.js";
+import { recordLoaded } from "./loaded-series.js";
 import {
   availableCongestionControls,
   type Direction,
@@ -59,7 +59,7 @@ import {
 } from "./net.js";
 import { cpuDelta, cpuSnapshot, memory } from "./proc.js";
 import { type Machine, Series, type Settings, summarize, table } from "./report.js";
-import { difference, growthPct, maxDefined, median, percentile, round, summarizePing } from "./stats.js";
+import { difference, growthPct, maxDefined, median, round, summarizePing } from "./stats.js";
 import { type Panel, renderChart } from "./svg.js";
 
 const HELP = `npm run bench [-- OPTIONS]   (as root)
@@ -406,11 +406,8 @@ async function loadedProbes(
       { direction, seconds: ctx.seconds.shaped, congestion: cc },
       ctx.seconds.settle,
     );
-  const {
-    transfer,
-    ping: pings,
-    dns,
-  } = path === "direct" ? await overDirect(ctx.topology, measure) : await measure();
+  const probes = path === "direct" ? await overDirect(ctx.topology, measure) : await measure();
+  const { transfer } = probes;
   if (
     cc !== undefined &&
     transfer.senderCongestion !== undefined &&
@@ -420,20 +417,8 @@ async function loadedProbes(
     ctx.congestionWarned.add(cc);
     log(`warning: asked iperf3 for ${cc}, its sender used ${transfer.senderCongestion}`);
   }
-  const summary = summarizePing(pings);
   const name = cc === undefined ? `loaded.${direction}.${path}` : `shaped.${cc}.${direction}.${path}`;
-  ctx.series.add(`${name}.mbps`, transfer.mbps);
-  ctx.series.add(`${name}.p50`, summary.p50Ms);
-  ctx.series.add(`${name}.p99`, summary.p99Ms);
-  ctx.series.add(`${name}.loss`, summary.lossPct);
-  ctx.series.add(`${name}.dns_p50`, percentile(dns.timesMs, 50));
-  ctx.series.add(`${name}.dns_p99`, percentile(dns.timesMs, 99));
-  ctx.series.add(`${name}.dns_loss`, dnsLossPct(dns));
-  log(
-    `${name}: ${transfer.mbps.toFixed(1)} Mbit/s, RTT p50 ${summary.p50Ms?.toFixed(1)} p99 ${summary.p99Ms?.toFixed(1)} ms, ` +
-      `ping loss ${summary.lossPct?.toFixed(1)}%; DNS ${dns.sent} queries, p50 ${percentile(dns.timesMs, 50)?.toFixed(1)} ` +
-      `p99 ${percentile(dns.timesMs, 99)?.toFixed(1)} ms, lost ${dnsLossPct(dns)?.toFixed(1)}%`,
-  );
+  log(recordLoaded(ctx.series, name, probes));
 }
 
 async function ceilingRun(

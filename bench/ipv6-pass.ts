@@ -6,10 +6,10 @@
 // IPv4 figure through Tether.
 import { ADDR6, E2E_POOL6 } from "../e2e/ipv6.js";
 import type { Topology } from "../e2e/topology.js";
-import { dnsLossPct } from "./dns.js";
+import { recordLoaded } from "./loaded-series.js";
 import { type Direction, iperf, ping, shape, sparseUnderLoad, unshape } from "./net.js";
 import type { Series } from "./report.js";
-import { percentile, round, summarizePing } from "./stats.js";
+import { round, summarizePing } from "./stats.js";
 
 /** Where the IPv6 pass sends its traffic: the internet namespace's IPv6 address (iperf3, ping, DNS). */
 export const IPV6_SERVER = ADDR6.egress.internet;
@@ -54,29 +54,12 @@ export async function ipv6Pass(ctx: Ipv6PassContext): Promise<void> {
 }
 
 async function shapedProbes(ctx: Ipv6PassContext, direction: Direction): Promise<void> {
-  const {
-    transfer,
-    ping: pings,
-    dns,
-  } = await sparseUnderLoad(
+  const probes = await sparseUnderLoad(
     ctx.topology,
     { direction, seconds: ctx.seconds.shaped, congestion: SHAPED_CC, server: IPV6_SERVER },
     ctx.seconds.settle,
   );
-  const summary = summarizePing(pings);
-  const name = `v6.shaped.${SHAPED_CC}.${direction}.tether`;
-  ctx.series.add(`${name}.mbps`, transfer.mbps);
-  ctx.series.add(`${name}.p50`, summary.p50Ms);
-  ctx.series.add(`${name}.p99`, summary.p99Ms);
-  ctx.series.add(`${name}.loss`, summary.lossPct);
-  ctx.series.add(`${name}.dns_p50`, percentile(dns.timesMs, 50));
-  ctx.series.add(`${name}.dns_p99`, percentile(dns.timesMs, 99));
-  ctx.series.add(`${name}.dns_loss`, dnsLossPct(dns));
-  ctx.log(
-    `${name}: ${transfer.mbps.toFixed(1)} Mbit/s, RTT p50 ${summary.p50Ms?.toFixed(1)} p99 ${summary.p99Ms?.toFixed(1)} ms, ` +
-      `ping loss ${summary.lossPct?.toFixed(1)}%; DNS ${dns.sent} queries, p99 ${percentile(dns.timesMs, 99)?.toFixed(1)} ms, ` +
-      `lost ${dnsLossPct(dns)?.toFixed(1)}%`,
-  );
+  ctx.log(recordLoaded(ctx.series, `v6.shaped.${SHAPED_CC}.${direction}.tether`, probes));
 }
 
 /** The IPv6 figures against the same run's IPv4 ones through Tether (ratios, run by run). */
