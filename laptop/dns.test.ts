@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -32,6 +32,20 @@ describe("DNS through a resolv.conf file", () => {
     const subject = dns();
     await subject.apply(["198.51.100.2"]);
     await subject.apply(["198.51.100.9"]);
+    subject.restoreSync();
+    expect(await readFile(resolvConf, "utf8")).toBe(original);
+  });
+
+  it("leaves the file untouched when a resumed session announces the same servers again", async () => {
+    const subject = dns();
+    await subject.apply(["198.51.100.2"]);
+    // A rewrite (truncate, then write) opens a moment with no resolver: it must not happen.
+    const written = await stat(resolvConf);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await subject.apply(["198.51.100.2"]);
+    expect((await stat(resolvConf)).mtimeMs).toBe(written.mtimeMs);
+    await subject.apply(["198.51.100.9"]);
+    expect(await readFile(resolvConf, "utf8")).toMatch(/^nameserver 198\.51\.100\.9$/m);
     subject.restoreSync();
     expect(await readFile(resolvConf, "utf8")).toBe(original);
   });

@@ -100,6 +100,9 @@ export class Dns {
       "",
     ].join("\n");
     const before = readFileSync(this.resolvConf);
+    // A resumed session announces the same servers again: rewriting the file would only open a
+    // moment (truncate, then write) in which a resolver reading it finds no server at all.
+    if (before.toString() === text) return;
     try {
       writeFileSync(this.resolvConf, text); // in place: truncate and write, same inode
     } catch (error) {
