@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { buildTransportPacket, pattern } from "../testing/gso-packets.js";
+import { buildTransportPacket, checksumsValid, pattern, tcpSeq } from "../testing/gso-packets.js";
 import { SUPER_PACKET_MAX_BYTES } from "../tun/device.js";
+import { gsoSplit } from "../tun/gso-split.js";
 import { decodeFrame, encodeFrame } from "./codec.js";
 import {
+  FATTEST_FLOW_DROP_SEGMENTS,
   type FlowDropReason,
   FlowQueue,
   type FlowQueueOptions,
@@ -50,15 +52,20 @@ class Link implements FrameSink {
 
 function queueOn(link: Link, options: FlowQueueOptions = {}) {
   const later: Record<FlowDropReason, number> = { queue_delay: 0, fattest_flow: 0, frame_too_large: 0 };
+  const laterBytes: Record<FlowDropReason, number> = { queue_delay: 0, fattest_flow: 0, frame_too_large: 0 };
+  /** Each report's segments, in order. */
+  const reports: number[] = [];
   const queue = new FlowQueue(link, {
     now: () => link.now,
-    dropped: (reason, packets) => {
-      later[reason] += packets;
+    dropped: (reason, segments, bytes) => {
+      later[reason] += segments;
+      laterBytes[reason] += bytes;
+      reports.push(segments);
     },
     hashSeed: 1,
     ...options,
   });
-  return { queue, later };
+  return { queue, later, laterBytes, reports };
 }
 
 const templates = new Map<string, Uint8Array>();
@@ -366,6 +373,117 @@ describe("FlowQueue: the socket side", () => {
       reason: "frame_too_large",
     });
     expect(queue.drops.frame_too_large).toBe(1);
+  });
+});
+
+describe("FlowQueue: a super-packet loses one segment per drop, not all of them", () => {
+  const MSS = 1448;
+  const SEGMENTS = 44;
+  /** IP + TCP headers of the test flow, bytes. */
+  const headers = (version: 4 | 6) => (version === 4 ? 40 : 60);
+
+  /** Super-packets of one TCP flow, SEGMENTS full segments each, seq continuing (partial checksum). */
+  function superPackets(version: 4 | 6 = 4) {
+    const template = buildTransportPacket({
+      version,
+      protocol: "tcp",
+      sourcePort: 40_000,
+      seq: 0,
+      payload: pattern(SEGMENTS * MSS),
+      checksum: "partial",
+    });
+    let next = 0;
+    return () => {
+      const packet = template.slice();
+      new DataView(packet.buffer).setUint32(headers(version) - 16, next * SEGMENTS * MSS);
+      next++;
+      return packet;
+    };
+  }
+
+  /** The segments the link delivered, split from their slots: seq numbers, and the cut slots' segments. */
+  function deliveredSegments(link: Link) {
+    const seqs: number[] = [];
+    const ofCutSlots: Uint8Array[] = [];
+    for (const { packet: slot } of link.delivered) {
+      const { packet, segmentSize } = unwrapSlot(slot)!;
+      const segments = segmentSize > 0 ? gsoSplit(packet, segmentSize) : [packet];
+      if (typeof segments === "string") throw new Error(segments);
+      for (const segment of segments) seqs.push(tcpSeq(segment));
+      if (segments.length < SEGMENTS) ofCutSlots.push(...segments);
+    }
+    return { seqs, ofCutSlots };
+  }
+
+  for (const version of [4, 6] as const) {
+    it(`IPv${version} under CoDel: each drop is one segment, and every super-packet delivered is whole and valid`, () => {
+      // One super-packet a millisecond (510 Mbit/s) into 320 Mbit/s: a standing queue, CoDel drops.
+      const link = new Link(40_000);
+      const { queue, later, laterBytes } = queueOn(link, { maxQueuedBytes: 64 * 1024 * 1024 });
+      const next = superPackets(version);
+      let sent = 0;
+      for (let ms = 0; ms < 1_000; ms++) {
+        queue.sendPackets([next()], [MSS]);
+        sent += SEGMENTS;
+        link.tick();
+      }
+      for (let ms = 0; ms < 2_000; ms++) link.tick();
+
+      const drops = queue.drops.queue_delay;
+      expect(drops).toBeGreaterThan(5);
+      expect(queue.drops.fattest_flow).toBe(0);
+      expect(later.queue_delay).toBe(drops);
+      expect(queue.droppedBytes.queue_delay).toBe(drops * (headers(version) + MSS));
+      expect(laterBytes.queue_delay).toBe(queue.droppedBytes.queue_delay);
+
+      const { seqs, ofCutSlots } = deliveredSegments(link);
+      // Nothing else lost, nothing twice, in order: what arrived is what was sent less the drops.
+      expect(seqs.length).toBe(sent - drops);
+      expect(new Set(seqs).size).toBe(seqs.length);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      // Each drop took a single segment: no two missing segments are next to each other.
+      const missing: number[] = [];
+      let expected = 0;
+      for (const seq of seqs) {
+        for (; expected < seq; expected += MSS) missing.push(expected / MSS);
+        expected = seq + MSS;
+      }
+      expect(missing).toHaveLength(drops);
+      expect(missing.every((segment, i) => i === 0 || segment - missing[i - 1]! > 1)).toBe(true);
+      // The super-packets that lost a segment still split into valid segments.
+      expect(ofCutSlots.length).toBe(drops * (SEGMENTS - 1));
+      expect(ofCutSlots.every(checksumsValid)).toBe(true);
+    });
+  }
+
+  it("past the memory bound: segments from the fattest flow's head, a batch at most, the head cut not dropped whole", () => {
+    const link = new Link(0); // the socket takes nothing
+    const bound = 1024 * 1024;
+    const { queue, later, reports } = queueOn(link, { maxQueuedBytes: bound, sinkTargetBytes: 1 });
+    const next = superPackets();
+    let sent = 0;
+    for (let i = 0; i < 40; i++) {
+      queue.sendPackets([next()], [MSS]);
+      sent += SEGMENTS;
+      expect(queue.queuedBytes).toBeLessThanOrEqual(bound);
+    }
+    const drops = queue.drops.fattest_flow;
+    expect(drops).toBeGreaterThan(0);
+    expect(later.fattest_flow).toBe(drops);
+    expect(Math.max(...reports)).toBeLessThanOrEqual(FATTEST_FLOW_DROP_SEGMENTS);
+    // Whole super-packets would be 44 segments each: a batch that ends inside one cut it.
+    expect(drops % SEGMENTS).not.toBe(0);
+    expect(queue.droppedBytes.fattest_flow).toBe(drops * (headers(4) + MSS));
+
+    link.bytesPerMs = 1_000_000;
+    for (let ms = 0; ms < 10; ms++) link.tick();
+    const { seqs, ofCutSlots } = deliveredSegments(link);
+    // The first super-packet went to the socket before anything queued; the drops came off the
+    // queue's head, so what follows it is the end of the flow, complete and in order.
+    expect(seqs.length).toBe(sent - drops);
+    expect(seqs).toEqual(seqs.map((_, i) => (i < SEGMENTS ? i : drops + i) * MSS));
+    expect(ofCutSlots.length).toBeGreaterThan(0);
+    expect(ofCutSlots.every(checksumsValid)).toBe(true);
   });
 });
 

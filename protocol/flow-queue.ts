@@ -7,7 +7,8 @@
 //   socket took a frame, or packets arrived ──> pump: while the socket holds little,
 //     pick a flow: new flows first (a flow that just became active, e.g. a ping or a DNS query),
 //     then old ones, deficit round robin by bytes (QUANTUM_BYTES a turn);
-//     its head packet waited too long (CoDel per flow: time here + the path delay)? drop, next;
+//     its head packet waited too long (CoDel per flow: time here + the path delay)? drop it, or
+//       of a super-packet only its first segment (segment-drop.ts), and go on;
 //     pack what is picked into one DATA frame (at most MAX_MESSAGE_BYTES) ──> socket
 //
 // A sparse flow never builds a queue, so its packets go out within one frame of arriving and
@@ -17,10 +18,17 @@
 // on flows that sent more than SPARSE_FLOW_BYTES in the last interval: a ping, a DNS query or a
 // keystroke is never dropped for a queue a bulk flow built. Control frames (handshake, PING,
 // CLOSE) skip the queues. Nothing here touches Node APIs: the socket is a FrameSink.
+//
+// Drops are counted in segments and IP bytes as they would cross the wire: a super-packet slot
+// stands for up to ~45 TCP segments, and both CoDel and the memory bound cut segments off its head
+// rather than drop it whole (cake's split-gso), so one congestion signal costs the inner TCP one
+// retransmission, not 45. CoDel's cadence (interval / sqrt(count)) stays one drop per signal, in
+// time: TCP halves its window once per loss event however many segments the event took.
 
 import { dataFrameBytes, encodeData } from "./codec.js";
 import { CODEL_INTERVAL_MS, CoDel } from "./codel.js";
 import { MAX_PACKET_BYTES, MAX_PACKETS_PER_FRAME } from "./limits.js";
+import { dropHeadSegments, slotSize } from "./segment-drop.js";
 import { BASE_RTT_WINDOW_MS, type FrameSink, type PacketQueue, type SendResult } from "./send-queue.js";
 import { MAX_CARRIED_SUPER_PACKET_BYTES, wrapSuperPacket } from "./super-packet.js";
 
@@ -62,6 +70,13 @@ export const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 /** Packets queued across all flows, at most: bounds the bookkeeping of many tiny packets. */
 export const MAX_QUEUED_PACKETS = 16_384;
 
+/**
+ * Segments the memory bound drops from the fattest flow's head at once, at most (fq_codel's
+ * drop_batch_size, in segments: about 1.5 super-packets, more than one arriving slot frees): one
+ * scan of the buckets per burst of drops, not per packet, and not half a flow's queue at once.
+ */
+export const FATTEST_FLOW_DROP_SEGMENTS = 64;
+
 export type FlowDropReason =
   /** CoDel: the packet had waited (here plus down the path) above target for an interval. */
   | "queue_delay"
@@ -72,8 +87,11 @@ export type FlowDropReason =
 
 export interface FlowQueueOptions {
   now?: () => number;
-  /** Told of drops made after sendPackets returned (CoDel, memory bound), by reason. */
-  dropped?: (reason: FlowDropReason, packets: number) => void;
+  /**
+   * Told of drops made after sendPackets returned (CoDel, memory bound), by reason: IP packets as
+   * they would cross the wire (a super-packet's segments) and their bytes.
+   */
+  dropped?: (reason: FlowDropReason, segments: number, bytes: number) => void;
   /** Told each frame's time from handed over to taken by the socket, ms. */
   sojourn?: ((ms: number) => void) | undefined;
   /** Packets per DATA frame at most (1 turns batching off, for measurements). */
@@ -151,6 +169,16 @@ class Flow {
   headTime(): number {
     return this.times[this.head] ?? 0;
   }
+
+  peek(): Uint8Array | undefined {
+    return this.head < this.packets.length ? this.packets[this.head] : undefined;
+  }
+
+  /** The head packet, cut shorter (segments dropped off a super-packet), keeps its place and time. */
+  replaceHead(packet: Uint8Array): void {
+    this.bytes += packet.length - this.packets[this.head]!.length;
+    this.packets[this.head] = packet;
+  }
 }
 
 const EMPTY = new Uint8Array(0);
@@ -158,11 +186,20 @@ const NEW = 1;
 const OLD = 2;
 
 export class FlowQueue implements PacketQueue {
-  /** Every drop since creation, by reason. */
+  /**
+   * Every drop since creation, by reason, in IP packets as they would cross the wire (a
+   * super-packet's segments; frame_too_large: the refused packets or slots themselves).
+   */
   readonly drops: Record<FlowDropReason, number> = { queue_delay: 0, fattest_flow: 0, frame_too_large: 0 };
+  /** The IP bytes of those drops (a segment with its own headers). */
+  readonly droppedBytes: Record<FlowDropReason, number> = {
+    queue_delay: 0,
+    fattest_flow: 0,
+    frame_too_large: 0,
+  };
   readonly #sink: FrameSink;
   readonly #now: () => number;
-  readonly #dropped: ((reason: FlowDropReason, packets: number) => void) | undefined;
+  readonly #dropped: ((reason: FlowDropReason, segments: number, bytes: number) => void) | undefined;
   readonly #sojourn: ((ms: number) => void) | undefined;
   readonly #maxPacketsPerFrame: number;
   /** Largest DATA frame packed from several packets, before sealing. */
@@ -183,8 +220,13 @@ export class FlowQueue implements PacketQueue {
   #pumping = false;
   /** Drops counted during a sendPackets call are not reported through `dropped`... */
   #inCall = false;
-  /** ...but here, by reason, and reported once the call's own result is out. */
+  /** ...but here, by reason (segments, bytes), and reported once the call's own result is out. */
   readonly #callDrops: Record<FlowDropReason, number> = {
+    queue_delay: 0,
+    fattest_flow: 0,
+    frame_too_large: 0,
+  };
+  readonly #callDropBytes: Record<FlowDropReason, number> = {
     queue_delay: 0,
     fattest_flow: 0,
     frame_too_large: 0,
@@ -251,6 +293,7 @@ export class FlowQueue implements PacketQueue {
     let accepted = 0;
     let bytes = 0;
     let oversized = 0;
+    let oversizedBytes = 0;
     this.#inCall = true;
     try {
       for (let i = 0; i < packets.length; i++) {
@@ -259,6 +302,7 @@ export class FlowQueue implements PacketQueue {
         const limit = segmentSize > 0 ? MAX_CARRIED_SUPER_PACKET_BYTES : MAX_PACKET_BYTES;
         if (packet.length > limit || packet.length === 0) {
           oversized++;
+          oversizedBytes += packet.length;
           continue;
         }
         const flow = this.#flowOf(packet);
@@ -278,6 +322,7 @@ export class FlowQueue implements PacketQueue {
         bytes += slot.length;
       }
       this.drops.frame_too_large += oversized;
+      this.droppedBytes.frame_too_large += oversizedBytes;
       this.#enforceMemoryBound();
       this.#sentSinceRtt += bytes;
       this.#pump();
@@ -343,22 +388,38 @@ export class FlowQueue implements PacketQueue {
     return flow;
   }
 
-  /** Past the memory bound, the fattest flow loses packets from its head (fq_codel_drop). */
+  /**
+   * Past the memory bound, the fattest flow loses segments from its head (fq_codel_drop): up to
+   * FATTEST_FLOW_DROP_SEGMENTS or half its bytes at once, a super-packet cut, not dropped whole,
+   * where that is enough.
+   */
   #enforceMemoryBound(): void {
     while (this.#queuedBytes > this.#maxQueuedBytes || this.#queuedPackets > this.#maxQueuedPackets) {
       let fattest: Flow | undefined;
       for (const flow of this.#flows) if (flow && (!fattest || flow.bytes > fattest.bytes)) fattest = flow;
       if (!fattest || fattest.length === 0) return;
-      // Down to half its bytes at once, as fq_codel does: one scan per burst of drops, not per packet.
       const keep = fattest.bytes / 2;
-      let dropped = 0;
-      while (fattest.length > 0 && (fattest.bytes > keep || dropped === 0)) {
-        const packet = fattest.shift()!;
-        this.#queuedBytes -= packet.length;
+      let budget = FATTEST_FLOW_DROP_SEGMENTS;
+      while (
+        budget > 0 &&
+        fattest.length > 0 &&
+        (fattest.bytes > keep || budget === FATTEST_FLOW_DROP_SEGMENTS)
+      ) {
+        const head = fattest.peek()!;
+        const cut = dropHeadSegments(head, budget);
+        if (cut) {
+          fattest.replaceHead(cut.rest);
+          this.#queuedBytes -= head.length - cut.rest.length;
+          this.#drop("fattest_flow", cut.dropped.segments, cut.dropped.bytes);
+          break;
+        }
+        const whole = slotSize(head);
+        fattest.shift();
+        this.#queuedBytes -= head.length;
         this.#queuedPackets--;
-        dropped++;
+        this.#drop("fattest_flow", whole.segments, whole.bytes);
+        budget -= whole.segments;
       }
-      this.#drop("fattest_flow", dropped);
     }
   }
 
@@ -434,28 +495,28 @@ export class FlowQueue implements PacketQueue {
   /**
    * The flow's head packet, after dropping those CoDel says waited too long: here, in the socket
    * and down the path. The last queued packet of a sparse flow is never dropped (it has no
-   * standing queue of its own); a bulk flow's may be, since its queue may be down the path.
+   * standing queue of its own); a bulk flow's may be, since its queue may be down the path. A drop
+   * takes one segment: a super-packet loses its first, and the rest is the next packet CoDel
+   * looks at (it waited as long, so it goes out unless the control law is due again at once).
    */
   #codelDequeue(flow: Flow, now: number): Uint8Array | undefined {
-    let dropped = 0;
-    let packet: Uint8Array | undefined;
     for (;;) {
       const queuedAt = flow.headTime();
-      packet = flow.shift();
-      if (!packet) break;
+      let packet = flow.shift();
+      if (!packet) return undefined;
       this.#queuedBytes -= packet.length;
       this.#queuedPackets--;
       flow.codel.observe(now - queuedAt + this.#sinkDelay + this.#pathDelay, now);
-      if (flow.length === 0 && flow.sparse) break;
-      if (!flow.codel.shouldDrop(now)) break;
-      dropped++;
-      if (flow.length === 0) {
-        packet = undefined;
-        break;
+      if (flow.length === 0 && flow.sparse) return packet;
+      while (packet && flow.codel.shouldDrop(now)) {
+        const cut = dropHeadSegments(packet, 1);
+        const dropped = cut ? cut.dropped : slotSize(packet);
+        this.#drop("queue_delay", dropped.segments, dropped.bytes);
+        packet = cut?.rest;
       }
+      if (packet) return packet;
+      if (flow.length === 0) return undefined;
     }
-    if (dropped > 0) this.#drop("queue_delay", dropped);
-    return packet;
   }
 
   #write(frame: Uint8Array): void {
@@ -472,19 +533,26 @@ export class FlowQueue implements PacketQueue {
     });
   }
 
-  #drop(reason: FlowDropReason, packets: number): void {
-    this.drops[reason] += packets;
-    if (this.#inCall) this.#callDrops[reason] += packets;
-    else this.#dropped?.(reason, packets);
+  #drop(reason: FlowDropReason, segments: number, bytes: number): void {
+    this.drops[reason] += segments;
+    this.droppedBytes[reason] += bytes;
+    if (this.#inCall) {
+      this.#callDrops[reason] += segments;
+      this.#callDropBytes[reason] += bytes;
+    } else {
+      this.#dropped?.(reason, segments, bytes);
+    }
   }
 
   #reportCallDrops(): void {
     if (this.#inCall) return;
     for (const reason of ["queue_delay", "fattest_flow"] as const) {
-      const packets = this.#callDrops[reason];
-      if (packets === 0) continue;
+      const segments = this.#callDrops[reason];
+      if (segments === 0) continue;
+      const bytes = this.#callDropBytes[reason];
       this.#callDrops[reason] = 0;
-      this.#dropped?.(reason, packets);
+      this.#callDropBytes[reason] = 0;
+      this.#dropped?.(reason, segments, bytes);
     }
   }
 }
