@@ -21,6 +21,7 @@ import { handOverProblem, prepareConfigDir, unreachableBy } from "./config-owner
 import { doctorFindings, type Finding, formatFindings, preflight } from "./doctor.js";
 import { argvKeyWarning, keySource, readKeyFile } from "./key-file.js";
 import { type RunningLaptop, startLaptop } from "./laptop.js";
+import { adoptLegacyConfig } from "./legacy-config.js";
 import { pairingQr } from "./pairing.js";
 import { type Account, accountToRunAs } from "./privilege-drop.js";
 import { StatusLine } from "./status.js";
@@ -164,6 +165,10 @@ async function main(argv: string[]): Promise<number> {
   const env = configFromEnv(process.env);
   const runAs = runAsAccount();
   const configDir = configDirOf(flags.configDir ?? env.configDir, runAs);
+  if (runAs && flags.configDir === undefined && env.configDir === undefined) {
+    const moved = adoptLegacyConfig(configDir, runAs);
+    if (moved) process.stderr.write(`${LAPTOP_PROGRAM}: ${moved}\n`);
+  }
   await checkConfigDir(configDir, process.geteuid?.() ?? -1, runAs?.uid);
   const file = await readConfigFile(configDir);
   const source = keySource({ file, env, flags });
