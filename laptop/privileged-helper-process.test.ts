@@ -18,21 +18,13 @@ const ORIGINAL_RESOLV = "nameserver 192.0.2.53\n";
 describe.skipIf(!canRunPrivileged)("the privileged helper process (needs root)", () => {
   let namespace: TestNamespace;
   let stateParent: string;
-  const state = () => ({
+  // Each read to its end (execFileSync): a spawned `cat` may report "exit" before its output is read.
+  const snapshot = () => ({
     routes: namespace.ip("route", "show", "table", "all"),
     routes6: namespace.ip("-6", "route", "show", "table", "all"),
     addresses: namespace.ip("-o", "addr", "show", "dev", TUN),
-    resolv: namespace.spawn("cat", ["/etc/resolv.conf"]),
+    resolv: namespace.exec("cat", ["/etc/resolv.conf"]),
   });
-  const snapshot = async () => {
-    const { resolv, ...rest } = state();
-    let text = "";
-    resolv.stdout.on("data", (chunk: Buffer) => {
-      text += chunk.toString();
-    });
-    await new Promise((resolve) => resolv.once("exit", resolve));
-    return { ...rest, resolv: text };
-  };
   const start = (dns = true) =>
     PrivilegedClient.start({
       command: ["ip", "netns", "exec", NS, ...confinedHelperCommand().command],
@@ -64,7 +56,7 @@ describe.skipIf(!canRunPrivileged)("the privileged helper process (needs root)",
   });
 
   it("sets address, routes, IPv6 and DNS when asked, and puts all of it back when its pipe closes", async () => {
-    const before = await snapshot();
+    const before = snapshot();
     const helper = await start();
     // uid 0 with CAP_NET_ADMIN alone (setpriv), which is all it needs for what follows.
     const status = readFileSync(`/proc/${helper.pid}/status`, "utf8");
@@ -74,7 +66,7 @@ describe.skipIf(!canRunPrivileged)("the privileged helper process (needs root)",
     await helper.address({ address: "10.77.0.2", prefixLength: 16, mtu: 1400 });
     await helper.address6(undefined);
     await helper.dns(["10.77.0.1"]);
-    const during = await snapshot();
+    const during = snapshot();
     expect(during.addresses).toContain("inet 10.77.0.2/16");
     expect(during.routes).toMatch(new RegExp(`^0\\.0\\.0\\.0/1 dev ${TUN}`, "m"));
     expect(during.routes).toMatch(new RegExp(`^128\\.0\\.0\\.0/1 dev ${TUN}`, "m"));
@@ -85,7 +77,7 @@ describe.skipIf(!canRunPrivileged)("the privileged helper process (needs root)",
     helper.restoreSync();
     await helper.exited;
     namespace.ip("addr", "del", "10.77.0.2/16", "dev", TUN); // a TUN's go with it when its fd closes
-    const after = await snapshot();
+    const after = snapshot();
     expect(after.routes).toBe(before.routes);
     expect(after.routes6).toBe(before.routes6);
     expect(after.resolv).toBe(ORIGINAL_RESOLV);

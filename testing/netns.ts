@@ -44,6 +44,11 @@ export class TestNamespace {
     run("ip", ["netns", "exec", this.name, "sysctl", "-q", "-w", `${key}=${value}`]);
   }
 
+  /** Runs a command inside the namespace to its end; returns all of its stdout, throws with stderr on failure. */
+  exec(command: string, args: string[]): string {
+    return run("ip", ["netns", "exec", this.name, command, ...args]);
+  }
+
   /** Runs a CommonJS script with this Node binary inside the namespace. */
   node(script: string, args: string[] = []): ChildProcessWithoutNullStreams {
     return spawn("ip", ["netns", "exec", this.name, process.execPath, "-e", script, ...args], {
@@ -63,7 +68,10 @@ export class TestNamespace {
   }
 }
 
-/** Resolves with the first stdout line `accept` returns a value for; rejects on exit or timeout. */
+/**
+ * Resolves with the first stdout line `accept` returns a value for; rejects on timeout, or once the
+ * child is gone and its output all read ("close": at "exit" the last line may still be in the pipe).
+ */
 export function awaitLine<T>(
   child: ChildProcessWithoutNullStreams,
   accept: (line: string) => T | undefined,
@@ -76,7 +84,7 @@ export function awaitLine<T>(
       clearTimeout(timer);
       child.stdout.off("data", onData);
       child.stderr.off("data", onStderr);
-      child.off("exit", onExit);
+      child.off("close", onClose);
       finish();
     };
     const onData = (chunk: Buffer) => {
@@ -91,7 +99,7 @@ export function awaitLine<T>(
     const onStderr = (chunk: Buffer) => {
       stderr += chunk.toString("utf8");
     };
-    const onExit = (code: number | null) =>
+    const onClose = (code: number | null) =>
       done(() => reject(new Error(`child exited (${code}) before the expected line: ${stderr.trim()}`)));
     const timer = setTimeout(
       () => done(() => reject(new Error(`no expected line within ${timeoutMs} ms: ${stderr.trim()}`))),
@@ -99,7 +107,7 @@ export function awaitLine<T>(
     );
     child.stdout.on("data", onData);
     child.stderr.on("data", onStderr);
-    child.once("exit", onExit);
+    child.once("close", onClose);
   });
 }
 

@@ -1,4 +1,4 @@
-// Shared by the exit's tests: wait for a condition instead of sleeping.
+// Shared by the tests: wait for a condition instead of sleeping.
 
 /** Polls `probe` every 10 ms until it gives a value (not undefined or false), or fails after `timeoutMs`. */
 export async function until<T>(
