@@ -359,6 +359,25 @@ export async function waitForRelay(
 }
 
 /**
+ * Waits until the page has noticed that a leg was dropped after `before` was sampled: it is seen
+ * not relaying, or a leg has opened again since (a redial can be over between two polls, more so
+ * on a loaded machine, so a gap in `relaying` alone may never be seen).
+ */
+export function waitForRelayDrop(
+  page: Page,
+  before: PageRelayStats,
+  what: string,
+  timeoutMs = STEP_TIMEOUT_MS,
+): Promise<{ stats: PageRelayStats; ms: number }> {
+  return waitForRelay(
+    page,
+    (s) => !s.relaying || s.exit.opens > before.exit.opens || s.laptop.opens > before.laptop.opens,
+    what,
+    timeoutMs,
+  );
+}
+
+/**
  * From the laptop's namespace, through the tether: the internet's hello page, then `bytes` of its
  * seeded content piped into sha256sum. Returns both for the caller to assert.
  */

@@ -30,6 +30,7 @@ import {
   startPhone,
   waitForOutput,
   waitForRelay,
+  waitForRelayDrop,
 } from "./chain.js";
 import { payloadChunks } from "./content.js";
 import { expectedSha256, HELLO_TEXT, type Internet, startInternet } from "./internet.js";
@@ -131,6 +132,21 @@ describe.skipIf(!canRunPrivileged)("a hostile relay in the chain, through the re
   }
 
   const legDrop = (s: LaptopStatus, reason: string) => s.legDrops[reason] ?? 0;
+
+  /**
+   * Polls an exit counter until it reaches `atLeast` (bounded), and returns it. A frame the proxy
+   * sent towards the exit is counted there only once the page has relayed it: a read right after
+   * the proxy's answer can come first.
+   */
+  async function exitCounts(read: () => Promise<number>, atLeast: number, what: string): Promise<number> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const count = await read();
+      if (count >= atLeast) return count;
+      if (Date.now() > deadline) throw new Error(`exit: ${what} not counted; ${count} < ${atLeast}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 
   /** A rate-limited download into the laptop namespace, hashed as it arrives. */
   function startTransfer(): Promise<void> {
@@ -263,9 +279,10 @@ describe.skipIf(!canRunPrivileged)("a hostile relay in the chain, through the re
     await flowing(page);
     await attack("replay", { to: "toExit" });
     await attack("replay", { to: "toLaptop" });
-    const exitCount = (await frames("replayed")) - before.exit;
+    await exitCounts(() => frames("replayed"), before.exit + 1, "a replay refused");
     const status = await laptopSays((s) => legDrop(s, "replayed") > before.laptop, "a replay refused");
     await transfer;
+    const exitCount = (await frames("replayed")) - before.exit;
     expect(exitCount).toBe(1);
     expect(legDrop(status, "replayed") - before.laptop).toBe(1);
     note(`replay: exit replayed +${exitCount}, laptop replayed +1; 6 MiB sha256 matches`);
@@ -331,7 +348,9 @@ describe.skipIf(!canRunPrivileged)("a hostile relay in the chain, through the re
       );
     }
     const passed = await held;
-    const exitCount = (await frames("too_old")) - before.tooOld;
+    const exitCount =
+      (await exitCounts(() => frames("too_old"), before.tooOld + 1, "a frame too old refused")) -
+      before.tooOld;
     const status = await laptopSays(
       (s) => legDrop(s, "too_old") > legDrop(before.laptop, "too_old"),
       "a frame too old refused",
@@ -427,8 +446,9 @@ describe.skipIf(!canRunPrivileged)("a hostile relay in the chain, through the re
     await flowing(page);
     // A resume the attacker watches: its HELLO carries the token and proof, sealed.
     const seen = (await attack("report")).hellos as number;
+    const { stats: beforeKill } = await waitForRelay(page, () => true, "stats");
     await killExitLeg();
-    await waitForRelay(page, (s) => !s.relaying, "the relay to notice", 10_000);
+    await waitForRelayDrop(page, beforeKill, "the relay to notice", 10_000);
     await waitForRelay(page, (s) => s.relaying, "relaying again", 30_000);
     expect((await attack("report")).hellos).toBe(seen + 1);
     const before = {
@@ -438,9 +458,10 @@ describe.skipIf(!canRunPrivileged)("a hostile relay in the chain, through the re
     };
     // Next connection: the laptop's HELLO is swapped for that resume's, seen one connection ago.
     const swapped = attack("substituteHello", { index: seen });
+    const { stats: beforeSwap } = await waitForRelay(page, () => true, "stats");
     await killExitLeg();
     await swapped;
-    await waitForRelay(page, (s) => !s.relaying, "the relay to notice", 10_000).catch(() => undefined);
+    await waitForRelayDrop(page, beforeSwap, "the relay to notice", 10_000);
     await waitForRelay(page, (s) => s.relaying, "relaying again after the refusal", 30_000);
     await transfer;
     const authFailed = (await handshakes("auth_failed")) - before.authFailed;
@@ -471,7 +492,9 @@ describe.skipIf(!canRunPrivileged)("a hostile relay in the chain, through the re
       "the made-up CLOSE refused",
     );
     expect(status.state).toBe("established");
-    const unsealed = (await frames("unsealed")) - before.unsealed;
+    const unsealed =
+      (await exitCounts(() => frames("unsealed"), before.unsealed + 1, "the made-up CLOSE refused")) -
+      before.unsealed;
     expect(unsealed).toBe(1);
     const resumedBefore = await handshakes("resumed");
     const newBefore = await handshakes("ok");

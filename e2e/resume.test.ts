@@ -19,6 +19,7 @@ import {
   startLaptop,
   waitForOutput,
   waitForRelay,
+  waitForRelayDrop,
 } from "./chain.js";
 import { expectedSha256, type Internet, startInternet } from "./internet.js";
 import { canRunPrivileged } from "./privileged.js";
@@ -83,13 +84,15 @@ describe.skipIf(!canRunPrivileged)("flows survive the phone (needs root)", () =>
     const before = await inner();
     const transfer = startTransfer();
     await flowing();
+    const { stats: beforeDrop } = await waitForRelay(page, () => true, "stats");
     const dropped = Date.now();
     await drop();
-    // A killed socket stops the relay; then wait for the first packet after it. A link that comes
-    // back within the heartbeat timeout may never stop it: TCP just retransmits. A reloaded page
-    // can be relaying again (with fresh counters) before a poll would see the gap.
+    // A killed socket stops the relay; then wait for the first packet after it (or for the leg
+    // already redialed: the gap may fall between two polls). A link that comes back within the
+    // heartbeat timeout may never stop it: TCP just retransmits. A reloaded page can be relaying
+    // again (with fresh counters) before a poll would see the gap.
     if (!backSince && !dropStopsRelay)
-      await waitForRelay(page, (s) => !s.relaying, `${label}: the relay to notice`, 10_000);
+      await waitForRelayDrop(page, beforeDrop, `${label}: the relay to notice`, 10_000);
     const { stats } = await waitForRelay(page, () => true, "stats");
     const base = relayed(stats);
     // Two phases: the session back (ours: redial, handshake, WELCOME), then the first packet,
