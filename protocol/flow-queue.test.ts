@@ -3,6 +3,7 @@ import { buildTransportPacket, checksumsValid, pattern, tcpSeq } from "../testin
 import { SUPER_PACKET_MAX_BYTES } from "../tun/device.js";
 import { gsoSplit } from "../tun/gso-split.js";
 import { decodeFrame, encodeFrame } from "./codec.js";
+import { Ecn, ecnOf } from "./ecn.js";
 import {
   FATTEST_FLOW_DROP_SEGMENTS,
   type FlowDropReason,
@@ -383,7 +384,7 @@ describe("FlowQueue: a super-packet loses one segment per drop, not all of them"
   const headers = (version: 4 | 6) => (version === 4 ? 40 : 60);
 
   /** Super-packets of one TCP flow, SEGMENTS full segments each, seq continuing (partial checksum). */
-  function superPackets(version: 4 | 6 = 4) {
+  function superPackets(version: 4 | 6 = 4, ecn: number = Ecn.NOT_ECT) {
     const template = buildTransportPacket({
       version,
       protocol: "tcp",
@@ -392,6 +393,8 @@ describe("FlowQueue: a super-packet loses one segment per drop, not all of them"
       payload: pattern(SEGMENTS * MSS),
       checksum: "partial",
     });
+    if (version === 6) template[1] = template[1]! | (ecn << 4);
+    else if (ecn !== Ecn.NOT_ECT) throw new Error("IPv6 only: the IPv4 header checksum is not redone here");
     let next = 0;
     return () => {
       const packet = template.slice();
@@ -455,6 +458,33 @@ describe("FlowQueue: a super-packet loses one segment per drop, not all of them"
       expect(ofCutSlots.every(checksumsValid)).toBe(true);
     });
   }
+
+  it("marks an ECN-capable flow's super-packets CE instead of dropping: every segment arrives, the marked ones counted", () => {
+    const link = new Link(40_000);
+    const marks: number[] = [];
+    const { queue } = queueOn(link, {
+      maxQueuedBytes: 64 * 1024 * 1024,
+      marked: (segments) => marks.push(segments),
+    });
+    const next = superPackets(6, Ecn.ECT0);
+    let sent = 0;
+    for (let ms = 0; ms < 1_000; ms++) {
+      queue.sendPackets([next()], [MSS]);
+      sent += SEGMENTS;
+      link.tick();
+    }
+    for (let ms = 0; ms < 2_000; ms++) link.tick();
+    expect(queue.drops.queue_delay).toBe(0);
+    expect(queue.ceMarked).toBeGreaterThan(5 * SEGMENTS);
+    expect(marks.reduce((a, b) => a + b, 0)).toBe(queue.ceMarked);
+    const segments = link.delivered.flatMap(({ packet: slot }) => {
+      const { packet, segmentSize } = unwrapSlot(slot)!;
+      return gsoSplit(packet, segmentSize) as Uint8Array[];
+    });
+    expect(segments.map(tcpSeq)).toEqual(segments.map((_, i) => i * MSS));
+    expect(segments).toHaveLength(sent);
+    expect(segments.filter((segment) => ecnOf(segment) === Ecn.CE)).toHaveLength(queue.ceMarked);
+  });
 
   it("past the memory bound: segments from the fattest flow's head, a batch at most, the head cut not dropped whole", () => {
     const link = new Link(0); // the socket takes nothing

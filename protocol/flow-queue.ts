@@ -7,8 +7,9 @@
 //   socket took a frame, or packets arrived ──> pump: while the socket holds little,
 //     pick a flow: new flows first (a flow that just became active, e.g. a ping or a DNS query),
 //     then old ones, deficit round robin by bytes (QUANTUM_BYTES a turn);
-//     its head packet waited too long (CoDel per flow: time here + the path delay)? drop it, or
-//       of a super-packet only its first segment (segment-drop.ts), and go on;
+//     its head packet waited too long (CoDel per flow: time here + the path delay)? an
+//       ECN-capable one is marked CE and sent (ecn.ts); else drop it, or of a super-packet only
+//       its first segment (segment-drop.ts), and go on;
 //     pack what is picked into one DATA frame (at most MAX_MESSAGE_BYTES) ──> socket
 //
 // A sparse flow never builds a queue, so its packets go out within one frame of arriving and
@@ -27,6 +28,7 @@
 
 import { dataFrameBytes, encodeData } from "./codec.js";
 import { CODEL_INTERVAL_MS, CoDel } from "./codel.js";
+import { markCongestion } from "./ecn.js";
 import { MAX_PACKET_BYTES, MAX_PACKETS_PER_FRAME } from "./limits.js";
 import { dropHeadSegments, slotSize } from "./segment-drop.js";
 import { BASE_RTT_WINDOW_MS, type FrameSink, type PacketQueue, type SendResult } from "./send-queue.js";
@@ -92,6 +94,8 @@ export interface FlowQueueOptions {
    * they would cross the wire (a super-packet's segments) and their bytes.
    */
   dropped?: (reason: FlowDropReason, segments: number, bytes: number) => void;
+  /** Told of CoDel's signals sent as ECN marks instead of drops: the segments marked CE. */
+  marked?: (segments: number) => void;
   /** Told each frame's time from handed over to taken by the socket, ms. */
   sojourn?: ((ms: number) => void) | undefined;
   /** Packets per DATA frame at most (1 turns batching off, for measurements). */
@@ -191,6 +195,8 @@ export class FlowQueue implements PacketQueue {
    * super-packet's segments; frame_too_large: the refused packets or slots themselves).
    */
   readonly drops: Record<FlowDropReason, number> = { queue_delay: 0, fattest_flow: 0, frame_too_large: 0 };
+  /** Segments CoDel marked Congestion Experienced instead of dropping them (ECN-capable flows). */
+  ceMarked = 0;
   /** The IP bytes of those drops (a segment with its own headers). */
   readonly droppedBytes: Record<FlowDropReason, number> = {
     queue_delay: 0,
@@ -201,6 +207,7 @@ export class FlowQueue implements PacketQueue {
   readonly #now: () => number;
   readonly #dropped: ((reason: FlowDropReason, segments: number, bytes: number) => void) | undefined;
   readonly #sojourn: ((ms: number) => void) | undefined;
+  readonly #marked: ((segments: number) => void) | undefined;
   readonly #maxPacketsPerFrame: number;
   /** Largest DATA frame packed from several packets, before sealing. */
   readonly #maxFrameBytes: number;
@@ -247,6 +254,7 @@ export class FlowQueue implements PacketQueue {
     this.#now = options.now ?? Date.now;
     this.#dropped = options.dropped;
     this.#sojourn = options.sojourn;
+    this.#marked = options.marked;
     this.#maxPacketsPerFrame = options.maxPacketsPerFrame ?? MAX_PACKETS_PER_FRAME;
     this.#maxFrameBytes = (options.maxMessageBytes ?? MAX_MESSAGE_BYTES) - SEAL_ROOM_BYTES;
     this.#sinkTargetBytes = options.sinkTargetBytes ?? SINK_TARGET_BYTES;
@@ -495,8 +503,9 @@ export class FlowQueue implements PacketQueue {
   /**
    * The flow's head packet, after dropping those CoDel says waited too long: here, in the socket
    * and down the path. The last queued packet of a sparse flow is never dropped (it has no
-   * standing queue of its own); a bulk flow's may be, since its queue may be down the path. A drop
-   * takes one segment: a super-packet loses its first, and the rest is the next packet CoDel
+   * standing queue of its own); a bulk flow's may be, since its queue may be down the path. A
+   * packet of an ECN-capable flow is marked CE and sent instead (the signal without the loss). A
+   * drop takes one segment: a super-packet loses its first, and the rest is the next packet CoDel
    * looks at (it waited as long, so it goes out unless the control law is due again at once).
    */
   #codelDequeue(flow: Flow, now: number): Uint8Array | undefined {
@@ -509,6 +518,12 @@ export class FlowQueue implements PacketQueue {
       flow.codel.observe(now - queuedAt + this.#sinkDelay + this.#pathDelay, now);
       if (flow.length === 0 && flow.sparse) return packet;
       while (packet && flow.codel.shouldDrop(now)) {
+        if (markCongestion(packet)) {
+          const { segments } = slotSize(packet);
+          this.ceMarked += segments;
+          this.#marked?.(segments);
+          return packet;
+        }
         const cut = dropHeadSegments(packet, 1);
         const dropped = cut ? cut.dropped : slotSize(packet);
         this.#drop("queue_delay", dropped.segments, dropped.bytes);
