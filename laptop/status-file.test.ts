@@ -43,6 +43,7 @@ function fakeTunnel(): LaptopTunnel {
       handshakesFailed: 4,
       closesIgnored: 5,
       legDrops: { forged: 6, replayed: 7 },
+      refusals: { control_reply: 8, unread: 1 },
     },
   } as unknown as LaptopTunnel;
 }
@@ -102,13 +103,14 @@ describe("tether status", () => {
     await file.stop();
   });
 
-  it("carries protocol v2's refusals of what a relay made up, for the operator and the e2e", async () => {
+  it("carries protocol v2's refusals of what a relay made up, and what the relays were refused, for the operator and the e2e", async () => {
     const file = new StatusFile(dir, fakeTunnel(), { exit: "wss://exit.example", listening: [] });
     file.start();
     await waitForFile(join(dir, STATUS_FILE));
     const { text } = await output(dir, true);
     expect((JSON.parse(text) as { status: StatusSnapshot }).status).toMatchObject({
       legDrops: { forged: 6, replayed: 7 },
+      refusals: { control_reply: 8, unread: 1 },
       relaysBusy: 2,
       handshakesFailed: 4,
       closesIgnored: 5,

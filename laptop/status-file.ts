@@ -46,6 +46,8 @@ export interface StatusSnapshot {
    * worked (RELAY_BUSY); RESPONSEs or CHALLENGEs that did not hold up; clear CLOSEs not believed.
    */
   legDrops: Record<string, number>;
+  /** What the relays were refused (a PING past the reply budget, a leg cut for not reading), by reason, since start. */
+  refusals: Record<string, number>;
   relaysBusy: number;
   handshakesFailed: number;
   closesIgnored: number;
@@ -116,6 +118,7 @@ export class StatusFile {
       drops: { ...counters.drops },
       relays: counters.relays,
       legDrops: { ...counters.legDrops },
+      refusals: { ...counters.refusals },
       relaysBusy: counters.relaysBusy,
       handshakesFailed: counters.handshakesFailed,
       closesIgnored: counters.closesIgnored,

@@ -37,6 +37,7 @@ import { unwrapSlot } from "../protocol/super-packet.js";
 import { CLOSE_ABNORMAL, type Transport } from "../protocol/transport.js";
 import type { TunDevice } from "../tun/device.js";
 import { ipPacketCount } from "../tun/gso-peer.js";
+import type { ControlRefusal } from "../tunnel/control-budget.js";
 import { type HandshakeFrame, TunnelEnd } from "../tunnel/end.js";
 import { HandshakeRefusal, helloFor, LAPTOP_CAPABILITIES, versionInCommon } from "../tunnel/handshake.js";
 import type { TransportKeys } from "../tunnel/noise.js";
@@ -75,6 +76,8 @@ export interface TunnelCounters {
   closesIgnored: number;
   /** Frames the relays' legs dropped unopened (forged, replayed, clear where sealed), by reason, all relays. */
   legDrops: Record<LegDropReason, number>;
+  /** What the relays were refused (tunnel/control-budget.ts): PINGs past the reply budget, legs cut for not reading. */
+  refusals: Record<ControlRefusal, number>;
 }
 
 export class TunnelError extends Error {
@@ -139,6 +142,7 @@ export class LaptopTunnel {
       LegDropReason,
       number
     >,
+    refusals: { control_reply: 0, unread: 0 },
   };
   private relay: Relay | undefined;
   /** The phone's self-test: ECHOs through the exit when the relay asks (tunnel/self-test.ts). */
@@ -199,6 +203,9 @@ export class LaptopTunnel {
         maxPacketsPerFrame: this.options.maxPacketsPerFrame,
         dropped: (reason) => {
           this.counters.legDrops[reason]++;
+        },
+        refused: (reason) => {
+          this.counters.refusals[reason]++;
         },
         // Per-flow queues: a ping or a DNS query never waits behind (or is dropped for) a transfer.
         queue: (sink) =>
