@@ -5,8 +5,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseClientKey } from "../protocol/client-key.js";
 import { decodeFrame, encodeFrame } from "../protocol/codec.js";
-import { FrameType, Hop } from "../protocol/frames.js";
 import { fromMessage } from "../protocol/encoding.js";
+import { FrameType, Hop } from "../protocol/frames.js";
 import { memoryDrained, memoryTransportPair } from "../protocol/transport.js";
 import { createFakeTun } from "../tun/fake.js";
 import { CONTROL_REPLY_BURST } from "../tunnel/control-budget.js";
