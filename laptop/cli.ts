@@ -19,6 +19,7 @@ import {
 import { checkConfigDir } from "./config-dir.js";
 import { handOverProblem, prepareConfigDir, unreachableBy } from "./config-owner.js";
 import { doctorFindings, type Finding, formatFindings, preflight } from "./doctor.js";
+import { growHeapForForwarding } from "./heap-headroom.js";
 import { argvKeyWarning, keySource, readKeyFile } from "./key-file.js";
 import { type RunningLaptop, startLaptop } from "./laptop.js";
 import { adoptLegacyConfig } from "./legacy-config.js";
@@ -188,6 +189,7 @@ async function main(argv: string[]): Promise<number> {
   });
   const say = (message: string) => (status ? status.print(message) : process.stderr.write(`${message}\n`));
 
+  growHeapForForwarding(); // process-wide, so here in the entry point (laptop/heap-headroom.ts)
   const laptop: RunningLaptop = await startLaptop(
     config,
     {
