@@ -136,18 +136,45 @@ export async function startExit(
 ): Promise<Exit> {
   if (commands === BUILT_COMMANDS) requireBuild();
   const dir = restartOf ? dirname(restartOf.keysFile) : topology.tempDir("exit");
-  const keysFile = join(dir, "keys.json");
   const address = topology.addr.carrier.exit;
   const certificate = await loadOrCreateCertificate(dir, [address], "exit");
-  const process = recordOutput(
-    topology.spawn("exit", [
-      ...commands.exit,
+  return launchExit(topology, {
+    dir,
+    commands,
+    front: [
       "--listen",
       `${address}:${EXIT_PORT}`,
       "--cert",
       join(dir, "exit-cert.pem"),
       "--tls-key",
       join(dir, "exit-key.pem"),
+    ],
+    origin: `https://${address}:${EXIT_PORT}`,
+    spkiSha256: certificate.spkiSha256,
+    extraArgs,
+  });
+}
+
+export interface ExitLaunch {
+  /** Where its keys file is (and its certificate, if it has one). */
+  dir: string;
+  commands: Commands;
+  /** How it faces phones and laptops: its --listen, and --cert/--tls-key or --trusted-proxy. */
+  front: readonly string[];
+  /** What laptops and phones are given: its own https origin, or a proxy's in front of it. */
+  origin: string;
+  spkiSha256: string;
+  extraArgs: readonly string[];
+}
+
+/** Spawns `tether-exit` in the exit namespace, NATing to the internet namespace; resolves once it listens. */
+export async function launchExit(topology: Topology, launch: ExitLaunch): Promise<Exit> {
+  const { commands, origin } = launch;
+  const keysFile = join(launch.dir, "keys.json");
+  const process = recordOutput(
+    topology.spawn("exit", [
+      ...commands.exit,
+      ...launch.front,
       "--keys-file",
       keysFile,
       "--dns",
@@ -159,30 +186,28 @@ export async function startExit(
       // The topology's internet is a documentation range, which the egress guard refuses by default.
       "--allow-egress",
       topology.addr.egress.subnet,
-      ...extraArgs,
+      ...launch.extraArgs,
     ]),
   );
   await waitForOutput(process, /exit listening/, "the exit to listen");
-  const origin = `https://${address}:${EXIT_PORT}`;
   return {
     process,
     origin,
     keysFile,
-    spkiSha256: certificate.spkiSha256,
+    spkiSha256: launch.spkiSha256,
     async addKey(name) {
       const result = await topology.exec(
         "exit",
         [...commands.exit, "keys", "add", name, "--keys-file", keysFile],
-        {
-          check: true,
-        },
+        { check: true },
       );
       const key = result.stdout.match(/^\s+(\S+:\S+)$/m)?.[1];
       if (!key) throw new ChainError(`no key in the output of keys add:\n${result.stdout}`);
       return key;
     },
     async get(path) {
-      // /metrics has a listener of its own, this machine's only (--metrics-listen's default).
+      // /metrics has a listener of its own, this machine's only (--metrics-listen's default); the
+      // rest goes where phones go (through the proxy, if there is one).
       const base = path.startsWith("/metrics")
         ? `http://${METRICS_LISTEN_DEFAULT.host}:${METRICS_LISTEN_DEFAULT.port}`
         : origin;

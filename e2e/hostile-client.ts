@@ -24,6 +24,7 @@ import { fromMessage } from "../protocol/encoding.js";
 import { type Frame, FrameType, Hop } from "../protocol/frames.js";
 import { HEADER_BYTES, MAX_FRAME_BYTES } from "../protocol/limits.js";
 import { NoiseLaptop } from "../testing/noise-laptop.js";
+import { socketEnd } from "./socket-end.js";
 
 /** Longest any one attempt may take, ms (slow handshakes wait for the exit's timeout). */
 const ATTEMPT_TIMEOUT_MS = 20_000;
@@ -70,24 +71,7 @@ function dial(url: string, options: { bind?: string; origin?: string } = {}): Di
       outcome.error = String(error);
     }
   });
-  const done = new Promise<Outcome>((resolve) => {
-    const timer = setTimeout(() => {
-      outcome.error = "timeout";
-      socket.terminate();
-    }, ATTEMPT_TIMEOUT_MS);
-    socket.once("unexpected-response", (_request, response) => {
-      outcome.status = response.statusCode;
-      socket.terminate();
-    });
-    socket.on("error", (error) => {
-      outcome.error ??= error.message;
-    });
-    socket.once("close", (code) => {
-      clearTimeout(timer);
-      if (outcome.status === undefined) outcome.close = code;
-      resolve(outcome);
-    });
-  });
+  const done = socketEnd(socket, outcome, ATTEMPT_TIMEOUT_MS);
   return { socket, laptop, frames, done };
 }
 

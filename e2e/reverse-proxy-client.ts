@@ -14,6 +14,7 @@ import { fromMessage } from "../protocol/encoding.js";
 import { FrameType } from "../protocol/frames.js";
 import { MAX_FRAME_BYTES } from "../protocol/limits.js";
 import { NoiseLaptop } from "../testing/noise-laptop.js";
+import { socketEnd } from "./socket-end.js";
 
 /** Longest any one attempt may take, ms. */
 const ATTEMPT_TIMEOUT_MS = 15_000;
@@ -71,24 +72,9 @@ function handshake(a: Extract<Attempt, { kind: "handshake" }>): Promise<Outcome>
       outcome.error = String(error);
     }
   });
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      outcome.error = "timeout";
-      socket.terminate();
-    }, ATTEMPT_TIMEOUT_MS);
-    socket.once("unexpected-response", (_request, response) => {
-      outcome.status = response.statusCode;
-      socket.terminate();
-    });
-    socket.on("error", (error) => {
-      outcome.error ??= error.message;
-    });
-    socket.once("close", (code) => {
-      clearTimeout(timer);
-      if (outcome.status === undefined) outcome.close = code;
-      outcome.welcomed ??= false;
-      resolve(outcome);
-    });
+  return socketEnd(socket, outcome, ATTEMPT_TIMEOUT_MS).then((ended) => {
+    ended.welcomed ??= false;
+    return ended;
   });
 }
 

@@ -12,17 +12,8 @@
 import type { ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { METRICS_LISTEN_DEFAULT } from "../exit/metrics-server.js";
 import { loadOrCreateCertificate } from "../laptop/certificate.js";
-import {
-  BUILT_COMMANDS,
-  ChainError,
-  EXIT_TUN,
-  type Exit,
-  recordOutput,
-  requireBuild,
-  waitForOutput,
-} from "./chain.js";
+import { BUILT_COMMANDS, ChainError, type Exit, launchExit, recordOutput, requireBuild } from "./chain.js";
 import type { Topology } from "./topology.js";
 
 export const HAPROXY = "/usr/sbin/haproxy";
@@ -130,68 +121,21 @@ export async function startReverseProxy(topology: Topology): Promise<ReverseProx
  * `--trusted-proxy 127.0.0.1`. Its `origin` and certificate are the proxy's: what laptops and
  * phones are given.
  */
-export async function startExitBehindProxy(
+export function startExitBehindProxy(
   topology: Topology,
   proxy: ReverseProxy,
   extraArgs: string[] = [],
 ): Promise<Exit> {
   requireBuild();
-  const dir = topology.tempDir("exit");
-  const keysFile = join(dir, "keys.json");
-  const exitCommand = BUILT_COMMANDS.exit;
-  const process = recordOutput(
-    topology.spawn("exit", [
-      ...exitCommand,
-      "--listen",
-      `${EXIT_BEHIND_PROXY.host}:${EXIT_BEHIND_PROXY.port}`,
-      "--trusted-proxy",
-      EXIT_BEHIND_PROXY.host,
-      "--keys-file",
-      keysFile,
-      "--dns",
-      topology.addr.egress.internet,
-      "--egress",
-      topology.ifname.exit.egress,
-      "--tun-name",
-      EXIT_TUN,
-      "--allow-egress",
-      topology.addr.egress.subnet,
-      ...extraArgs,
-    ]),
-  );
-  await waitForOutput(process, /exit listening/, "the exit to listen");
-  return {
-    process,
+  const front = `${EXIT_BEHIND_PROXY.host}:${EXIT_BEHIND_PROXY.port}`;
+  return launchExit(topology, {
+    dir: topology.tempDir("exit"),
+    commands: BUILT_COMMANDS,
+    front: ["--listen", front, "--trusted-proxy", EXIT_BEHIND_PROXY.host],
     origin: proxy.origin,
-    keysFile,
     spkiSha256: proxy.spkiSha256,
-    async addKey(name) {
-      const result = await topology.exec(
-        "exit",
-        [...exitCommand, "keys", "add", name, "--keys-file", keysFile],
-        {
-          check: true,
-        },
-      );
-      const key = result.stdout.match(/^\s+(\S+:\S+)$/m)?.[1];
-      if (!key) throw new ChainError(`no key in the output of keys add:\n${result.stdout}`);
-      return key;
-    },
-    async get(path) {
-      // /metrics has a listener of its own (--metrics-listen's default); the rest goes through the proxy.
-      const base = path.startsWith("/metrics")
-        ? `http://${METRICS_LISTEN_DEFAULT.host}:${METRICS_LISTEN_DEFAULT.port}`
-        : proxy.origin;
-      const result = await topology.exec(
-        "exit",
-        ["curl", "-sS", "--max-time", "10", "-k", `${base}${path}`],
-        {
-          check: true,
-        },
-      );
-      return result.stdout;
-    },
-  };
+    extraArgs,
+  });
 }
 
 /** The exit's JSON log lines (pino) with this `msg`, parsed. */
