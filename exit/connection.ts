@@ -23,7 +23,7 @@ import { parseIpv4 } from "../protocol/ip.js";
 import { RESUME_TOKEN_BYTES, SESSION_ID_BYTES } from "../protocol/limits.js";
 import type { Transport, TransportClose } from "../protocol/transport.js";
 import type { TunDevice } from "../tun/device.js";
-import { type HandshakeFrame, TunnelEnd } from "../tunnel/end.js";
+import { TunnelEnd } from "../tunnel/end.js";
 import {
   challengeFrame,
   decodeHello,

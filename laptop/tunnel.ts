@@ -21,14 +21,7 @@ import type { ClientKey } from "../protocol/client-key.js";
 import type { Encoding } from "../protocol/encoding.js";
 import { codeForClose, type ErrorCode, ProtocolError } from "../protocol/errors.js";
 import { type FlowDropReason, FlowQueue } from "../protocol/flow-queue.js";
-import {
-  Capability,
-  type ChallengeFrame,
-  FrameType,
-  type HelloFrame,
-  Hop,
-  type WelcomeFrame,
-} from "../protocol/frames.js";
+import { Capability, type ChallengeFrame, FrameType, Hop, type WelcomeFrame } from "../protocol/frames.js";
 import { ipv4Destination, isIpv4, tryParseIpv4, tryParseIpv6 } from "../protocol/ip.js";
 import { ipv6DestinationIs, isIpv6 } from "../protocol/ipv6-header.js";
 import { SelfTestType } from "../protocol/self-test.js";
@@ -221,7 +214,7 @@ export class LaptopTunnel {
         handshake: (bytes) => this.response(relay, bytes),
         data: (packets) => this.toTun(relay, packets),
         peerClosed: (code, reason, sealed) => this.closedByExit(code, reason, sealed),
-        closed: ({ code, reason }) => this.detached(relay, code, reason),
+        closed: ({ code }) => this.detached(relay, code),
         unknownFrame: (type, frame) => {
           if (type === SelfTestType.SELF_TEST)
             this.selfTest.request(relay.end, frame, relay === this.relay && this.state === "established");
@@ -434,7 +427,7 @@ export class LaptopTunnel {
     this.events.fatal(new TunnelError(code, message));
   }
 
-  private detached(relay: Relay, code: number, reason: string): void {
+  private detached(relay: Relay, code: number): void {
     if (relay !== this.relay) return;
     this.selfTest.stop();
     this.lastRttMs = relay.end.rttMs ?? this.lastRttMs;

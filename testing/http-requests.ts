@@ -109,7 +109,7 @@ const oddHeader = fc.oneof(
       " folded: continuation",
       "NoColonHere",
       ": empty-name",
-      "X-Long: " + "a".repeat(9000),
+      `X-Long: ${"a".repeat(9000)}`,
       "Expect: 100-continue",
     ),
   },

@@ -29,7 +29,7 @@ export function versionInCommon(min: number, max: number): number | undefined {
 }
 
 /** Which side must update when a peer speaks only `min..max`: the one with the older versions. */
-function olderSide(min: number, max: number, peer: "exit" | "laptop"): string {
+function olderSide(max: number, peer: "exit" | "laptop"): string {
   const peerIsOlder = max < PROTOCOL_VERSION_MIN;
   if (peer === "exit") return peerIsOlder ? "update the exit (tether-exit)" : "update tether on this laptop";
   return peerIsOlder ? "update tether on the laptop" : "update this exit (tether-exit)";
@@ -88,7 +88,7 @@ export function helloFor(
     const { versionMin: min, versionMax: max } = challenge;
     throw new HandshakeRefusal(
       "UNSUPPORTED_VERSION",
-      `the exit speaks protocol ${versions(min, max)}, this tether ${versions(PROTOCOL_VERSION_MIN, PROTOCOL_VERSION_MAX)}: ${olderSide(min, max, "exit")}`,
+      `the exit speaks protocol ${versions(min, max)}, this tether ${versions(PROTOCOL_VERSION_MIN, PROTOCOL_VERSION_MAX)}: ${olderSide(max, "exit")}`,
     );
   }
   return new InitiatorHandshake(bytes, key.clientId, key.secret, {
@@ -110,7 +110,7 @@ export function helloVersion(bytes: Uint8Array): number {
   if (version === undefined) {
     throw new HandshakeRefusal(
       "UNSUPPORTED_VERSION",
-      `the laptop speaks protocol ${versions(min, max)}, this exit ${versions(PROTOCOL_VERSION_MIN, PROTOCOL_VERSION_MAX)}: ${olderSide(min, max, "laptop")}`,
+      `the laptop speaks protocol ${versions(min, max)}, this exit ${versions(PROTOCOL_VERSION_MIN, PROTOCOL_VERSION_MAX)}: ${olderSide(max, "laptop")}`,
     );
   }
   return version;
