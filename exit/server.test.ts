@@ -208,9 +208,12 @@ describe("the exit's HTTP server", () => {
     expect(other).toBe("HTTP/1.1 200 OK");
     expect(await refusals(metrics, "source_connections")).toBe(1);
     held[0]!.destroy();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const again = await hold(port, "127.0.0.2");
-    expect(await closedByServer(again, 300)).toBe(false); // a place came free
+    // The place comes free once the server has seen that close: a dial before then is still refused.
+    const again = await until(async () => {
+      const socket = await hold(port, "127.0.0.2");
+      return !(await closedByServer(socket, 300)) && socket;
+    }, "a place to come free");
+    expect(again.destroyed).toBe(false);
   });
 
   it("frees a connection's place once its leg's handshake is done (it carries a session)", async () => {
