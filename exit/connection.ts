@@ -121,6 +121,7 @@ export class ExitConnection {
             maxPacketsPerFrame: context.maxPacketsPerFrame,
             sojourn: (ms) => context.metrics.queueDelay.observe(ms / 1000),
             dropped: (reason, count) => context.metrics.drop(reason, count),
+            marked: (segments) => context.metrics.marked(segments),
           }),
         dropped: (reason) => context.metrics.frameDropped(reason),
         refused: (reason) => context.metrics.refused(reason),

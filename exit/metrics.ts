@@ -99,6 +99,12 @@ export class ExitMetrics {
     registers: [this.registry],
   });
 
+  readonly ceMarks = new Counter({
+    name: "tether_exit_ce_marks_total",
+    help: "Segments to the phones marked Congestion Experienced instead of dropped (ECN-capable flows).",
+    registers: [this.registry],
+  });
+
   readonly framesDropped = new Counter({
     name: "tether_exit_frames_dropped_total",
     help: "Frames from relays dropped unopened (forged, replayed, too old, clear where sealed), by reason.",
@@ -154,6 +160,10 @@ export class ExitMetrics {
 
   drop(reason: DropReason, count = 1): void {
     this.drops.inc({ reason }, count);
+  }
+
+  marked(segments: number): void {
+    this.ceMarks.inc(segments);
   }
 
   frameDropped(reason: LegDropReason): void {

@@ -44,6 +44,7 @@ function fakeTunnel(): LaptopTunnel {
       closesIgnored: 5,
       legDrops: { forged: 6, replayed: 7 },
       refusals: { control_reply: 8, unread: 1 },
+      ceMarked: 9,
     },
   } as unknown as LaptopTunnel;
 }
@@ -111,6 +112,7 @@ describe("tether status", () => {
     expect((JSON.parse(text) as { status: StatusSnapshot }).status).toMatchObject({
       legDrops: { forged: 6, replayed: 7 },
       refusals: { control_reply: 8, unread: 1 },
+      ceMarked: 9,
       relaysBusy: 2,
       handshakesFailed: 4,
       closesIgnored: 5,

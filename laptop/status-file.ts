@@ -38,6 +38,8 @@ export interface StatusSnapshot {
   packetsUp: number;
   packetsDown: number;
   drops: Record<string, number>;
+  /** Segments marked Congestion Experienced instead of dropped (ECN-capable flows), since start. */
+  ceMarked: number;
   /** Times a phone connected. */
   relays: number;
   /**
@@ -116,6 +118,7 @@ export class StatusFile {
       packetsUp: counters.packetsUp,
       packetsDown: counters.packetsDown,
       drops: { ...counters.drops },
+      ceMarked: counters.ceMarked,
       relays: counters.relays,
       legDrops: { ...counters.legDrops },
       refusals: { ...counters.refusals },

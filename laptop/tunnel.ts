@@ -60,6 +60,8 @@ export interface TunnelCounters {
   packetsDown: number;
   bytesDown: number;
   drops: Record<DropReason, number>;
+  /** Segments the send queue marked Congestion Experienced instead of dropping them (ECN-capable flows). */
+  ceMarked: number;
   relays: number;
   /** Relays refused because a working one was connected (RELAY_BUSY). */
   relaysBusy: number;
@@ -136,6 +138,7 @@ export class LaptopTunnel {
       number
     >,
     refusals: { control_reply: 0, unread: 0 },
+    ceMarked: 0,
   };
   private relay: Relay | undefined;
   /** The phone's self-test: ECHOs through the exit when the relay asks (tunnel/self-test.ts). */
@@ -206,6 +209,9 @@ export class LaptopTunnel {
             maxPacketsPerFrame: this.options.maxPacketsPerFrame,
             dropped: (reason, count) => {
               this.counters.drops[reason] += count;
+            },
+            marked: (segments) => {
+              this.counters.ceMarked += segments;
             },
           }),
       },
