@@ -6,6 +6,9 @@
 import { ipv6Rows, ipv6Summary } from "./ipv6-pass.js";
 import { difference, maxDefined, median, minDefined, ratio, round } from "./stats.js";
 
+/** The TUN calls the bench counts per transfer, at both ends. */
+const TUN_CALLS = ["laptop_read", "laptop_write", "exit_read", "exit_write"] as const;
+
 export class Series {
   readonly values = new Map<string, number[]>();
 
@@ -124,6 +127,13 @@ export function summarize(
   });
   const reno = shapedKeys("reno");
   const bbr = ccs.includes("bbr") ? shapedKeys("bbr") : undefined;
+  /** One entry per unshaped transfer, keyed `kind_dir`, from its keys' prefix `kind.dir`. */
+  const perTransfer = (value: (prefix: string) => unknown) =>
+    Object.fromEntries(
+      ["tether", "base64", "unbatched"].flatMap((kind) =>
+        ["up", "down"].map((dir) => [`${kind}_${dir}`, value(`${kind}.${dir}`)]),
+      ),
+    );
   const cpuRole = (role: string) => r(`cpu.${role}`, 3);
   return {
     machine,
@@ -166,45 +176,20 @@ export function summarize(
         ]),
       ),
     ),
-    tun_packets_per_call: Object.fromEntries(
-      ["tether", "base64", "unbatched"].flatMap((kind) =>
-        ["up", "down"].map((dir) => [
-          `${kind}_${dir}`,
-          Object.fromEntries(
-            ["laptop_read", "laptop_write", "exit_read", "exit_write"].map((call) => [
-              call,
-              r(`${kind}.${dir}.tun.${call}`),
-            ]),
-          ),
-        ]),
-      ),
+    tun_packets_per_call: perTransfer((p) =>
+      Object.fromEntries(TUN_CALLS.map((call) => [call, r(`${p}.tun.${call}`)])),
     ),
-    tun_bytes_per_call: Object.fromEntries(
-      ["tether", "base64", "unbatched"].flatMap((kind) =>
-        ["up", "down"].map((dir) => [
-          `${kind}_${dir}`,
-          Object.fromEntries(
-            ["laptop_read", "laptop_write", "exit_read", "exit_write"].map((call) => [
-              call,
-              r(`${kind}.${dir}.tun.${call}_bytes`, 0),
-            ]),
-          ),
-        ]),
-      ),
+    tun_bytes_per_call: perTransfer((p) =>
+      Object.fromEntries(TUN_CALLS.map((call) => [call, r(`${p}.tun.${call}_bytes`, 0)])),
     ),
-    tun_super_packets: Object.fromEntries(
-      ["tether", "base64", "unbatched"].flatMap((kind) =>
-        ["up", "down"].map((dir) => [
-          `${kind}_${dir}`,
-          Object.fromEntries(
-            ["laptop", "exit"].flatMap((side) =>
-              ["read", "written"].map((what) => [
-                `${side}_${what}`,
-                r(`${kind}.${dir}.tun.${side}_super_packets_${what}`, 0),
-              ]),
-            ),
-          ),
-        ]),
+    tun_super_packets: perTransfer((p) =>
+      Object.fromEntries(
+        ["laptop", "exit"].flatMap((side) =>
+          ["read", "written"].map((what) => [
+            `${side}_${what}`,
+            r(`${p}.tun.${side}_super_packets_${what}`, 0),
+          ]),
+        ),
       ),
     ),
     unshaped_loaded: { up: sparseRow("loaded.up"), down: sparseRow("loaded.down") },

@@ -15,29 +15,12 @@ import {
   waitForOutput,
 } from "./chain.js";
 import { expectedSha256, type Internet, startInternet } from "./internet.js";
+import { type NetworkState, networkState } from "./network-state.js";
 import { canRunPrivileged } from "./privileged.js";
 import { createTopology, type Topology } from "./topology.js";
 
 /** The file the laptop fetches: big enough to be many thousands of packets each way. */
 const FILE_BYTES = 20 * 1024 * 1024;
-
-interface NetworkState {
-  routes: string;
-  routes6: string;
-  links: string;
-  resolvConf: string;
-}
-
-async function networkState(topology: Topology): Promise<NetworkState> {
-  const run = async (argv: string[]) => (await topology.exec("laptop", argv, { check: true })).stdout;
-  return {
-    routes: await run(["ip", "route", "show", "table", "all"]),
-    routes6: await run(["ip", "-6", "route", "show", "table", "all"]),
-    // Link names and flags, without counters that move on their own.
-    links: (await run(["ip", "-o", "link", "show"])).replace(/\\.*$/gm, "").replace(/ qlen \d+/g, ""),
-    resolvConf: await run(["cat", "/etc/resolv.conf"]),
-  };
-}
 
 function metric(text: string, name: string, labels: string): number {
   const line = text.split("\n").find((l) => l.startsWith(`${name}{${labels}}`));

@@ -24,6 +24,7 @@ import { fromMessage } from "../protocol/encoding.js";
 import { type Frame, FrameType, Hop } from "../protocol/frames.js";
 import { HEADER_BYTES, MAX_FRAME_BYTES } from "../protocol/limits.js";
 import { NoiseLaptop } from "../testing/noise-laptop.js";
+import { firstAnswerLine } from "./raw-request.js";
 import { socketEnd } from "./socket-end.js";
 
 /** Longest any one attempt may take, ms (slow handshakes wait for the exit's timeout). */
@@ -182,26 +183,14 @@ const UPGRADE_HEADERS =
   "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
 
 /** One raw HTTP/1.1 request over TLS; resolves with the status line's code (undefined: none). */
-function rawRequest(url: string, bind: string | undefined, request: string): Promise<number | undefined> {
-  const { hostname: host, port } = new URL(url.replace(/^wss:/, "https:"));
-  return new Promise((resolve) => {
-    let answer = "";
-    const socket = tlsConnect(
-      { host, port: Number(port), rejectUnauthorized: false, ...(bind ? { localAddress: bind } : {}) },
-      () => socket.write(request),
-    );
-    const timer = setTimeout(() => socket.destroy(), ATTEMPT_TIMEOUT_MS);
-    socket.on("data", (chunk: Buffer) => {
-      answer += chunk.toString("latin1");
-      if (answer.includes("\r\n")) socket.destroy();
-    });
-    socket.on("error", () => undefined);
-    socket.on("close", () => {
-      clearTimeout(timer);
-      const status = /^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1];
-      resolve(status === undefined ? undefined : Number(status));
-    });
-  });
+async function rawRequest(
+  url: string,
+  bind: string | undefined,
+  request: string,
+): Promise<number | undefined> {
+  const line = await firstAnswerLine(url, bind, request, ATTEMPT_TIMEOUT_MS);
+  const status = /^HTTP\/1\.1 (\d{3})/.exec(line)?.[1];
+  return status === undefined ? undefined : Number(status);
 }
 
 /** The request targets that stopped both servers before protocol/request-target.ts: `//`, plain and as an upgrade. */

@@ -17,7 +17,7 @@ import {
 import { expectedSha256, type Internet, startInternet } from "./internet.js";
 import { ADDR6, addIpv6, E2E_POOL6, type Internet6, resolveAaaa, startInternet6 } from "./ipv6.js";
 import { canRunPrivileged } from "./privileged.js";
-import { createTopology, type Topology } from "./topology.js";
+import { createTopology, type NamespaceRef, type Topology } from "./topology.js";
 
 describe.skipIf(!canRunPrivileged)("the dual-stack test network (needs root)", () => {
   let topology: Topology;
@@ -48,20 +48,7 @@ describe.skipIf(!canRunPrivileged)("the dual-stack test network (needs root)", (
   });
 
   it("has a hop with a 1280-byte link that answers a bigger packet with Packet Too Big", async () => {
-    const ping = await topology.exec("exit", [
-      "ping",
-      "-6",
-      "-n",
-      "-c",
-      "1",
-      "-W",
-      "2",
-      "-M",
-      "do",
-      "-s",
-      "1352",
-      ADDR6.smallMtu.host,
-    ]);
+    const ping = await pingPastSmallMtu(topology, "exit");
     expect(ping.stdout).toMatch(/Packet too big: mtu=1280/);
   });
 
@@ -79,6 +66,27 @@ describe.skipIf(!canRunPrivileged)("the dual-stack test network (needs root)", (
     expect(Date.now() - started).toBeGreaterThanOrEqual(900); // it waits: nothing says no
   });
 });
+
+/** ICMPv6 payload bytes: + 8 ICMPv6 + 40 IPv6 = 1400, the tunnel MTU; the far hop takes 1280. */
+const BIG_PING_BYTES = 1352;
+
+/** One ping of BIG_PING_BYTES that may not be fragmented, from `ns` to the host behind the 1280 hop. */
+function pingPastSmallMtu(topology: Topology, ns: NamespaceRef) {
+  return topology.exec(ns, [
+    "ping",
+    "-6",
+    "-n",
+    "-c",
+    "1",
+    "-W",
+    "2",
+    "-M",
+    "do",
+    "-s",
+    String(BIG_PING_BYTES),
+    ADDR6.smallMtu.host,
+  ]);
+}
 
 /** The IPv6 file the laptop fetches: thousands of full-size packets each way. */
 const FILE_BYTES = 8 * 1024 * 1024;
@@ -203,23 +211,7 @@ describe.skipIf(!canRunPrivileged)("IPv6 through the tether (needs root)", () =>
   });
 
   it("gets Packet Too Big back through the exit's NAT, and the laptop's kernel learns the path MTU", async () => {
-    const size = "1352"; // + 8 ICMPv6 + 40 IPv6 = 1400, the tunnel MTU; the far hop takes 1280
-    // One ping of `size` bytes that may not be fragmented, towards the host behind the 1280 hop.
-    const ping = () =>
-      topology.exec("laptop", [
-        "ping",
-        "-6",
-        "-n",
-        "-c",
-        "1",
-        "-W",
-        "2",
-        "-M",
-        "do",
-        "-s",
-        size,
-        ADDR6.smallMtu.host,
-      ]);
+    const ping = () => pingPastSmallMtu(topology, "laptop");
     const first = await ping();
     expect(first.stdout + first.stderr).toMatch(/Packet too big: mtu=1280/);
     const route = (await topology.exec("laptop", ["ip", "-6", "route", "get", ADDR6.smallMtu.host])).stdout;

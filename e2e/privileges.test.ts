@@ -21,29 +21,13 @@ import {
   waitForOutput,
 } from "./chain.js";
 import { expectedSha256, startInternet } from "./internet.js";
+import { type NetworkState, networkState } from "./network-state.js";
 import { canRunPrivileged } from "./privileged.js";
 import { createTopology, type Topology } from "./topology.js";
 
 const FILE_BYTES = 4 * 1024 * 1024;
 /** How long the helper may take to put everything back once its parent is gone, ms. */
 const RESTORE_WAIT_MS = 15_000;
-
-interface NetworkState {
-  routes: string;
-  routes6: string;
-  links: string;
-  resolvConf: string;
-}
-
-async function networkState(topology: Topology): Promise<NetworkState> {
-  const run = async (argv: string[]) => (await topology.exec("laptop", argv, { check: true })).stdout;
-  return {
-    routes: await run(["ip", "route", "show", "table", "all"]),
-    routes6: await run(["ip", "-6", "route", "show", "table", "all"]),
-    links: (await run(["ip", "-o", "link", "show"])).replace(/\\.*$/gm, "").replace(/ qlen \d+/g, ""),
-    resolvConf: await run(["cat", "/etc/resolv.conf"]),
-  };
-}
 
 interface TaskIds {
   tid: string;

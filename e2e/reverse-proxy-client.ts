@@ -8,12 +8,12 @@
 //        header in front of its request): the first line of the answer
 //
 // Every attempt is bounded (ATTEMPT_TIMEOUT_MS); every socket is closed before the next one.
-import { connect as tlsConnect } from "node:tls";
 import { WebSocket } from "ws";
 import { fromMessage } from "../protocol/encoding.js";
 import { FrameType } from "../protocol/frames.js";
 import { MAX_FRAME_BYTES } from "../protocol/limits.js";
 import { NoiseLaptop } from "../testing/noise-laptop.js";
+import { firstAnswerLine } from "./raw-request.js";
 import { socketEnd } from "./socket-end.js";
 
 /** Longest any one attempt may take, ms. */
@@ -78,27 +78,10 @@ function handshake(a: Extract<Attempt, { kind: "handshake" }>): Promise<Outcome>
   });
 }
 
-function raw(a: Extract<Attempt, { kind: "raw" }>): Promise<Outcome> {
-  const { hostname: host, port } = new URL(a.url);
-  return new Promise((resolve) => {
-    let answer = "";
-    const socket = tlsConnect(
-      { host, port: Number(port), rejectUnauthorized: false, ...{ localAddress: a.bind } },
-      () => socket.write(a.request),
-    );
-    const timer = setTimeout(() => socket.destroy(), ATTEMPT_TIMEOUT_MS);
-    socket.on("data", (chunk: Buffer) => {
-      answer += chunk.toString("latin1");
-      if (answer.includes("\r\n")) socket.destroy();
-    });
-    socket.on("error", () => undefined);
-    socket.on("close", () => {
-      clearTimeout(timer);
-      const line = answer.split("\r\n")[0] ?? "";
-      const status = /^HTTP\/1\.[01] (\d{3})/.exec(line)?.[1];
-      resolve({ line, ...(status === undefined ? {} : { status: Number(status) }) });
-    });
-  });
+async function raw(a: Extract<Attempt, { kind: "raw" }>): Promise<Outcome> {
+  const line = await firstAnswerLine(a.url, a.bind, a.request, ATTEMPT_TIMEOUT_MS);
+  const status = /^HTTP\/1\.[01] (\d{3})/.exec(line)?.[1];
+  return { line, ...(status === undefined ? {} : { status: Number(status) }) };
 }
 
 async function main(): Promise<void> {

@@ -69,6 +69,27 @@ function queueOn(link: Link, options: FlowQueueOptions = {}) {
   return { queue, later, laterBytes, reports };
 }
 
+/** A queue whose socket takes every frame at once, and the frames it wrote. */
+function drainingQueue() {
+  const frames: Uint8Array[] = [];
+  const queue = new FlowQueue({
+    bufferedAmount: 0,
+    write: (frame, taken) => {
+      frames.push(frame);
+      taken();
+    },
+  });
+  return { queue, frames };
+}
+
+/** The DATA slots of these frames, in order. */
+function dataSlots(frames: readonly Uint8Array[]): Uint8Array[] {
+  return frames.flatMap((frame) => {
+    const decoded = decodeFrame(frame);
+    return decoded?.type === FrameType.DATA ? decoded.packets : [];
+  });
+}
+
 const templates = new Map<string, Uint8Array>();
 
 /** A TCP/IPv4 packet of flow `port` whose payload starts with `id` (checksum not kept right). */
@@ -280,21 +301,11 @@ describe("FlowQueue: the socket side", () => {
   });
 
   it("packs what is ready into frames of at most 64 KiB", () => {
-    const frames: Uint8Array[] = [];
-    const queue = new FlowQueue({
-      bufferedAmount: 0,
-      write: (frame, taken) => {
-        frames.push(frame);
-        taken();
-      },
-    });
+    const { queue, frames } = drainingQueue();
     queue.sendPackets(Array.from({ length: 200 }, (_, i) => tcp(1000 + (i % 7), i)));
     expect(frames.length).toBeGreaterThan(1);
     expect(frames.every((frame) => frame.length <= 64 * 1024)).toBe(true);
-    const packets = frames.flatMap((frame) => {
-      const decoded = decodeFrame(frame);
-      return decoded?.type === FrameType.DATA ? decoded.packets : [];
-    });
+    const packets = dataSlots(frames);
     expect(packets).toHaveLength(200);
   });
 
@@ -313,34 +324,17 @@ describe("FlowQueue: the socket side", () => {
   });
 
   it("carries a super-packet in its DATA slot, prefix and segment size in front, one per message", () => {
-    const frames: Uint8Array[] = [];
-    const queue = new FlowQueue({
-      bufferedAmount: 0,
-      write: (frame, taken) => {
-        frames.push(frame);
-        taken();
-      },
-    });
+    const { queue, frames } = drainingQueue();
     const big = tcp(1, 1, 60_000);
     queue.sendPackets([big, ping(1), big], Uint16Array.of(1448, 0, 1448));
-    const slots = frames.flatMap((frame) => {
-      const decoded = decodeFrame(frame);
-      return decoded?.type === FrameType.DATA ? decoded.packets : [];
-    });
+    const slots = dataSlots(frames);
     expect(slots.map((slot) => unwrapSlot(slot)?.segmentSize)).toEqual([1448, 0, 1448]);
     expect(unwrapSlot(slots[0]!)?.packet).toEqual(big);
     expect(frames.every((frame) => frame.length <= 64 * 1024)).toBe(true);
   });
 
   it("packs frames that stay within 64 KiB once sealed, the largest super-packet's alone included", () => {
-    const frames: Uint8Array[] = [];
-    const queue = new FlowQueue({
-      bufferedAmount: 0,
-      write: (frame, taken) => {
-        frames.push(frame);
-        taken();
-      },
-    });
+    const { queue, frames } = drainingQueue();
     const largest = tcp(9, 1, SUPER_PACKET_MAX_BYTES - 40);
     expect(largest.length).toBe(SUPER_PACKET_MAX_BYTES);
     queue.sendPackets([largest], [1348]);
@@ -404,6 +398,21 @@ describe("FlowQueue: a super-packet loses one segment per drop, not all of them"
     };
   }
 
+  /**
+   * One super-packet a millisecond for 1 s into `link` (a standing queue at 40 kB/ms: CoDel's
+   * signals), then 2 s to drain; returns the segments sent.
+   */
+  function overload(queue: FlowQueue, link: Link, next: () => Uint8Array): number {
+    let sent = 0;
+    for (let ms = 0; ms < 1_000; ms++) {
+      queue.sendPackets([next()], [MSS]);
+      sent += SEGMENTS;
+      link.tick();
+    }
+    for (let ms = 0; ms < 2_000; ms++) link.tick();
+    return sent;
+  }
+
   /** The segments the link delivered, split from their slots: seq numbers, and the cut slots' segments. */
   function deliveredSegments(link: Link) {
     const seqs: number[] = [];
@@ -424,13 +433,7 @@ describe("FlowQueue: a super-packet loses one segment per drop, not all of them"
       const link = new Link(40_000);
       const { queue, later, laterBytes } = queueOn(link, { maxQueuedBytes: 64 * 1024 * 1024 });
       const next = superPackets(version);
-      let sent = 0;
-      for (let ms = 0; ms < 1_000; ms++) {
-        queue.sendPackets([next()], [MSS]);
-        sent += SEGMENTS;
-        link.tick();
-      }
-      for (let ms = 0; ms < 2_000; ms++) link.tick();
+      const sent = overload(queue, link, next);
 
       const drops = queue.drops.queue_delay;
       expect(drops).toBeGreaterThan(5);
@@ -467,13 +470,7 @@ describe("FlowQueue: a super-packet loses one segment per drop, not all of them"
       marked: (segments) => marks.push(segments),
     });
     const next = superPackets(6, Ecn.ECT0);
-    let sent = 0;
-    for (let ms = 0; ms < 1_000; ms++) {
-      queue.sendPackets([next()], [MSS]);
-      sent += SEGMENTS;
-      link.tick();
-    }
-    for (let ms = 0; ms < 2_000; ms++) link.tick();
+    const sent = overload(queue, link, next);
     expect(queue.drops.queue_delay).toBe(0);
     expect(queue.ceMarked).toBeGreaterThan(5 * SEGMENTS);
     expect(marks.reduce((a, b) => a + b, 0)).toBe(queue.ceMarked);
